@@ -5,4 +5,6 @@ d = { 'settings': { 'branch': 'main',
                 'doc_host': 'https://scg-music.github.io',
                 'git_url': 'https://github.com/scg-music/scg_music',
                 'lib_path': 'scg_music'},
-  'syms': {'scg_music.zz': {'scg_music.zz.f': ('zz.html#f', 'scg_music/zz.py')}}}
+  'syms': { 'scg_music.cli': { 'scg_music.cli._usage': ('cli.html#_usage', 'scg_music/cli.py'),
+                               'scg_music.cli.main': ('cli.html#main', 'scg_music/cli.py'),
+                               'scg_music.cli.resolve': ('cli.html#resolve', 'scg_music/cli.py')}}}
