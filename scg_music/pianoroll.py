@@ -12,7 +12,8 @@ import pretty_midi
 # %% auto #0
 __all__ = ['FS', 'MIN_PIANO', 'MAX_PIANO', 'WINDOW', 'CHUNK', 'CLASS_NAMES', 'NULL_CLASS', 'SCORE_EXTS', 'MIDI_EXTS',
            'BadInputError', 'piano_like', 'load_midi', 'midi_to_raw', 'raw_to_unit', 'unit_to_raw', 'midi_to_roll',
-           'roll_to_midi', 'score_to_midi', 'score_to_roll', 'plot_roll', 'roll_to_audio', 'write_wav', 'roll_main']
+           'roll_to_midi', 'roundtrip_stats', 'score_to_midi', 'score_to_roll', 'plot_roll', 'roll_to_audio',
+           'write_wav', 'roll_main']
 
 # %% ../nbs/00_pianoroll.ipynb #c005
 FS = 100                  # frames per second
@@ -61,6 +62,17 @@ def load_midi(src) -> pretty_midi.PrettyMIDI:
 # %% ../nbs/00_pianoroll.ipynb #c013
 def _frames(t, fs): return np.rint(np.asarray(t, dtype=np.float64) * fs).astype(np.int64)
 
+def _note_frames(start, end, fs):
+    """Frame span [s, e) of notes: rounded times; a note shorter than a frame gets the one frame centred on it,
+    so its onset and offset both stay within one frame of the truth."""
+    s, e = _frames(start, fs), _frames(end, fs)
+    short = e <= s
+    if short.any():
+        c = (np.asarray(start, np.float64)[short] + np.asarray(end, np.float64)[short]) * fs / 2
+        s[short] = np.floor(c).astype(np.int64); e[short] = s[short] + 1
+    s = np.maximum(s, 0); e = np.maximum(e, s + 1)
+    return s, e
+
 def _notes_array(pm):
     "All non-drum notes as an (N,4) float array: start, end, pitch, velocity."
     rows = [(n.start, n.end, n.pitch, n.velocity) for ins in pm.instruments if not ins.is_drum for n in ins.notes]
@@ -80,8 +92,7 @@ def midi_to_raw(midi, fs=FS, merge='max', pedal=True):
     pt, pv = _pedal_events(pm) if pedal else (np.zeros(0), np.zeros(0, np.int64))
     if len(notes) == 0:
         raise BadInputError(f'MIDI has no (non-drum) notes: {_name(midi) if not isinstance(midi, pretty_midi.PrettyMIDI) else "PrettyMIDI object"}')
-    s, e = _frames(notes[:, 0], fs), _frames(notes[:, 1], fs)
-    s = np.maximum(s, 0); e = np.maximum(e, s + 1)                     # sub-frame notes keep one frame
+    s, e = _note_frames(notes[:, 0], notes[:, 1], fs)
     pitch, vel = notes[:, 2].astype(np.int64), np.clip(notes[:, 3], 0, 127).astype(np.uint8)
     pf = np.maximum(_frames(pt, fs), 0)
     T = int(max(e.max(), (pf.max() + 1) if len(pf) else 0))
@@ -178,6 +189,43 @@ def roll_to_midi(roll, fs=FS, threshold=-0.95, orphans='keep', piano=True, progr
     return pm
 
 # %% ../nbs/00_pianoroll.ipynb #c020
+def _note_table(pm):
+    a = _notes_array(pm)
+    return a[np.lexsort((a[:, 0], a[:, 2]))] if len(a) else a
+
+def roundtrip_stats(midi, fs=FS, tol=0.010, merge='max', orphans='keep', threshold=-0.95):
+    "Note-level fidelity of `roll_to_midi(midi_to_roll(midi))`: dict of counts (see above)."
+    pm = load_midi(midi)
+    a = _note_table(pm)
+    b = _note_table(roll_to_midi(midi_to_roll(pm, fs=fs, merge=merge), fs=fs, orphans=orphans, threshold=threshold))
+    # match each original note to an unused decoded note of the same pitch with close onset/offset, same velocity
+    used = np.zeros(len(b), bool)
+    ok = np.zeros(len(a), bool)
+    keys = b[:, 2] * 1e6 + np.rint(b[:, 0] * fs)
+    order = np.argsort(keys, kind='stable'); ks = keys[order]
+    for i, (st, en, p, v) in enumerate(a):
+        k = p * 1e6 + np.rint(st * fs)
+        for kk in (k, k - 1, k + 1):
+            lo, hi = np.searchsorted(ks, kk, 'left'), np.searchsorted(ks, kk, 'right')
+            for j in order[lo:hi]:
+                if not used[j] and abs(b[j, 0] - st) <= tol + 1e-9 and abs(b[j, 1] - en) <= tol + 1e-9 and b[j, 3] == v:
+                    used[j] = ok[i] = True; break
+            if ok[i]: break
+    # classify losses
+    s, e = _note_frames(a[:, 0], a[:, 1], fs)
+    cls = dict(outside_piano=0, below_threshold=0, same_onset=0, overlap_same_pitch=0, abutting_sub_frame=0, other=0)
+    for i in np.flatnonzero(~ok):
+        p = a[i, 2]
+        same = np.flatnonzero((a[:, 2] == p) & (np.arange(len(a)) != i))
+        if p < MIN_PIANO or p > MAX_PIANO: cls['outside_piano'] += 1
+        elif a[i, 3] / 63.5 - 1 <= threshold: cls['below_threshold'] += 1
+        elif (s[same] == s[i]).any(): cls['same_onset'] += 1
+        elif ((s[same] < e[i]) & (e[same] > s[i])).any(): cls['overlap_same_pitch'] += 1
+        elif a[i, 1] - a[i, 0] < 1 / fs and ((s[same] <= e[i]) & (e[same] >= s[i])).any(): cls['abutting_sub_frame'] += 1
+        else: cls['other'] += 1
+    return dict(notes=len(a), kept=int(ok.sum()), decoded=len(b), **cls)
+
+# %% ../nbs/00_pianoroll.ipynb #c023
 def _score_note_array(path):
     import partitura as pt
     try:
@@ -219,7 +267,7 @@ def score_to_roll(path, bpm=120.0, fs=FS, velocity=64, return_midi=False):
     roll = midi_to_roll(pm, fs=fs, pedal=False)
     return (roll, pm) if return_midi else roll
 
-# %% ../nbs/00_pianoroll.ipynb #c023
+# %% ../nbs/00_pianoroll.ipynb #c026
 def plot_roll(roll, ax=None, fs=FS, title=None, pitch_range=(MIN_PIANO, MAX_PIANO)):
     """Plot a roll: velocity (ch0) as an image with pitch names on y and seconds on x, onsets (ch1) as dots,
     pedal events (ch2) as a strip of ticks under the keyboard. Returns the axes."""
@@ -247,7 +295,7 @@ def plot_roll(roll, ax=None, fs=FS, title=None, pitch_range=(MIN_PIANO, MAX_PIAN
     if title: ax.set_title(title)
     return ax
 
-# %% ../nbs/00_pianoroll.ipynb #c026
+# %% ../nbs/00_pianoroll.ipynb #c029
 def _soundfont():
     d = Path('/usr/share/sounds/sf2')
     sfs = sorted(d.glob('*.sf2')) if d.is_dir() else []
@@ -278,7 +326,7 @@ def write_wav(path, audio, sr=22050):
     os.replace(tmp, path)
     return path
 
-# %% ../nbs/00_pianoroll.ipynb #c029
+# %% ../nbs/00_pianoroll.ipynb #c032
 def roll_main(argv=None):
     "CLI: `scg-music roll IN --out DIR [--bpm 120] [--seconds S] [--no-audio]`."
     ap = argparse.ArgumentParser(prog='scg-music roll', description='MIDI/score -> piano roll (+png, round-trip MIDI, wav)')
