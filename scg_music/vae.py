@@ -138,7 +138,7 @@ _BASE = dict(embed_dim=4, z_channels=4, double_z=True, resolution=128, in_channe
 VAE_CONFIGS = {
     'f8-all-onset': dict(_BASE, ch=128, scale_factor=1.2465),                                  # released, 62.4 M
     'small':        dict(_BASE, ch=32, scale_factor=1.0),                                      # 3.9 M
-    'tiny':         dict(_BASE, ch=32, ch_mult=(1, 1, 2, 2), num_res_blocks=1, scale_factor=1.0),  # 0.7 M
+    'tiny':         dict(_BASE, ch=32, ch_mult=(1, 1, 2, 2), num_res_blocks=1, scale_factor=1.0),  # 1.0 M
 }
 
 # %% ../nbs/02_vae.ipynb #c014
