@@ -7,7 +7,7 @@ __all__ = ['P_COLS', 'S_COLS', 'C_COLS', 'bad_input', 'load_score', 'score_note_
            'check_alignment', 'pedal_at', 'encode_performance', 'decode_performance', 'codec_to_structured',
            'load_perceptual', 'roundtrip_errors']
 
-# %% ../../nbs/20_dexter_codec.ipynb #c002
+# %% ../../nbs/20_dexter_codec.ipynb #c003
 from pathlib import Path
 import warnings
 import numpy as np
@@ -16,13 +16,13 @@ from partitura.musicanalysis import encode_performance as _pt_encode
 from partitura.musicanalysis.performance_codec import decode_time as _pt_decode_time
 from partitura.performance import PerformedPart, Performance
 
-# %% ../../nbs/20_dexter_codec.ipynb #c003
+# %% ../../nbs/20_dexter_codec.ipynb #c004
 P_COLS = ('beat_period', 'velocity', 'timing', 'articulation_log', 'pedal')
 S_COLS = ('onset_beat', 'duration_beat', 'pitch', 'voice', 'beat_phase', 'is_downbeat', 'is_grace', 'onset_div')
 C_COLS = ('melodiousness', 'articulation', 'rhythm_complexity', 'rhythm_stability', 'dissonance',
           'tonal_stability', 'minorness')
 
-# %% ../../nbs/20_dexter_codec.ipynb #c005
+# %% ../../nbs/20_dexter_codec.ipynb #c006
 def _bad_input_cls():
     try:
         from scg_music.pianoroll import BadInputError
@@ -33,7 +33,7 @@ def bad_input(msg):
     "The project's bad-input error (`BadInputError`, a ValueError) carrying `msg`."
     return _bad_input_cls()(msg)
 
-# %% ../../nbs/20_dexter_codec.ipynb #c007
+# %% ../../nbs/20_dexter_codec.ipynb #c008
 def load_score(path, unfold=False):
     "A single merged `Part` for the score at `path` (repeats unfolded maximally if `unfold`)."
     path = Path(path)
@@ -54,7 +54,7 @@ def load_score(path, unfold=False):
     if unfold: part = pt.score.unfold_part_maximal(part)
     return part
 
-# %% ../../nbs/20_dexter_codec.ipynb #c009
+# %% ../../nbs/20_dexter_codec.ipynb #c010
 def score_note_array(part):
     "The note array of `part` with metrical position and grace flags (sorted by onset, pitch)."
     na = part.note_array(include_metrical_position=True, include_grace_notes=True)
@@ -80,7 +80,7 @@ def _index_of(all_ids, ids):
         out.append(pos[i])
     return np.asarray(out, dtype=np.int64)
 
-# %% ../../nbs/20_dexter_codec.ipynb #c012
+# %% ../../nbs/20_dexter_codec.ipynb #c013
 def alignment_stats(alignment):
     "Counts of match/deletion/insertion and the match ratio #match / (#match + #del + #ins)."
     c = {'match': 0, 'deletion': 0, 'insertion': 0}
@@ -100,7 +100,7 @@ def check_alignment(na, pna, alignment, name='alignment'):
     if bad_s: raise bad_input(f'{name}: {len(bad_s)} score ids are not in the score (e.g. {bad_s[0]!r})')
     if bad_p: raise bad_input(f'{name}: {len(bad_p)} performance ids are not in the performance (e.g. {bad_p[0]!r})')
 
-# %% ../../nbs/20_dexter_codec.ipynb #c014
+# %% ../../nbs/20_dexter_codec.ipynb #c015
 def pedal_at(ppart, times):
     "Sustain (CC64) value / 127 in force at each time: the last CC64 event at or before it (0 before any)."
     ev = sorted((c['time'], c['value']) for c in ppart.controls if c.get('number', 64) == 64)
@@ -150,7 +150,7 @@ def encode_performance(part, performance, alignment):
         out[mask, 4] = np.interp(ob[mask], ob[~mask], out[~mask, 4])
     return out, ids, mask
 
-# %% ../../nbs/20_dexter_codec.ipynb #c016
+# %% ../../nbs/20_dexter_codec.ipynb #c017
 def decode_performance(na, p_codec, ids=None, pedal=True):
     "A `PerformedPart` from a p_codec `(n,5)` whose rows belong to the score notes `ids` (default: all of `na`)."
     p_codec = np.asarray(p_codec, dtype=np.float64)
@@ -192,7 +192,7 @@ def codec_to_structured(p_codec):
     for k, c in enumerate(P_COLS): out[c] = np.asarray(p_codec)[:, k]
     return out
 
-# %% ../../nbs/20_dexter_codec.ipynb #c018
+# %% ../../nbs/20_dexter_codec.ipynb #c019
 def load_perceptual(csv_path, p_onsets):
     "Per-note perceptual features `(n, 7)` float32 from a cep CSV, or None if the file is absent."
     if csv_path is None or not Path(csv_path).exists(): return None
@@ -208,7 +208,7 @@ def load_perceptual(csv_path, p_onsets):
     k = np.where((k < 0) | (p_onsets < 0), 0, k)
     return feats[k]
 
-# %% ../../nbs/20_dexter_codec.ipynb #c020
+# %% ../../nbs/20_dexter_codec.ipynb #c021
 def roundtrip_errors(part, performance, alignment):
     "Encode -> decode and compare with the human performance: dict of mean/max abs onset, duration, velocity errors."
     pc, ids, mask = encode_performance(part, performance, alignment)
