@@ -225,13 +225,12 @@ class DiTRotary(nn.Module):
         for blk in self.blocks: h = blk(h, c, cos_sin)
         return unpatchify(self.final_layer(h, c), W, self.out_channels)
 
-    def forward_with_cfg(self, x, t, y, cfg_scale):
-        "Classifier-free guidance in one batched call: `eps_uncond + s (eps_cond - eps_uncond)`."
-        B = x.shape[0]
+    def forward_with_cfg(self, x, t, y, w):
+        "Classifier-free guidance as released (spec 4.7), one batched call: `(1+w) eps(x,t,y) - w eps(x,t,null)`."
         y = _as_timesteps(y, x).long()
         out = self(torch.cat([x, x]), torch.cat([_as_timesteps(t, x)] * 2), torch.cat([y, torch.full_like(y, self.num_classes)]))
         cond, unc = out.chunk(2)
-        return unc + cfg_scale * (cond - unc)
+        return (1 + w) * cond - w * unc
 
 # %% ../nbs/03_dit.ipynb #c015
 class DiTRotaryClassifier(nn.Module):
