@@ -15,10 +15,12 @@ import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['MIN_PIANO', 'MAX_PIANO', 'FS', 'WINDOW', 'NOTE_THRESHOLD', 'VERTICAL_ND_BOUNDS', 'VERTICAL_ND_CENTER',
-           'HORIZONTAL_ND_BOUNDS', 'HORIZONTAL_ND_CENTER', 'LOSSES', 'RULE_REGISTRY', 'RULES', 'RULE_LOSSES',
-           'pitch_hist', 'note_density', 'note_density_hr_1', 'note_density_hr_2', 'note_density_class',
-           'mse_loss_mean', 'zero_one_loss_mean', 'Rule', 'register_rule', 'get_rule', 'rule_loss', 'parse_targets',
-           'fit_frames', 'load_roll', 'extract_rules']
+           'HORIZONTAL_ND_BOUNDS', 'HORIZONTAL_ND_CENTER', 'KEY_DICT', 'IND2KEY', 'NO_KEY', 'AARDEN_ESSEN_MAJOR',
+           'AARDEN_ESSEN_MINOR', 'PC_STEP', 'KEY_TONIC_PC', 'KEY_MODE', 'KEY_TONIC_STEP', 'TICKS_PER_FRAME',
+           'GRID_PER_QUARTER', 'BAR', 'CHORD_TOL', 'LOSSES', 'RULE_REGISTRY', 'RULES', 'RULE_LOSSES', 'pitch_hist',
+           'note_density', 'note_density_hr_1', 'note_density_hr_2', 'note_density_class', 'chord_progression',
+           'detect_key', 'chord_tag_num', 'chord_progression_music21', 'mse_loss_mean', 'zero_one_loss_mean', 'Rule',
+           'register_rule', 'get_rule', 'rule_loss', 'parse_targets', 'fit_frames', 'load_roll', 'extract_rules']
 
 # %% ../nbs/06_rules.ipynb #c003
 MIN_PIANO, MAX_PIANO = 21, 108
@@ -88,6 +90,331 @@ def note_density_class(rolls, interval=128, quantize_factor=1, horizontal_scale=
     return torch.cat([torch.bucketize(nd[:, :W].contiguous(), vb), torch.bucketize(nd[:, W:].contiguous(), hb)], -1)
 
 # %% ../nbs/06_rules.ipynb #c011
+KEY_DICT = {"D major": 0, "g minor": 1, "B- major": 2, "G major": 3, "d minor": 4, "c# minor": 5, "F major": 6,
+            "E- major": 7, "e minor": 8, "f# minor": 9, "C major": 10, "F# major": 11, "g# minor": 12, "A major": 13,
+            "a minor": 14, "B major": 15, "A- major": 16, "b- minor": 17, "E major": 18, "c minor": 19, "b minor": 20,
+            "e- minor": 21, "f minor": 22, "C# major": 23, "no key": 24}
+IND2KEY = {v: k for k, v in KEY_DICT.items()}
+NO_KEY = 24
+# Aarden-Essen key profiles (music21 `analysis.discrete.AardenEssen`), weight per scale degree above the tonic
+AARDEN_ESSEN_MAJOR = [17.7661, 0.145624, 14.9265, 0.160186, 19.8049, 11.3587, 0.291248, 22.062, 0.145624, 8.15494, 0.232998, 4.95122]
+AARDEN_ESSEN_MINOR = [18.2648, 0.737619, 14.0499, 16.8599, 0.702494, 14.4362, 0.702494, 18.6161, 4.56621, 1.93186, 7.37619, 1.75623]
+
+_LETTERS = 'CDEFGAB'
+_LETTER_PC = dict(C=0, D=2, E=4, F=5, G=7, A=9, B=11)
+PC_STEP = [0, 0, 1, 2, 2, 3, 3, 4, 4, 5, 6, 6]          # letter of music21's default MIDI spelling C C# D E- E F F# G G# A B- B
+
+def _key_tables():
+    "(24,) tonic pitch class, mode (0 major, 1 minor), tonic letter (0..6) of every `KEY_DICT` index."
+    pc, mode, step = [0] * 24, [0] * 24, [0] * 24
+    for name, i in KEY_DICT.items():
+        if i == NO_KEY: continue
+        t, m = name.split()
+        L = t[0].upper(); acc = t[1:]
+        pc[i] = (_LETTER_PC[L] + acc.count('#') - acc.count('-')) % 12
+        mode[i] = int(m == 'minor'); step[i] = _LETTERS.index(L)
+    return pc, mode, step
+
+KEY_TONIC_PC, KEY_MODE, KEY_TONIC_STEP = _key_tables()
+_KEY_OF = {(p, m): i for i, (p, m) in enumerate(zip(KEY_TONIC_PC, KEY_MODE))}   # (tonic pc, mode) -> key index
+
+def _stacked_thirds_root():
+    "(128,) root letter of each letter-set (bit mask over 7 letters) that is a perfect stack of thirds, else -1."
+    out = []
+    for mask in range(128):
+        steps = [s for s in range(7) if mask >> s & 1]; n = len(steps); root = -1
+        if n == 1: root = steps[0]
+        elif 2 <= n <= 6:
+            for i in range(n):
+                last, ok = steps[i], True
+                for j in range(i + 1, i + n):
+                    nxt = steps[j % n]
+                    if nxt - last not in (2, -5): ok = False; break
+                    last = nxt
+                if ok: root = steps[i]; break
+        out.append(root)
+    return out
+
+_STACKED_ROOT = _stacked_thirds_root()
+_ROOTNESS_W = [1 / (i + 6) for i in range(6)]        # chord steps 3, 5, 7, 2(9), 4(11), 6(13) above a letter
+_ROOTNESS_OFF = [2, 4, 6, 1, 3, 5]                   # ... as letter offsets
+
+# %% ../nbs/06_rules.ipynb #c012
+TICKS_PER_FRAME = 4.4        # pretty_midi: 220 ticks per quarter, 120 BPM -> 440 ticks/s, 100 frames/s
+GRID_PER_QUARTER = 12        # our grid: 1/12 quarter = 1/24 s (lcm of music21's 1/4 and 1/3 units)
+BAR = 4 * GRID_PER_QUARTER   # 4/4 barlines every 2 s
+
+def _runs(b):
+    "Note runs of a bool roll (B,128,T): (batch, pitch, start frame, end frame exclusive) flat tensors."
+    prev = F.pad(b, (1, 0))[..., :-1]; nxt = F.pad(b, (0, 1))[..., 1:]
+    s = (b & ~prev).nonzero(); e = (b & ~nxt).nonzero()     # same (batch, pitch, time) order: k-th start <-> k-th end
+    return s[:, 0], s[:, 1], s[:, 2], e[:, 2] + 1
+
+CHORD_TOL = 55             # music21 gathers notes starting < 1/4 quarter (55 ticks) apart, ending <= 55 apart
+
+def _group_chords(bi, on_t, off_t):
+    """music21's MIDI import gathers notes into chords greedily in (onset, pitch) order: the first ungathered
+    note leads and takes every later note starting < 55 ticks after it whose end is within 55 ticks of its end.
+    Notes must be sorted by (batch, onset tick, pitch). Returns each note's leader index and each note's
+    chord duration in ticks (music21 takes it from the *last* gathered note)."""
+    N = len(on_t); dev = on_t.device
+    idx = torch.arange(N, device=dev)
+    key = bi * (1 << 40) + on_t
+    left = torch.searchsorted(key, key - (CHORD_TOL - 1))               # first note in the 55-tick window
+    K = int((idx - left).max().item()) if N else 0
+    # pair table: close[k-1, i] = note i-k may be gathered by a chord led by note i-k (same window, close end)
+    close = torch.zeros(K, N, dtype=torch.bool, device=dev)
+    for k in range(1, K + 1):
+        j = (idx - k).clamp(min=0)
+        close[k - 1] = (idx - k >= left) & ((off_t - off_t[j]).abs() <= CHORD_TOL)
+    lead = torch.ones(N, dtype=torch.bool, device=dev)
+    for _ in range(K + 1):                                              # fixed point of "not gathered by a leader"
+        claimed = torch.zeros(N, dtype=torch.bool, device=dev)
+        for k in range(1, K + 1):
+            claimed |= close[k - 1] & lead[(idx - k).clamp(min=0)]
+        if torch.equal(~claimed, lead): break
+        lead = ~claimed
+    leader = idx.clone()
+    for k in range(K, 0, -1):                                           # earliest claiming leader wins
+        j = (idx - k).clamp(min=0)
+        take = close[k - 1] & lead[j] & (leader == idx)
+        leader = torch.where(take, j, leader)
+    last = idx.clone().scatter_reduce(0, leader, idx, 'amax')          # last member of each chord
+    dur = (off_t - on_t)[last[leader]]
+    return leader, dur
+
+def _quantise(bi, on_t, du_t, n_batch):
+    "music21's quantisation of element onsets / durations (ticks) -> grid units (1/12 quarter): q, d."
+    dev = on_t.device
+    on_ql = on_t.double() / 220.
+    du_ql = du_t.double() / 220.
+    # onsets: nearest point of {k/4} u {k/3}; on equal error the 1/4 grid wins
+    c4, c3 = torch.round(on_ql * 4) * 3, torch.round(on_ql * 3) * 4
+    x = on_ql * 12
+    q = torch.where((x - c4).abs() <= (x - c3).abs(), c4, c3).long()
+    # gap to the next later element onset in the same roll (0 if none)
+    G = int(q.max().item()) + 2 if q.numel() else 2
+    occ = torch.zeros(n_batch, G, dtype=torch.bool, device=dev); occ[bi, q] = True
+    pos = torch.arange(G, device=dev).expand(n_batch, G)
+    nxt_on = torch.where(occ, pos, torch.full_like(pos, 1 << 30)).flip(-1).cummin(-1).values.flip(-1)
+    after = F.pad(nxt_on[:, 1:], (0, 1), value=1 << 30)                   # first onset strictly after g
+    nq = after[bi, q]
+    gap = torch.where(nq >= (1 << 30), torch.zeros_like(q), nq - q)
+    # durations: multiples of 1/4 or 1/3 (never 0); rank by (remaining gap, error, unit)
+    y = du_ql * 12
+    m4 = torch.clamp(torch.round(du_ql * 4), min=1) * 3
+    m3 = torch.clamp(torch.round(du_ql * 3), min=1) * 4
+    r4 = torch.where(gap % 3 == 0, torch.zeros_like(y), (gap - m4).clamp(min=0))
+    r3 = torch.where(gap % 4 == 0, torch.zeros_like(y), (gap - m3).clamp(min=0))
+    e4, e3 = (y - m4).abs(), (y - m3).abs()
+    pick4 = (r4 < r3) | ((r4 == r3) & (e4 <= e3))
+    d = torch.where(pick4, m4, m3).long()
+    return q, d
+
+def _grid_notes(b, fs=FS):
+    """Notes of a bool roll (B,128,T) as music21 sees them after MIDI import: (batch, pitch, onset, duration),
+    onset/duration in grid units (1/12 quarter), one entry per note (chord members share their chord's timing)."""
+    bi, pitch, on_f, off_f = _runs(b)
+    scale = TICKS_PER_FRAME * FS / fs
+    on_t = torch.round(on_f.double() * scale).long(); off_t = torch.round(off_f.double() * scale).long()
+    order = torch.argsort(bi * (1 << 40) + on_t * 256 + pitch)
+    bi, pitch, on_t, off_t = bi[order], pitch[order], on_t[order], off_t[order]
+    leader, dur = _group_chords(bi, on_t, off_t)
+    lead = leader == torch.arange(len(leader), device=b.device)
+    ql, dl = _quantise(bi[lead], on_t[lead], dur[lead], b.shape[0])
+    slot = torch.cumsum(lead.long(), 0) - 1                             # element number of each leader
+    q = ql[slot[leader]]; d = dl[slot[leader]]
+    return bi, pitch, q, d
+
+def _key_from_pcdist(pcd):
+    "Pearson correlation of pitch-class distributions (B,12) with the 24 keys -> (key index (B,), corr (B,))."
+    dev = pcd.device
+    prof = torch.tensor([AARDEN_ESSEN_MAJOR, AARDEN_ESSEN_MINOR], dtype=torch.float64, device=dev)   # (2,12)
+    j = torch.arange(12, device=dev)
+    rot = prof[:, (j[None, :] - j[:, None]) % 12]                      # (2, tonic, pc)
+    rc = rot - rot.mean(-1, keepdim=True)
+    x = pcd.double(); xc = x - x.mean(-1, keepdim=True)
+    num = torch.einsum('bj,mij->bmi', xc, rc)
+    den = torch.sqrt((xc ** 2).sum(-1)[:, None, None] * (rc ** 2).sum(-1)[None])
+    corr = torch.where(den > 0, num / den.clamp(min=1e-300), torch.zeros_like(num))   # (B,2,12)
+    flat = corr.reshape(len(x), 24)                                     # index = mode*12 + tonic pc
+    best, arg = flat.max(-1)
+    lut = torch.tensor([_KEY_OF[(t, m)] for m in range(2) for t in range(12)], device=dev)
+    key = torch.where(x.sum(-1) > 0, lut[arg], torch.full_like(arg, NO_KEY))
+    return key, torch.where(key == NO_KEY, torch.zeros_like(best), best)
+
+def _chord_steps(act, low):
+    """Root letter (B,S) of chords given as letter presence `act` (B,S,7) bool and the lowest MIDI pitch of each
+    letter `low` (B,S,7) (large where absent); -1 for empty chords."""
+    dev = act.device
+    mask = (act.long() << torch.arange(7, device=dev)).sum(-1)          # (B,S)
+    n = act.sum(-1)
+    stacked = torch.tensor(_STACKED_ROOT, device=dev)[mask]
+    # rootness: sum of 1/(i+6) over chord steps present above each letter; ties -> lowest-sounding letter
+    score = torch.zeros(act.shape, dtype=torch.float64, device=dev)
+    for w, off in zip(_ROOTNESS_W, _ROOTNESS_OFF):
+        score += w * act.roll(-off, dims=-1).double()
+    score = torch.where(act, score - low.double() * 1e-9, torch.full_like(score, -1e9))
+    slow = score.argmax(-1)
+    bass = low.argmin(-1)
+    root = torch.where(stacked >= 0, stacked, slow)
+    root = torch.where(n == 7, bass, root)
+    return torch.where(n == 0, torch.full_like(root, -1), root)
+
+def _aug6_class(pcs, bass_pc, key):
+    """Degree class override for music21's augmented-sixth names (It -> 1, Ger/Fr -> 0), -1 elsewhere.
+    With the default spelling an augmented sixth is spelled only E-..C# (in G major/minor) or B-..G# (in D):
+    It6 = {b6, 1, #4} with b6 in the bass, Ger65 adds b3, Fr43 adds 2."""
+    out = torch.full(pcs.shape[:-1], -1, dtype=torch.long, device=pcs.device)
+    tonic = torch.tensor(KEY_TONIC_PC + [0], device=pcs.device)[key]   # (B,)
+    for t in (7, 2):                                                    # G, D
+        b6, one, s4, b3, two = (t + 8) % 12, t, (t + 6) % 12, (t + 3) % 12, (t + 2) % 12
+        base = pcs[..., b6] & pcs[..., one] & pcs[..., s4] & (bass_pc == b6) & (tonic == t)[:, None]
+        others = pcs.clone(); others[..., [b6, one, s4]] = False
+        it = base & ~others.any(-1)
+        o2 = others.clone(); o2[..., b3] = False
+        ger = base & pcs[..., b3] & ~o2.any(-1)
+        o3 = others.clone(); o3[..., two] = False
+        fr = base & pcs[..., two] & ~o3.any(-1)
+        out = torch.where(it, torch.ones_like(out), out)
+        out = torch.where(ger | fr, torch.zeros_like(out), out)
+    return out
+
+def _chords_and_key(rolls, fs=FS, window_size=1.28, aug6=True):
+    b = _sounding(rolls, 'chord_progression')
+    B, _, T = b.shape
+    dev = b.device
+    n_win = int(T / fs / window_size)
+    chords = torch.zeros(B, n_win, dtype=torch.long, device=dev)
+    if not b.any():
+        return chords, torch.full((B,), NO_KEY, dtype=torch.long, device=dev), torch.zeros(B, dtype=torch.float64, device=dev)
+    bi, pitch, q, d = _grid_notes(b, fs)
+    # key from the duration-weighted pitch-class distribution
+    pcd = torch.zeros(B, 12, dtype=torch.float64, device=dev).index_put_((bi, pitch % 12), d.double(), accumulate=True)
+    key, corr = _key_from_pcdist(pcd)
+    # chordify on the grid: segments cut at every note start/end and barline
+    G = int((q + d).max().item()) + 1
+    cnt = torch.zeros(B, 128, G + 1, dtype=torch.int32, device=dev)
+    one = torch.ones_like(q, dtype=torch.int32)
+    cnt.index_put_((bi, pitch, q), one, accumulate=True)
+    cnt.index_put_((bi, pitch, q + d), -one, accumulate=True)
+    act = cnt.cumsum(-1)[..., :G] > 0                                   # (B,128,G) pitch sounds in grid slot
+    cut = torch.zeros(B, G + 1, dtype=torch.bool, device=dev)
+    cut[bi, q] = True; cut[bi, q + d] = True
+    cut[:, ::BAR] = True
+    cut = cut[:, :G]
+    seg = cut.long().cumsum(-1) - 1                                     # (B,G) segment id per slot
+    S = int(seg.max().item()) + 1
+    # per segment: start, length, pitch classes, lowest pitch per letter (taken at the segment's first slot)
+    pos = torch.arange(G, device=dev).expand(B, G)
+    start = torch.full((B, S), G, dtype=torch.long, device=dev).scatter_reduce(1, seg, pos, 'amin')
+    length = torch.zeros(B, S, dtype=torch.long, device=dev).scatter_add(1, seg, torch.ones_like(pos))
+    first = act.gather(2, start.clamp(max=G - 1)[:, None, :].expand(B, 128, S))   # (B,128,S)
+    pitches = torch.arange(128, device=dev)
+    pc_step = torch.tensor(PC_STEP, device=dev)[pitches % 12]
+    big = 1000
+    lowp = torch.where(first, pitches[None, :, None], torch.full_like(first, big, dtype=torch.long))
+    low = torch.full((B, 7, S), big, dtype=torch.long, device=dev).scatter_reduce(
+        1, pc_step[None, :, None].expand(B, 128, S), lowp, 'amin').transpose(1, 2)   # (B,S,7)
+    letters = low < big
+    root = _chord_steps(letters, low)                                   # (B,S), -1 = rest
+    tstep = torch.tensor(KEY_TONIC_STEP + [0], device=dev)[key]
+    degree = torch.where(root >= 0, (root - tstep[:, None]) % 7 + 1, torch.zeros_like(root))
+    if aug6:
+        pcs = F.pad(first, (0, 0, 0, 4)).view(B, 11, 12, S).any(1).transpose(1, 2)   # (B,S,12)
+        bass_pc = first.float().argmax(1) % 12                          # lowest sounding pitch (argmax: first True)
+        ov = _aug6_class(pcs, bass_pc, key)
+        degree = torch.where((ov >= 0) & (root >= 0), ov, degree)
+    # windows: longest overlap in seconds (1 grid slot = 1/24 s), first maximum wins
+    # (seconds computed as music21 + the released code do, so that float ties break the same way)
+    s0 = start.double() / GRID_PER_QUARTER * 0.5; s1 = s0 + length.double() / GRID_PER_QUARTER * 0.5
+    t, k = 0.0, 0
+    while k < n_win:
+        w0, w1 = t, t + window_size
+        ovl = (torch.minimum(s1, torch.tensor(w1, dtype=torch.float64)) - torch.maximum(s0, torch.tensor(w0, dtype=torch.float64)))
+        ok = (root >= 0) & (s0 < w1) & (s1 > w0) & (length > 0)
+        ovl = torch.where(ok, ovl.clamp(min=0), torch.full_like(ovl, -1.))
+        best = ovl.argmax(-1)
+        chords[:, k] = torch.where(ok.any(-1), degree.gather(1, best[:, None])[:, 0], torch.zeros_like(best))
+        t += window_size; k += 1
+    chords = torch.where((key == NO_KEY)[:, None], torch.zeros_like(chords), chords)
+    return chords, key, corr
+
+def chord_progression(rolls, return_key=False, fs=FS, window_size=1.28):
+    """Degree class (0 = none, 1..7 = scale step of the longest chord's root in the detected key) per
+    `window_size` window, `(B, W)` long (W = 8 for 10.24 s). With `return_key=True` also the key index per
+    `KEY_DICT` `(B,)` (24 = no notes) and the key correlation `(B,)`."""
+    chords, key, corr = _chords_and_key(rolls, fs=fs, window_size=window_size)
+    return (chords, key, corr) if return_key else chords
+
+def detect_key(rolls, fs=FS):
+    "Aarden-Essen key of each roll: (key index per `KEY_DICT` (B,), correlation (B,))."
+    b = _sounding(rolls, 'detect_key')
+    B = b.shape[0]
+    if not b.any():
+        return torch.full((B,), NO_KEY, dtype=torch.long, device=b.device), torch.zeros(B, dtype=torch.float64, device=b.device)
+    bi, pitch, q, d = _grid_notes(b, fs)
+    pcd = torch.zeros(B, 12, dtype=torch.float64, device=b.device).index_put_((bi, pitch % 12), d.double(), accumulate=True)
+    return _key_from_pcdist(pcd)
+
+# %% ../nbs/06_rules.ipynb #c015
+def chord_tag_num(figure: str) -> int:
+    "The released roman-numeral figure -> degree class mapping (first substring match, case-sensitive)."
+    for pats, v in ((('VII', 'vii'), 7), (('VI', 'vi'), 6), (('IV', 'iv'), 4), (('V', 'v'), 5),
+                    (('III', 'iii'), 3), (('II', 'ii'), 2), (('I', 'i'), 1)):
+        if any(p in figure for p in pats): return v
+    return 0
+
+def _roll_to_midi_bytes(x127, fs=FS):
+    "Notes of an int roll (128,T) (one per run of nonzero frames, velocity of the first frame) -> MIDI bytes."
+    import io, pretty_midi
+    pm = pretty_midi.PrettyMIDI(); ins = pretty_midi.Instrument(program=0)
+    on = np.pad(x127 > 0, ((0, 0), (1, 1)))
+    d = np.diff(on.astype(np.int8), axis=1)
+    for p in range(128):
+        st, en = np.nonzero(d[p] == 1)[0], np.nonzero(d[p] == -1)[0]
+        for s, e in zip(st, en):
+            ins.notes.append(pretty_midi.Note(velocity=int(x127[p, s]), pitch=p, start=s / fs, end=e / fs))
+    pm.instruments.append(ins)
+    buf = io.BytesIO(); pm.write(buf)
+    return buf.getvalue()
+
+def _music21_one(x127, fs=FS, window_size=1.28):
+    from music21 import midi as m21midi, chord as m21chord, key as m21key, roman
+    T = x127.shape[-1]; total = T / fs; n_win = int(total / window_size)
+    s = m21midi.translate.midiStringToStream(_roll_to_midi_bytes(x127, fs))
+    try: k = s.analyze('key')
+    except Exception: return [0] * n_win, NO_KEY, 0., ['null'] * n_win
+    kstr, corr = str(k), float(k.correlationCoefficient)
+    sc = s.chordify()
+    end_time = min(float(sc.highestTime) * 0.5, total)
+    kobj = m21key.Key(kstr.split(' ')[0])
+    chords = [(float(c.seconds), float(c.offset) * 0.5, str(roman.romanNumeralFromChord(c, kobj).figure))
+              for c in sc.flatten().recurse().getElementsByClass(m21chord.Chord)]
+    figs, t = [], 0.
+    while t < end_time:
+        best, bf = None, 'null'
+        for dur, st, fig in chords:
+            if st < t + window_size and st + dur > t:
+                ov = max(0, min(st + dur, t + window_size) - max(st, t))
+                if best is None or ov > best: best, bf = ov, fig
+        figs.append(bf); t += window_size
+    figs += ['null'] * (n_win - len(figs))
+    return [chord_tag_num(f) for f in figs], KEY_DICT[kstr], corr, figs
+
+def chord_progression_music21(rolls, return_key=False, fs=FS, window_size=1.28, return_figures=False):
+    "Reference `chord_progression` through MIDI + music21 (slow: one parse per roll). Same outputs, on CPU."
+    x = _notes_channel(rolls, 'chord_progression_music21')
+    x = torch.where(x < NOTE_THRESHOLD, torch.full_like(x, -1.), x)
+    x127 = ((x + 1) / 2 * 127).clamp(0, 127).cpu().numpy().astype(np.intc)
+    res = [_music21_one(r, fs, window_size) for r in x127]
+    chords = torch.tensor([r[0] for r in res], dtype=torch.long)
+    out = (chords,)
+    if return_key: out += (torch.tensor([r[1] for r in res]), torch.tensor([r[2] for r in res], dtype=torch.float64))
+    if return_figures: out += ([r[3] for r in res],)
+    return out[0] if len(out) == 1 else out
+
+# %% ../nbs/06_rules.ipynb #c018
 def mse_loss_mean(values, target):
     "Mean over the last dim of the squared error, `(B,)`."
     return ((values.float() - target.to(values.device).float()) ** 2).mean(-1)
@@ -183,8 +510,10 @@ register_rule('note_density_hr_2', note_density_hr_2, 'mse', _float_target('note
               'note_density with horizontal / 2')
 register_rule('note_density_class', note_density_class, 'zero_one', _int_target('note_density_class', 16, 8), 16,
               'note density bucketised into 8 quantile classes (8 vertical, 8 horizontal)')
+register_rule('chord_progression', chord_progression, 'zero_one', _int_target('chord_progression', 8, 8), 8,
+              'per 1.28 s: degree class 1..7 of the longest chord root in the detected key (0 = none)')
 
-# %% ../nbs/06_rules.ipynb #c014
+# %% ../nbs/06_rules.ipynb #c021
 _ND_PAIR = re.compile(r'^(vertical|horizontal)_nd(_hr_(\d+))?$')
 
 def parse_targets(spec: dict) -> dict:
@@ -218,7 +547,7 @@ def parse_targets(spec: dict) -> dict:
         out[rname] = torch.cat([tv, th / scale])
     return out
 
-# %% ../nbs/06_rules.ipynb #c017
+# %% ../nbs/06_rules.ipynb #c024
 def fit_frames(rolls, n_frames=WINDOW):
     "Pad (with -1) or crop rolls `(..., 128, T)` along time to `n_frames`."
     T = rolls.shape[-1]
