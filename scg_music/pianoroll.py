@@ -11,9 +11,9 @@ import pretty_midi
 
 # %% auto #0
 __all__ = ['FS', 'MIN_PIANO', 'MAX_PIANO', 'WINDOW', 'CHUNK', 'CLASS_NAMES', 'NULL_CLASS', 'SCORE_EXTS', 'MIDI_EXTS',
-           'BadInputError', 'piano_like', 'load_midi', 'midi_to_raw', 'raw_to_unit', 'unit_to_raw', 'midi_to_roll',
-           'roll_to_midi', 'roundtrip_stats', 'score_to_midi', 'score_to_roll', 'plot_roll', 'roll_to_audio',
-           'write_wav', 'roll_main']
+           'BadInputError', 'piano_like', 'load_midi', 'read_midi_events', 'midi_to_raw', 'raw_to_unit', 'unit_to_raw',
+           'midi_to_roll', 'roll_to_midi', 'roundtrip_stats', 'score_to_midi', 'score_to_roll', 'plot_roll',
+           'roll_to_audio', 'write_wav', 'roll_main']
 
 # %% ../nbs/00_pianoroll.ipynb #c005
 FS = 100                  # frames per second
@@ -60,6 +60,117 @@ def load_midi(src) -> pretty_midi.PrettyMIDI:
         raise BadInputError(f'cannot read MIDI {_name(src)}: {type(e).__name__}: {e}') from e
 
 # %% ../nbs/00_pianoroll.ipynb #c013
+import struct
+
+class _Unusual(Exception): "The fast reader declines; use pretty_midi."
+
+_SYS_LEN = {0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF6: 0, 0xF8: 0, 0xFA: 0, 0xFB: 0, 0xFC: 0, 0xFE: 0}
+_MAX_TICK = 1e7   # pretty_midi's sanity limit
+
+def _vlq(d, i):
+    v = 0
+    while True:
+        b = d[i]; i += 1
+        v = (v << 7) | (b & 0x7F)
+        if b < 0x80: return v, i
+
+def _read_track(d, i, end, first):
+    "Events of one MTrk chunk: notes (tick, on?, ch, pitch, vel), programs, cc64, tempos (track 0 only)."
+    notes, progs, ccs, tempos = [], [], [], []
+    tick, last, n = 0, None, 0
+    while i < end:
+        v, i = _vlq(d, i); tick += v; n += 1
+        st = d[i]; i += 1
+        if st < 0x80:                                   # running status
+            if last is None or last >= 0xF0: raise _Unusual
+            i -= 1; st = last
+        elif st != 0xFF: last = st
+        if st == 0xFF:
+            mt = d[i]; ln, i = _vlq(d, i + 1)
+            if mt == 0x51 and first:
+                if ln != 3: raise _Unusual
+                tempos.append((tick, (d[i] << 16) | (d[i + 1] << 8) | d[i + 2]))
+            i += ln
+        elif st == 0xF0 or st == 0xF7:
+            ln, i = _vlq(d, i); i += ln
+        elif st > 0xF0:
+            k = _SYS_LEN.get(st)
+            if k is None or any(b > 127 for b in d[i:i + k]): raise _Unusual
+            i += k
+        else:
+            hi, ch = st >> 4, st & 15
+            if hi == 0xC or hi == 0xD:
+                a = d[i]; i += 1
+                if a > 127: raise _Unusual
+                if hi == 0xC: progs.append((tick, ch, a))
+            else:
+                a, b = d[i], d[i + 1]; i += 2
+                if a > 127 or b > 127: raise _Unusual
+                if hi == 0x9: notes.append((tick, b > 0, ch, a, b))
+                elif hi == 0x8: notes.append((tick, False, ch, a, b))
+                elif hi == 0xB and a == 64: ccs.append((tick, ch, b))
+    if i != end or n == 0: raise _Unusual
+    return notes, progs, ccs, tempos, tick
+
+def read_midi_events(data: bytes):
+    """Fast reader: `(notes (N,4) [start, end, pitch, velocity], pedal_times, pedal_values)` of the non-drum
+    parts of a Standard MIDI File, identical to what pretty_midi yields. Raises `_Unusual` to decline."""
+    try:
+        if data[:4] != b'MThd': raise _Unusual
+        hl = int.from_bytes(data[4:8], 'big')
+        _, ntrk, div = struct.unpack('>hhh', data[8:14])
+        if hl < 6 or div <= 0 or ntrk <= 0: raise _Unusual
+        pos, tracks = 8 + hl, []
+        for t in range(ntrk):
+            if data[pos:pos + 4] != b'MTrk': raise _Unusual
+            size = int.from_bytes(data[pos + 4:pos + 8], 'big'); pos += 8
+            if pos + size > len(data): raise _Unusual
+            tracks.append(_read_track(data, pos, pos + size, t == 0)); pos += size
+    except (IndexError, struct.error) as e: raise _Unusual from e
+    max_tick = max(tr[4] for tr in tracks) + 1
+    if max_tick > _MAX_TICK: raise _Unusual
+    # tempo map exactly as pretty_midi builds it (track 0 only, same float operations)
+    scales = [(0, 60.0 / (120.0 * div))]
+    for tk, tempo in tracks[0][3]:
+        if tempo == 0: raise _Unusual
+        if tk == 0: scales = [(0, 60.0 / ((6e7 / tempo) * div))]
+        else:
+            ts = 60.0 / ((6e7 / tempo) * div)
+            if ts != scales[-1][1]: scales.append((tk, ts))
+    starts = np.array([s[0] for s in scales], np.int64)
+    base = np.zeros(len(scales))
+    for k in range(1, len(scales)):
+        base[k] = base[k - 1] + scales[k - 1][1] * np.arange(scales[k][0] - scales[k - 1][0] + 1)[-1]
+    sc = np.array([s[1] for s in scales])
+    def to_time(ticks):
+        ticks = np.asarray(ticks, np.int64)
+        k = np.searchsorted(starts, ticks, side='right') - 1
+        # pretty_midi fills [start_k, start_{k+1}] with segment k and then overwrites start_{k+1} with segment k+1
+        return base[k] + sc[k] * (ticks - starts[k]).astype(np.float64)
+    out, ped, live = [], [], set()
+    for ti, (notes, progs, ccs, _, _) in enumerate(tracks):
+        open_ = {}
+        for tk, on, ch, p, v in notes:
+            if ch == 9: continue
+            key = (ch, p)
+            if on: open_.setdefault(key, []).append((tk, v)); continue
+            lst = open_.get(key)
+            if lst is None: continue
+            close = [(s0, v0) for s0, v0 in lst if s0 != tk]
+            keep = [(s0, v0) for s0, v0 in lst if s0 == tk]
+            out += [(s0, tk, p, v0) for s0, v0 in close]
+            if close: live.add((ti, ch))
+            if close and keep: open_[key] = keep
+            else: del open_[key]
+        ped += [(tk, v, ti, ch) for tk, ch, v in ccs if ch != 9]
+    ped = [(tk, v) for tk, v, ti, ch in ped if (ti, ch) in live]
+    ped.sort(key=lambda e: e[0])
+    a = np.array(out, np.int64).reshape(-1, 4)
+    notes = np.stack([to_time(a[:, 0]), to_time(a[:, 1]), a[:, 2].astype(np.float64), a[:, 3].astype(np.float64)], 1) if len(a) else np.zeros((0, 4))
+    pa = np.array(ped, np.int64).reshape(-1, 2)
+    return notes, to_time(pa[:, 0]), pa[:, 1]
+
+# %% ../nbs/00_pianoroll.ipynb #c015
 def _frames(t, fs): return np.rint(np.asarray(t, dtype=np.float64) * fs).astype(np.int64)
 
 def _note_frames(start, end, fs):
@@ -85,11 +196,23 @@ def _pedal_events(pm):
     a = np.array(ev, dtype=np.float64).reshape(-1, 2)
     return a[:, 0], a[:, 1].astype(np.int64)
 
+def _events(midi):
+    "(notes, pedal_times, pedal_values) of a path/bytes (fast reader, pretty_midi fallback) or PrettyMIDI."
+    if not isinstance(midi, pretty_midi.PrettyMIDI):
+        if isinstance(midi, (bytes, bytearray, memoryview)): data = bytes(midi)
+        else:
+            p = Path(midi)
+            data = p.read_bytes() if p.is_file() else None
+        if data:
+            try: return read_midi_events(data)
+            except _Unusual: pass
+    pm = load_midi(midi)
+    return (_notes_array(pm), *_pedal_events(pm))
+
 def midi_to_raw(midi, fs=FS, merge='max', pedal=True):
     "`(3,128,T)` uint8 roll in raw units 0..127 (see `midi_to_roll`)."
-    pm = load_midi(midi)
-    notes = _notes_array(pm)
-    pt, pv = _pedal_events(pm) if pedal else (np.zeros(0), np.zeros(0, np.int64))
+    notes, pt, pv = _events(midi)
+    if not pedal: pt, pv = np.zeros(0), np.zeros(0, np.int64)
     if len(notes) == 0:
         raise BadInputError(f'MIDI has no (non-drum) notes: {_name(midi) if not isinstance(midi, pretty_midi.PrettyMIDI) else "PrettyMIDI object"}')
     s, e = _note_frames(notes[:, 0], notes[:, 1], fs)
@@ -131,7 +254,7 @@ def midi_to_roll(midi, fs=FS, merge='max', pedal=True) -> np.ndarray:
     ch1 onsets, ch2 sustain-pedal events. Non-drum instruments merged without summing (`merge` 'max'|'last')."""
     return raw_to_unit(midi_to_raw(midi, fs=fs, merge=merge, pedal=pedal))
 
-# %% ../nbs/00_pianoroll.ipynb #c017
+# %% ../nbs/00_pianoroll.ipynb #c019
 def _to_numpy(roll):
     if hasattr(roll, 'detach'): roll = roll.detach().float().cpu().numpy()
     return np.asarray(roll, dtype=np.float32)
@@ -188,7 +311,7 @@ def roll_to_midi(roll, fs=FS, threshold=-0.95, orphans='keep', piano=True, progr
     pm.instruments.append(ins)
     return pm
 
-# %% ../nbs/00_pianoroll.ipynb #c020
+# %% ../nbs/00_pianoroll.ipynb #c022
 def _note_table(pm):
     a = _notes_array(pm)
     return a[np.lexsort((a[:, 0], a[:, 2]))] if len(a) else a
@@ -225,7 +348,7 @@ def roundtrip_stats(midi, fs=FS, tol=0.010, merge='max', orphans='keep', thresho
         else: cls['other'] += 1
     return dict(notes=len(a), kept=int(ok.sum()), decoded=len(b), **cls)
 
-# %% ../nbs/00_pianoroll.ipynb #c023
+# %% ../nbs/00_pianoroll.ipynb #c025
 def _score_note_array(path):
     import partitura as pt
     try:
@@ -267,7 +390,7 @@ def score_to_roll(path, bpm=120.0, fs=FS, velocity=64, return_midi=False):
     roll = midi_to_roll(pm, fs=fs, pedal=False)
     return (roll, pm) if return_midi else roll
 
-# %% ../nbs/00_pianoroll.ipynb #c026
+# %% ../nbs/00_pianoroll.ipynb #c028
 def plot_roll(roll, ax=None, fs=FS, title=None, pitch_range=(MIN_PIANO, MAX_PIANO)):
     """Plot a roll: velocity (ch0) as an image with pitch names on y and seconds on x, onsets (ch1) as dots,
     pedal events (ch2) as a strip of ticks under the keyboard. Returns the axes."""
@@ -295,7 +418,7 @@ def plot_roll(roll, ax=None, fs=FS, title=None, pitch_range=(MIN_PIANO, MAX_PIAN
     if title: ax.set_title(title)
     return ax
 
-# %% ../nbs/00_pianoroll.ipynb #c029
+# %% ../nbs/00_pianoroll.ipynb #c031
 def _soundfont():
     d = Path('/usr/share/sounds/sf2')
     sfs = sorted(d.glob('*.sf2')) if d.is_dir() else []
@@ -326,7 +449,7 @@ def write_wav(path, audio, sr=22050):
     os.replace(tmp, path)
     return path
 
-# %% ../nbs/00_pianoroll.ipynb #c032
+# %% ../nbs/00_pianoroll.ipynb #c034
 def roll_main(argv=None):
     "CLI: `scg-music roll IN --out DIR [--bpm 120] [--seconds S] [--no-audio]`."
     ap = argparse.ArgumentParser(prog='scg-music roll', description='MIDI/score -> piano roll (+png, round-trip MIDI, wav)')

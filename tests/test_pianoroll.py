@@ -184,3 +184,23 @@ def test_plot_audio_cli(tmp_path, data_dir):
     out = roll_main([str(data_dir / 'partitura_examples/mozart_k265_var1.musicxml'), '--out', str(tmp_path / 'o'),
                      '--sr', '8000', '--seconds', '5'])
     assert {p.suffix for p in out} == {'.npy', '.png', '.mid', '.wav'} and all(p.stat().st_size > 0 for p in out)
+
+
+def test_fast_reader_matches_pretty_midi(data_dir):
+    "The fast SMF reader gives exactly pretty_midi's notes and pedal events (ASAP, POP909, Vienna files)."
+    from scg_music.pianoroll import read_midi_events, _notes_array, _pedal_events
+    files = _asap_performances(data_dir, 3) + [data_dir / 'asap/Bach/Fugue/bwv_846/midi_score.mid',
+             data_dir / 'pop909/010.mid'] + sorted((data_dir / 'vienna4x22/midi').glob('*.mid'))[:2]
+    for f in files:
+        n1, t1, v1 = read_midi_events(f.read_bytes())
+        pm = load_midi(f); n2 = _notes_array(pm); t2, v2 = _pedal_events(pm)
+        s1, s2 = n1[np.lexsort(n1.T[::-1])], n2[np.lexsort(n2.T[::-1])]
+        assert np.array_equal(s1, s2) and np.array_equal(t1, t2) and np.array_equal(v1, v2), f
+
+
+def test_truncated_real_file(data_dir, tmp_path):
+    "A real file cut in the middle is declined by the fast reader and named by the fallback's BadInputError."
+    d = (data_dir / 'pop909/001.mid').read_bytes()
+    p = tmp_path / 'cut.mid'; p.write_bytes(d[: len(d) // 2])
+    with pytest.raises(BadInputError, match='cut.mid'): midi_to_roll(p)
+    with pytest.raises(BadInputError): midi_to_roll(d[: len(d) // 2])
