@@ -140,7 +140,11 @@ def _build_shard(job):
         pad = np.zeros((3, 128, n * CHUNK), np.uint8); pad[..., :T] = raw
         for b in range(n): arrays[f'{k}_{b}'] = pad[..., b * CHUNK:(b + 1) * CHUNK]
         info.append(dict(path=f, key=k, frames=int(T), blocks=n, active=chunk_activity(raw).astype(int).tolist()))
-    _atomic_write_bytes(npz, lambda fh: np.savez_compressed(fh, **arrays))
+    def write_npz(fh):   # like np.savez_compressed, but zlib level 1: ~3x faster, a few % larger
+        with zipfile.ZipFile(fh, 'w', compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+            for k, arr in arrays.items():
+                with zf.open(k + '.npy', 'w') as f: np.lib.format.write_array(f, arr, allow_pickle=False)
+    _atomic_write_bytes(npz, write_npz)
     _atomic_write_bytes(side, lambda fh: fh.write(json.dumps(dict(shard=idx, files=info)).encode()))
     return dict(shard=idx, files=info)
 

@@ -78,14 +78,37 @@ def _read_track(d, i, end, first):
     "Events of one MTrk chunk: notes (tick, on?, ch, pitch, vel), programs, cc64, tempos (track 0 only)."
     notes, progs, ccs, tempos = [], [], [], []
     tick, last, n = 0, None, 0
+    nappend = notes.append
     while i < end:
-        v, i = _vlq(d, i); tick += v; n += 1
+        b = d[i]; i += 1                                # delta time (variable length, usually one byte)
+        if b < 0x80: tick += b
+        else:
+            v = b & 0x7F
+            while True:
+                b = d[i]; i += 1
+                v = (v << 7) | (b & 0x7F)
+                if b < 0x80: break
+            tick += v
+        n += 1
         st = d[i]; i += 1
         if st < 0x80:                                   # running status
             if last is None or last >= 0xF0: raise _Unusual
             i -= 1; st = last
         elif st != 0xFF: last = st
-        if st == 0xFF:
+        hi = st >> 4
+        if hi == 0x9 or hi == 0x8:
+            a, v = d[i], d[i + 1]; i += 2
+            if a > 127 or v > 127: raise _Unusual
+            nappend((tick, hi == 0x9 and v > 0, st & 15, a, v))
+        elif hi == 0xB or hi == 0xA or hi == 0xE:
+            a, v = d[i], d[i + 1]; i += 2
+            if a > 127 or v > 127: raise _Unusual
+            if hi == 0xB and a == 64: ccs.append((tick, st & 15, v))
+        elif hi == 0xC or hi == 0xD:
+            a = d[i]; i += 1
+            if a > 127: raise _Unusual
+            if hi == 0xC: progs.append((tick, st & 15, a))
+        elif st == 0xFF:
             mt = d[i]; ln, i = _vlq(d, i + 1)
             if mt == 0x51 and first:
                 if ln != 3: raise _Unusual
@@ -93,22 +116,10 @@ def _read_track(d, i, end, first):
             i += ln
         elif st == 0xF0 or st == 0xF7:
             ln, i = _vlq(d, i); i += ln
-        elif st > 0xF0:
-            k = _SYS_LEN.get(st)
-            if k is None or any(b > 127 for b in d[i:i + k]): raise _Unusual
-            i += k
         else:
-            hi, ch = st >> 4, st & 15
-            if hi == 0xC or hi == 0xD:
-                a = d[i]; i += 1
-                if a > 127: raise _Unusual
-                if hi == 0xC: progs.append((tick, ch, a))
-            else:
-                a, b = d[i], d[i + 1]; i += 2
-                if a > 127 or b > 127: raise _Unusual
-                if hi == 0x9: notes.append((tick, b > 0, ch, a, b))
-                elif hi == 0x8: notes.append((tick, False, ch, a, b))
-                elif hi == 0xB and a == 64: ccs.append((tick, ch, b))
+            k = _SYS_LEN.get(st)
+            if k is None or any(x > 127 for x in d[i:i + k]): raise _Unusual
+            i += k
     if i != end or n == 0: raise _Unusual
     return notes, progs, ccs, tempos, tick
 
@@ -221,21 +232,24 @@ def midi_to_raw(midi, fs=FS, merge='max', pedal=True):
     T = int(max(e.max(), (pf.max() + 1) if len(pf) else 0))
     roll = np.zeros((3, 128, T), np.uint8)
     # note channel: max over overlapping notes ('max') or most recent strike wins ('last')
-    if merge == 'max': order = np.lexsort((vel, s))           # irrelevant for max, kept deterministic
-    elif merge == 'last': order = np.lexsort((vel, s))        # later start overwrites; ties -> higher velocity last
+    if merge == 'max':
+        d = e - s
+        rows = np.repeat(pitch * T + s - np.concatenate([[0], np.cumsum(d)[:-1]]), d) + np.arange(d.sum())
+        np.maximum.at(roll[0].reshape(-1), rows, np.repeat(vel, d))
+    elif merge == 'last':
+        ch0 = roll[0]
+        for i in np.lexsort((vel, s)):                       # later start overwrites; ties -> higher velocity last
+            ch0[pitch[i], s[i]:e[i]] = vel[i]
     else: raise BadInputError(f"merge must be 'max' or 'last', got {merge!r}")
-    ch0 = roll[0]
-    for i in order:
-        seg = ch0[pitch[i], s[i]:e[i]]
-        if merge == 'max': np.maximum(seg, vel[i], out=seg)
-        else: seg[:] = vel[i]
     roll[1, pitch, np.minimum(s, T - 1)] = 127
     # pedal channel: event-sparse quantised CC64 on the piano rows
-    for t, v in zip(pf, pv):
-        q = 16 * (int(v) // 16) + 8
-        cur = int(roll[2, MIN_PIANO, t])
+    ped = np.zeros(T, np.uint8)
+    for t, v in zip(pf.tolist(), pv.tolist()):
+        q = 16 * (v // 16) + 8
+        cur = int(ped[t])
         if cur and abs(cur - q) > 64: t = min(t + 2, T - 1)
-        roll[2, MIN_PIANO:MAX_PIANO + 1, t] = q
+        ped[t] = q
+    roll[2, MIN_PIANO:MAX_PIANO + 1] = ped
     return roll
 
 def raw_to_unit(raw):
