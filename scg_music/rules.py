@@ -183,17 +183,37 @@ def _group_chords(bi, on_t, off_t):
     dur = (off_t - on_t)[last[leader]]
     return leader, dur
 
-def _quantise(bi, on_t, du_t, n_batch):
-    "music21's quantisation of element onsets / durations (ticks) -> grid units (1/12 quarter): q, d."
+def _nearest_union(ql):
+    "Nearest point of {k/4} u {k/3} (music21 `bestMatch`, ties to the 1/4 unit) in grid units, and its divisor."
+    c4, c3 = torch.round(ql * 4) * 3, torch.round(ql * 3) * 4
+    x = ql * 12
+    use4 = (x - c4).abs() <= (x - c3).abs()
+    return torch.where(use4, c4, c3).long(), torch.where(use4, 4, 3)
+
+def _quantise(bi, on_t, du_t, n_batch, music21_version=8):
+    """music21's quantisation of element onsets / durations (ticks; elements sorted by batch, onset) -> grid
+    units (1/12 quarter): q, d. `music21_version` 8 (the released code's 8.3.0) or >= 9 (gap-filling rule)."""
     dev = on_t.device
-    on_ql = on_t.double() / 220.
-    du_ql = du_t.double() / 220.
-    # onsets: nearest point of {k/4} u {k/3}; on equal error the 1/4 grid wins
-    c4, c3 = torch.round(on_ql * 4) * 3, torch.round(on_ql * 3) * 4
-    x = on_ql * 12
-    q = torch.where((x - c4).abs() <= (x - c3).abs(), c4, c3).long()
-    # gap to the next later element onset in the same roll (0 if none)
-    G = int(q.max().item()) + 2 if q.numel() else 2
+    on_ql, du_ql = on_t.double() / 220., du_t.double() / 220.
+    q, _ = _nearest_union(on_ql)
+    y = du_ql * 12
+    N = len(q)
+    if music21_version < 9:
+        # v8: nearest duration; if it would leave a gap shorter than 1/4 before the *next element*, re-snap the
+        # duration to the next element's unit; zero durations become 1/4
+        d, _ = _nearest_union(du_ql)
+        same = torch.zeros(N, dtype=torch.bool, device=dev)
+        if N > 1: same[:-1] = bi[1:] == bi[:-1]
+        nxt = (torch.arange(N, device=dev) + 1).clamp(max=N - 1)
+        _, ndiv = _nearest_union(on_ql[nxt])
+        nq = q[nxt]
+        gap = nq - (q + d)
+        redo = same & (gap > 0) & (gap < 3)
+        d4 = torch.round(du_ql * 4).long() * 3; d3 = torch.round(du_ql * 3).long() * 4
+        d = torch.where(redo, torch.where(ndiv == 4, d4, d3), d)
+        return q, torch.where(d == 0, torch.full_like(d, 3), d)
+    # v9+: gap to the next later element onset in the same roll (0 if none)
+    G = int(q.max().item()) + 2 if N else 2
     occ = torch.zeros(n_batch, G, dtype=torch.bool, device=dev); occ[bi, q] = True
     pos = torch.arange(G, device=dev).expand(n_batch, G)
     nxt_on = torch.where(occ, pos, torch.full_like(pos, 1 << 30)).flip(-1).cummin(-1).values.flip(-1)
@@ -201,17 +221,15 @@ def _quantise(bi, on_t, du_t, n_batch):
     nq = after[bi, q]
     gap = torch.where(nq >= (1 << 30), torch.zeros_like(q), nq - q)
     # durations: multiples of 1/4 or 1/3 (never 0); rank by (remaining gap, error, unit)
-    y = du_ql * 12
     m4 = torch.clamp(torch.round(du_ql * 4), min=1) * 3
     m3 = torch.clamp(torch.round(du_ql * 3), min=1) * 4
     r4 = torch.where(gap % 3 == 0, torch.zeros_like(y), (gap - m4).clamp(min=0))
     r3 = torch.where(gap % 4 == 0, torch.zeros_like(y), (gap - m3).clamp(min=0))
     e4, e3 = (y - m4).abs(), (y - m3).abs()
     pick4 = (r4 < r3) | ((r4 == r3) & (e4 <= e3))
-    d = torch.where(pick4, m4, m3).long()
-    return q, d
+    return q, torch.where(pick4, m4, m3).long()
 
-def _grid_notes(b, fs=FS):
+def _grid_notes(b, fs=FS, music21_version=8):
     """Notes of a bool roll (B,128,T) as music21 sees them after MIDI import: (batch, pitch, onset, duration),
     onset/duration in grid units (1/12 quarter), one entry per note (chord members share their chord's timing)."""
     bi, pitch, on_f, off_f = _runs(b)
@@ -221,7 +239,7 @@ def _grid_notes(b, fs=FS):
     bi, pitch, on_t, off_t = bi[order], pitch[order], on_t[order], off_t[order]
     leader, dur = _group_chords(bi, on_t, off_t)
     lead = leader == torch.arange(len(leader), device=b.device)
-    ql, dl = _quantise(bi[lead], on_t[lead], dur[lead], b.shape[0])
+    ql, dl = _quantise(bi[lead], on_t[lead], dur[lead], b.shape[0], music21_version)
     slot = torch.cumsum(lead.long(), 0) - 1                             # element number of each leader
     q = ql[slot[leader]]; d = dl[slot[leader]]
     return bi, pitch, q, d
@@ -280,7 +298,7 @@ def _aug6_class(pcs, bass_pc, key):
         out = torch.where(ger | fr, torch.zeros_like(out), out)
     return out
 
-def _chords_and_key(rolls, fs=FS, window_size=1.28, aug6=True):
+def _chords_and_key(rolls, fs=FS, window_size=1.28, aug6=True, music21_version=8):
     b = _sounding(rolls, 'chord_progression')
     B, _, T = b.shape
     dev = b.device
@@ -288,7 +306,7 @@ def _chords_and_key(rolls, fs=FS, window_size=1.28, aug6=True):
     chords = torch.zeros(B, n_win, dtype=torch.long, device=dev)
     if not b.any():
         return chords, torch.full((B,), NO_KEY, dtype=torch.long, device=dev), torch.zeros(B, dtype=torch.float64, device=dev)
-    bi, pitch, q, d = _grid_notes(b, fs)
+    bi, pitch, q, d = _grid_notes(b, fs, music21_version)
     # key from the duration-weighted pitch-class distribution
     pcd = torch.zeros(B, 12, dtype=torch.float64, device=dev).index_put_((bi, pitch % 12), d.double(), accumulate=True)
     key, corr = _key_from_pcdist(pcd)
@@ -340,20 +358,21 @@ def _chords_and_key(rolls, fs=FS, window_size=1.28, aug6=True):
     chords = torch.where((key == NO_KEY)[:, None], torch.zeros_like(chords), chords)
     return chords, key, corr
 
-def chord_progression(rolls, return_key=False, fs=FS, window_size=1.28):
+def chord_progression(rolls, return_key=False, fs=FS, window_size=1.28, music21_version=8):
     """Degree class (0 = none, 1..7 = scale step of the longest chord's root in the detected key) per
     `window_size` window, `(B, W)` long (W = 8 for 10.24 s). With `return_key=True` also the key index per
-    `KEY_DICT` `(B,)` (24 = no notes) and the key correlation `(B,)`."""
-    chords, key, corr = _chords_and_key(rolls, fs=fs, window_size=window_size)
+    `KEY_DICT` `(B,)` (24 = no notes) and the key correlation `(B,)`. `music21_version`: whose MIDI-import
+    quantisation to mirror (8: the released code's music21 8.3.0; 9 or later: the newer gap-filling rule)."""
+    chords, key, corr = _chords_and_key(rolls, fs=fs, window_size=window_size, music21_version=music21_version)
     return (chords, key, corr) if return_key else chords
 
-def detect_key(rolls, fs=FS):
+def detect_key(rolls, fs=FS, music21_version=8):
     "Aarden-Essen key of each roll: (key index per `KEY_DICT` (B,), correlation (B,))."
     b = _sounding(rolls, 'detect_key')
     B = b.shape[0]
     if not b.any():
         return torch.full((B,), NO_KEY, dtype=torch.long, device=b.device), torch.zeros(B, dtype=torch.float64, device=b.device)
-    bi, pitch, q, d = _grid_notes(b, fs)
+    bi, pitch, q, d = _grid_notes(b, fs, music21_version)
     pcd = torch.zeros(B, 12, dtype=torch.float64, device=b.device).index_put_((bi, pitch % 12), d.double(), accumulate=True)
     return _key_from_pcdist(pcd)
 
