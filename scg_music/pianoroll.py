@@ -254,12 +254,16 @@ def midi_to_raw(midi, fs=FS, merge='max', pedal=True):
 
 def raw_to_unit(raw):
     "uint8/int 0..127 -> float32 in [-1, 1] (`x/63.5 - 1`)."
-    return (np.asarray(raw, dtype=np.float32) / 63.5 - 1.0).astype(np.float32)
+    x = np.array(raw, dtype=np.float32)
+    x /= np.float32(63.5); x -= np.float32(1)
+    return x
 
 def unit_to_raw(x, threshold=-0.95):
-    "float in [-1,1] -> int 0..127: values <= `threshold` become 0, others `rint((x+1)*63.5)` clipped."
+    "float in [-1,1] -> uint8 0..127: values <= `threshold` become 0, others `rint((x+1)*63.5)` clipped."
     x = np.asarray(x, dtype=np.float32)
-    raw = np.clip(np.rint((x + 1.0) * 63.5), 0, 127).astype(np.uint8)
+    y = x + np.float32(1); y *= np.float32(63.5)
+    np.rint(y, out=y); np.clip(y, 0, 127, out=y)
+    raw = y.astype(np.uint8)
     raw[x <= threshold] = 0
     return raw
 
@@ -297,18 +301,16 @@ def roll_to_midi(roll, fs=FS, threshold=-0.95, orphans='keep', piano=True, progr
     if x.ndim != 3 or x.shape[1] != 128 or x.shape[0] not in (1, 2, 3):
         raise BadInputError(f'roll must be (3,128,T), (2,128,T) or (128,T); got shape {tuple(_to_numpy(roll).shape)}')
     if orphans not in ('keep', 'drop'): raise BadInputError(f"orphans must be 'keep' or 'drop', got {orphans!r}")
-    if piano: x = piano_like(x)
-    raw = unit_to_raw(x, threshold).astype(np.int64)
-    vel = raw[0]
+    vel = unit_to_raw(x[0], threshold)
+    if piano: vel[:MIN_PIANO] = 0; vel[MAX_PIANO + 1:] = 0
     on = vel > 0
     has_onset = x.shape[0] == 3
+    not_prev = np.ones_like(on); not_prev[:, 1:] = ~on[:, :-1]
+    first = on & not_prev                                   # first frame of every sounding run
     if has_onset:
-        onset = (raw[1] >= 64) & on
-        if orphans == 'keep':
-            first = on & ~np.concatenate([np.zeros((128, 1), bool), on[:, :-1]], 1)
-            starts = first | onset
-        else: starts = onset
-    else: starts = on & ~np.concatenate([np.zeros((128, 1), bool), on[:, :-1]], 1)
+        onset = (unit_to_raw(x[1], threshold) >= 64) & on
+        starts = (first | onset) if orphans == 'keep' else onset
+    else: starts = first
     p, s, e = _segments(on, starts)
     v = vel[p, s]
     pm = pretty_midi.PrettyMIDI()
@@ -316,7 +318,7 @@ def roll_to_midi(roll, fs=FS, threshold=-0.95, orphans='keep', piano=True, progr
     order = np.lexsort((p, s))
     ins.notes = [pretty_midi.Note(int(v[i]), int(p[i]), s[i] / fs, e[i] / fs) for i in order]
     if x.shape[0] >= 2:
-        ped = raw[-1, MIN_PIANO:MAX_PIANO + 1].copy()
+        ped = unit_to_raw(x[-1, MIN_PIANO:MAX_PIANO + 1], threshold)
         ped[ped < 4] = 0
         curve = ped.mean(0).astype(np.int64)
         for t in np.flatnonzero(curve):
@@ -332,9 +334,9 @@ def _note_table(pm):
 
 def roundtrip_stats(midi, fs=FS, tol=0.010, merge='max', orphans='keep', threshold=-0.95):
     "Note-level fidelity of `roll_to_midi(midi_to_roll(midi))`: dict of counts (see above)."
-    pm = load_midi(midi)
-    a = _note_table(pm)
-    b = _note_table(roll_to_midi(midi_to_roll(pm, fs=fs, merge=merge), fs=fs, orphans=orphans, threshold=threshold))
+    ev = _events(midi)
+    a = ev[0][np.lexsort((ev[0][:, 0], ev[0][:, 2]))]
+    b = _note_table(roll_to_midi(midi_to_roll(midi, fs=fs, merge=merge), fs=fs, orphans=orphans, threshold=threshold))
     # match each original note to an unused decoded note of the same pitch with close onset/offset, same velocity
     used = np.zeros(len(b), bool)
     ok = np.zeros(len(a), bool)
