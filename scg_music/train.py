@@ -326,7 +326,7 @@ def _resolve_scale(cfg, vae, ds, frames, dev, out, resume):
     sf = cfg.get('latents', {}).get('scale_factor', 'measure')
     ck = Path(out) / 'ckpt.pt'
     if resume and ck.exists():
-        extra = torch.load(ck, map_location='cpu', weights_only=False).get('extra', {})
+        extra = torch.load(ck, map_location='cpu', weights_only=False, mmap=True).get('extra', {})
         if 'scale_factor' in extra: return float(extra['scale_factor'])
     if sf == 'vae': return float(vae.scale_factor)
     if isinstance(sf, str) and sf != 'measure':        # the scale of another run, e.g. the paired DiT's export
@@ -371,14 +371,9 @@ def train_dit(cfg, out, resume=False, progress=True, stop_after=None):
 # %% ../nbs/05_train.ipynb #c023
 def chord_labels(rolls):
     "(chords (B,8) long, key (B,) long) of rolls via scg_music.rules (key index 24 = no key)."
-    from scg_music import rules as R
-    for fname in ('chords_and_keys', 'chord_progression_with_key', 'get_chords'):
-        f = getattr(R, fname, None)
-        if f is None: continue
-        out = f(rolls, return_key=True) if fname == 'get_chords' else f(rolls)
-        chords, keys = out[0], out[1]
-        return torch.as_tensor(chords).long().reshape(rolls.shape[0], -1), torch.as_tensor(keys).long().reshape(-1)
-    raise RuntimeError('scg_music.rules exposes no chord+key function (chords_and_keys / get_chords(return_key=True))')
+    from scg_music.rules import chord_progression
+    chords, keys, _ = chord_progression(rolls, return_key=True)
+    return torch.as_tensor(chords).long().reshape(rolls.shape[0], -1), torch.as_tensor(keys).long().reshape(-1)
 
 def train_classifier(cfg, out, resume=False, progress=True, stop_after=None):
     "Train a rule classifier on noisy latents (config job 'classifier', `rule:` name)."
