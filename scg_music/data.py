@@ -271,7 +271,17 @@ class _ShardReader:
         o = start - b0 * CHUNK
         return blk[..., o:o + length]
 
-class RollDataset(torch.utils.data.Dataset):
+class _Augmenter:
+    "Per-process RNG: DataLoader workers are forked with the parent's state, so reseed from torch's worker seed."
+    def _rng(self):
+        if getattr(self, '_rng_pid', None) != os.getpid():
+            main = getattr(self, '_main_pid', None) in (None, os.getpid())
+            self._main_pid = getattr(self, '_main_pid', None) or os.getpid()
+            seed = self.seed if (main and self.seed is not None) else (torch.initial_seed() + (self.seed or 0)) % 2**63
+            self._rng_, self._rng_pid = np.random.default_rng(seed), os.getpid()
+        return self._rng_
+
+class RollDataset(torch.utils.data.Dataset, _Augmenter):
     "Windows of the corpus cache as `(x float32 (3,128,length) in [-1,1], y int)`, optionally augmented."
     def __init__(self, cache_dir, split='train', length=WINDOW, augment=True, stretch=(0.95, 1.05), shift=6, seed=None):
         self.man = load_manifest(cache_dir)
@@ -279,23 +289,24 @@ class RollDataset(torch.utils.data.Dataset):
         self.files, self.items = self.man['files'], self.man['windows'][split]
         self.length, self.augment, self.stretch, self.shift = length, augment, stretch, shift
         self.hop = self.man['hop']; self.reader = _ShardReader(cache_dir)
-        self.rng = np.random.default_rng(seed)
+        self.seed, self._main_pid = seed, os.getpid()
     def __len__(self): return len(self.items)
     @property
     def labels(self): return np.array([self.files[i]['label'] for i, _ in self.items])
     def __getitem__(self, i):
         fi, sb = self.items[i]; f = self.files[fi]; start = sb * CHUNK
         if self.augment:
-            n = int(self.rng.uniform(*self.stretch) * self.length)
-            start += int(self.rng.integers(0, self.hop))
+            rng = self._rng()
+            n = int(rng.uniform(*self.stretch) * self.length)
+            start += int(rng.integers(0, self.hop))
             x = raw_to_unit(self.reader.frames(f, start, n))
             x = time_stretch(x, self.length)
-            if self.shift: x = pitch_shift(x, int(self.rng.integers(-self.shift, self.shift + 1)))
+            if self.shift: x = pitch_shift(x, int(rng.integers(-self.shift, self.shift + 1)))
             x = piano_like(x)
         else: x = raw_to_unit(self.reader.frames(f, start, self.length))
         return torch.from_numpy(np.ascontiguousarray(x)), int(f['label'])
 
-class ChunkDataset(torch.utils.data.Dataset):
+class ChunkDataset(torch.utils.data.Dataset, _Augmenter):
     "Active 1.28 s chunks of the split's files as `(x float32 (3,128,128) in [-1,1], y int)` for the VAE."
     def __init__(self, cache_dir, split='train', augment=True, shift=6, seed=None):
         self.man = load_manifest(cache_dir)
@@ -304,21 +315,22 @@ class ChunkDataset(torch.utils.data.Dataset):
         self.items = [(fi, b) for fi, f in enumerate(self.files) if f['split'] == split
                       for b, a in enumerate(f['active']) if a == '1']
         self.augment, self.shift = augment, shift
-        self.reader = _ShardReader(cache_dir); self.rng = np.random.default_rng(seed)
+        self.reader = _ShardReader(cache_dir); self.seed, self._main_pid = seed, os.getpid()
     def __len__(self): return len(self.items)
     def __getitem__(self, i):
         fi, b = self.items[i]; f = self.files[fi]; start = b * CHUNK
         if self.augment:
-            start += int(self.rng.integers(0, CHUNK))
+            rng = self._rng()
+            start += int(rng.integers(0, CHUNK))
             x = raw_to_unit(self.reader.frames(f, start, CHUNK))
-            if self.shift: x = pitch_shift(x, int(self.rng.integers(-self.shift, self.shift + 1)))
+            if self.shift: x = pitch_shift(x, int(rng.integers(-self.shift, self.shift + 1)))
             x = piano_like(x)
         else: x = raw_to_unit(self.reader.frames(f, start, CHUNK))
         return torch.from_numpy(np.ascontiguousarray(x)), int(f['label'])
 
 # %% ../nbs/01_data.ipynb #c028
 def build_corpus_main(argv=None):
-    "CLI: build (or resume) a corpus cache and print its size."
+    "CLI: build (or resume) a corpus cache and print its size (exit status 0; the manifest is in `--out`)."
     ap = argparse.ArgumentParser(prog='scg-music build-corpus', description='MIDI/score files -> sharded piano-roll cache')
     ap.add_argument('--out', default='cache/corpus'); ap.add_argument('--shared', default=None)
     ap.add_argument('--source', action='append', default=[], help='GLOB_OR_DIR:LABEL[:folder|file] (repeatable)')
@@ -337,4 +349,4 @@ def build_corpus_main(argv=None):
                        workers=a.workers, files_per_shard=a.files_per_shard)
     print(json.dumps(dict(out=a.out, files=len(man['files']), skipped=len(man['skipped']), pieces=man['pieces'],
                           windows=man['counts'], build_seconds=man['build_seconds']), indent=1))
-    return man
+    return 0

@@ -181,8 +181,11 @@ def test_plot_audio_cli(tmp_path, data_dir):
     a = roll_to_audio(r, sr=8000)
     assert a.dtype == np.float32 and np.abs(a).max() <= 1 and len(a) >= 5 * 8000
     write_wav(tmp_path / 'a.wav', a, 8000)
-    out = roll_main([str(data_dir / 'partitura_examples/mozart_k265_var1.musicxml'), '--out', str(tmp_path / 'o'),
-                     '--sr', '8000', '--seconds', '5'])
+    assert roll_main([str(data_dir / 'partitura_examples/mozart_k265_var1.musicxml'), '--out', str(tmp_path / 'o'),
+                      '--sr', '8000', '--seconds', '5']) == 0
+    out = sorted((tmp_path / 'o').iterdir())
+    assert [p.name for p in out] == ['mozart_k265_var1.npy', 'mozart_k265_var1.png', 'mozart_k265_var1.wav',
+                                     'mozart_k265_var1_roundtrip.mid']
     assert {p.suffix for p in out} == {'.npy', '.png', '.mid', '.wav'} and all(p.stat().st_size > 0 for p in out)
 
 
@@ -204,3 +207,14 @@ def test_truncated_real_file(data_dir, tmp_path):
     p = tmp_path / 'cut.mid'; p.write_bytes(d[: len(d) // 2])
     with pytest.raises(BadInputError, match='cut.mid'): midi_to_roll(p)
     with pytest.raises(BadInputError): midi_to_roll(d[: len(d) // 2])
+
+
+def test_score_formats_agree():
+    "MEI, kern and MusicXML versions of partitura's example score give the same roll."
+    import partitura as pt
+    rolls = [score_to_roll(f, bpm=90) for f in (pt.EXAMPLE_MUSICXML, pt.EXAMPLE_MEI, pt.EXAMPLE_KERN)]
+    assert all(np.array_equal(rolls[0], r) for r in rolls[1:])
+    # quarter = 60/90 s: the roll lasts (quarters * 2/3 s) * 100 frames
+    na = pt.load_score(pt.EXAMPLE_MUSICXML).note_array()
+    quarters = (na['onset_quarter'] + na['duration_quarter']).max() - na['onset_quarter'].min()
+    assert rolls[0].shape[-1] == round(quarters * 60 / 90 * FS)
