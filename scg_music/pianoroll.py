@@ -337,21 +337,21 @@ def roundtrip_stats(midi, fs=FS, tol=0.010, merge='max', orphans='keep', thresho
     ev = _events(midi)
     a = ev[0][np.lexsort((ev[0][:, 0], ev[0][:, 2]))]
     b = _note_table(roll_to_midi(midi_to_roll(midi, fs=fs, merge=merge), fs=fs, orphans=orphans, threshold=threshold))
-    # match each original note to an unused decoded note of the same pitch with close onset/offset, same velocity
-    used = np.zeros(len(b), bool)
-    ok = np.zeros(len(a), bool)
-    keys = b[:, 2] * 1e6 + np.rint(b[:, 0] * fs)
-    order = np.argsort(keys, kind='stable'); ks = keys[order]
-    for i, (st, en, p, v) in enumerate(a):
-        k = p * 1e6 + np.rint(st * fs)
-        for kk in (k, k - 1, k + 1):
-            lo, hi = np.searchsorted(ks, kk, 'left'), np.searchsorted(ks, kk, 'right')
-            for j in order[lo:hi]:
-                if not used[j] and abs(b[j, 0] - st) <= tol + 1e-9 and abs(b[j, 1] - en) <= tol + 1e-9 and b[j, 3] == v:
-                    used[j] = ok[i] = True; break
-            if ok[i]: break
-    # classify losses
+    # a note survives when the decoded notes contain its exact (pitch, start frame, end frame, velocity) -- one
+    # decoded note per original (multiset match) -- and those frames are within `tol` of its true times
     s, e = _note_frames(a[:, 0], a[:, 1], fs)
+    sb, eb = _frames(b[:, 0], fs), _frames(b[:, 1], fs)
+    key = lambda p, s_, e_, v: ((p.astype(np.int64) * (1 << 21) + s_) * (1 << 21) + e_) * 128 + v.astype(np.int64)
+    ka, kb = key(a[:, 2], s, e, a[:, 3]), key(b[:, 2], sb, eb, b[:, 3])
+    ub, cb = np.unique(kb, return_counts=True)
+    order = np.argsort(ka, kind='stable'); ks = ka[order]
+    occ = np.empty(len(ka), np.int64)                       # occurrence number of each key among the originals
+    grp = np.r_[0, np.flatnonzero(ks[1:] != ks[:-1]) + 1]
+    occ[order] = np.arange(len(ks)) - np.repeat(grp, np.diff(np.r_[grp, len(ks)]))
+    j = np.searchsorted(ub, ka).clip(0, max(len(ub) - 1, 0))
+    ok = ((ub[j] == ka) & (occ < cb[j])) if len(ub) else np.zeros(len(ka), bool)
+    ok &= (np.abs(s / fs - a[:, 0]) <= tol + 1e-9) & (np.abs(e / fs - a[:, 1]) <= tol + 1e-9)
+    # classify losses
     cls = dict(outside_piano=0, below_threshold=0, same_onset=0, overlap_same_pitch=0, abutting_sub_frame=0, other=0)
     for i in np.flatnonzero(~ok):
         p = a[i, 2]

@@ -125,7 +125,7 @@ def test_chunk_dataset(small_corpus):
 
 def test_resume_and_plan_mismatch(small_corpus, tmp_path):
     d, man, srcs = small_corpus
-    shards = sorted(d.glob('shard_*.npz')); mt = [p.stat().st_mtime_ns for p in shards]
+    shards = sorted(d.glob('shard_*.bin')); mt = [p.stat().st_mtime_ns for p in shards]
     shards[0].unlink()                                          # simulate an interrupted build
     with pytest.warns(UserWarning):
         man2 = build_corpus(srcs, d, hop=512, test_fraction=0.3, seed=3, workers=1, files_per_shard=4, progress=False)
