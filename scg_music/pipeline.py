@@ -38,8 +38,10 @@ def _labels(class_label, n, num_classes, device):
 # %% ../nbs/09_pipeline.ipynb #c007
 class RuleGuidedPipeline:
     "VAE + rotary DiT + Gaussian diffusion (+ optional latent classifiers) for sampling piano rolls."
-    def __init__(self, vae: AutoencoderKL, dit: DiTRotary, diffusion: D.Diffusion | None = None, classifiers=None, device=None):
+    def __init__(self, vae: AutoencoderKL, dit: DiTRotary, diffusion: D.Diffusion | None = None, classifiers=None, device=None,
+                 bf16=None):
         self.device = torch.device(device) if device is not None else default_device()
+        self.bf16 = (self.device.type == 'cuda') if bf16 is None else bool(bf16)   # autocast for DiT and VAE decoder
         self.vae = vae.to(self.device).eval().requires_grad_(False)
         self.dit = dit.to(self.device).eval().requires_grad_(False)
         self.diffusion = diffusion if diffusion is not None else D.Diffusion.linear()
@@ -76,7 +78,7 @@ class RuleGuidedPipeline:
 
     # -- latents ----------------------------------------------------------------------------------------------------
     def _autocast(self):
-        if self.device.type == 'cuda': return torch.autocast('cuda', dtype=torch.bfloat16)
+        if self.bf16 and self.device.type in ('cuda', 'cpu'): return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     @torch.no_grad()
@@ -85,8 +87,10 @@ class RuleGuidedPipeline:
         return self.vae.encode(torch.as_tensor(rolls, dtype=torch.float32).to(self.device), max_chunks=max_chunks)
 
     def decode(self, latents, threshold=False, max_chunks=None):
-        "Scaled latents `(B,4,H,16)` -> rolls `(B,3,128,8H)` (differentiable: guidance may need gradients)."
-        return self.vae.decode(latents.to(self.device, torch.float32), threshold=threshold, max_chunks=max_chunks)
+        "Scaled latents `(B,4,H,16)` -> float32 rolls `(B,3,128,8H)` (differentiable: guidance may need gradients)."
+        with self._autocast():
+            x = self.vae.decode(latents.to(self.device, torch.float32), threshold=threshold, max_chunks=max_chunks)
+        return x.float()
 
     def model_fn(self, cfg=None):
         "The ε function `(x, t, y=None, **ignored) -> eps` the sampler calls, with CFG weight `cfg` if given."
