@@ -151,8 +151,11 @@ def encode_performance(part, performance, alignment):
     return out, ids, mask
 
 # %% ../../nbs/20_dexter_codec.ipynb #c017
-def decode_performance(na, p_codec, ids=None, pedal=True):
-    "A `PerformedPart` from a p_codec `(n,5)` whose rows belong to the score notes `ids` (default: all of `na`)."
+def decode_performance(na, p_codec, ids=None, pedal=True, trim_overlaps=False):
+    """A `PerformedPart` from a p_codec `(n,5)` whose rows belong to the score notes `ids` (default: all of `na`).
+
+    `trim_overlaps` ends a note just before the next onset of the same pitch (MIDI cannot hold two sounding
+    notes of one pitch; used when rendering, off for the round trip)."""
     p_codec = np.asarray(p_codec, dtype=np.float64)
     ids = na['id'] if ids is None else np.asarray(ids)
     if len(ids) != len(p_codec): raise bad_input(f'{len(p_codec)} codec rows for {len(ids)} note ids')
@@ -167,6 +170,11 @@ def decode_performance(na, p_codec, ids=None, pedal=True):
     on_dur = _pt_decode_time(sub['onset_beat'], np.maximum(sub['duration_beat'], 0.0), arr)
     onset, dur = on_dur[:, 0], np.maximum(on_dur[:, 1], 0.02)
     onset = onset - onset.min()
+    if trim_overlaps:
+        o = np.lexsort((onset, sub['pitch']))
+        same = sub['pitch'][o][1:] == sub['pitch'][o][:-1]
+        nxt = np.full(len(o), np.inf); nxt[o[:-1][same]] = onset[o][1:][same]
+        dur = np.maximum(np.minimum(dur, nxt - onset - 1e-3), 0.02)
     vel = np.clip(np.round(np.nan_to_num(pc[:, 1]) * 127), 1, 127).astype(int)
     notes = [dict(id=str(i), midi_pitch=int(np.clip(p, 1, 127)), note_on=float(o), note_off=float(o + d),
                   sound_off=float(o + d), velocity=int(v))

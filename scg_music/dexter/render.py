@@ -140,7 +140,7 @@ def render(score, model=None, w=1.2, perceptual=None, seed=0, steps=50, unfold=T
     (DExter's convention, 1 = conditional only). `perceptual`: 7 target mid-level features (or one row per
     note). `transfer_from`: a match file of this score to transfer from, noised to `strength` of the steps."""
     r = render_codec(score, model, w, perceptual, seed, steps, unfold, None, None, transfer_from, strength, device, progress)
-    pp = decode_performance(r['na'], r['p'], r['na']['id'])
+    pp = decode_performance(r['na'], r['p'], r['na']['id'], trim_overlaps=True)
     perf = Performance(pp)
     perf.codec = r                       # the rendered codec, for plots and evaluation
     return perf

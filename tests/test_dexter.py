@@ -1,0 +1,185 @@
+"""DExter on real data: codec round trips, data preparation (match files and parangonar), rendering, bad input."""
+import json, os
+from pathlib import Path
+import numpy as np
+import pytest
+import partitura as pt
+import torch
+
+from scg_music.dexter.codec import (load_score, encode_performance, decode_performance, roundtrip_errors,
+                                    score_note_array, encode_score, P_COLS, S_COLS)
+from scg_music.dexter.data import (vienna_sources, example_sources, asap_sources, build_dataset, load_dataset,
+                                   Normalizer, SegmentDataset, transfer_pairs, segment, score_entry)
+from scg_music.dexter.model import build_model, save_dexter, load_dexter
+from scg_music.dexter.render import render, render_main, render_codec, write_outputs, resolve_model
+from scg_music.dexter.evaluate import curve_table, deadpan_codec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# ---------------------------------------------------------------- codec
+
+@pytest.mark.parametrize('stem', ['Chopin_op10_no3', 'Chopin_op38', 'Mozart_K331_1st-mov', 'Schubert_D783_no15'])
+def test_vienna_roundtrip(data_dir, stem):
+    "encode -> decode reproduces the human performance: onsets, durations (median) and velocities."
+    v = data_dir / 'vienna4x22'
+    part = load_score(v / 'musicxml' / f'{stem}.musicxml')
+    perf, al = pt.load_match(str(v / 'match' / f'{stem}_p01.match'))
+    e = roundtrip_errors(part, perf, al)
+    assert e['vel_max'] == 0
+    assert e['onset_mae'] < 0.005, e
+    assert e['dur_mae'] < 0.01, e
+    assert e['deleted'] >= 1          # every p01 file has deleted notes, kept as masked rows
+
+
+def test_codec_joined_on_ids(data_dir):
+    "Rows follow (onset_div, pitch) order and the decoded notes carry the score ids of their rows."
+    v = data_dir / 'vienna4x22'
+    part = load_score(v / 'musicxml' / 'Mozart_K331_1st-mov.musicxml')
+    perf, al = pt.load_match(str(v / 'match' / 'Mozart_K331_1st-mov_p05.match'))
+    pc, ids, mask = encode_performance(part, perf, al)
+    na = score_note_array(part)
+    sub = na[[list(na['id']).index(i) for i in ids]]
+    assert (np.diff(sub['onset_div']) >= 0).all()
+    # velocity column equals the matched performance note's velocity, looked up by id
+    pna = perf.performedparts[0].note_array()
+    s2p = {a['score_id']: a['performance_id'] for a in al if a['label'] == 'match'}
+    pv = dict(zip(pna['id'], pna['velocity']))
+    for k in np.flatnonzero(~mask)[:50]:
+        assert abs(pc[k, 1] * 127 - pv[s2p[ids[k]]]) < 1e-3
+    # reversed rows + reversed ids decode to the same performance
+    a = decode_performance(na, pc, ids).note_array(); b = decode_performance(na, pc[::-1], ids[::-1]).note_array()
+    a.sort(order='id'); b.sort(order='id')
+    assert np.allclose(a['onset_sec'], b['onset_sec']) and (a['velocity'] == b['velocity']).all()
+    # pedal: CC64 events written, values down to 0 and a final release
+    pp = decode_performance(na, pc, ids)
+    vals = [c['value'] for c in pp.controls]
+    assert all(c['number'] == 64 for c in pp.controls) and vals[-1] == 0
+
+
+# ---------------------------------------------------------------- data
+
+def test_example_dataset_and_segments(data_dir, tmp_path):
+    man = build_dataset(example_sources(data_dir / 'partitura_examples'), tmp_path, progress=False)
+    assert set(man['pieces']) == {'mozart_k265_var1', 'fuer_elise'}
+    assert man['pieces']['fuer_elise']['n_notes'] > 1000
+    ents = load_dataset(tmp_path)
+    norm = Normalizer.fit(ents)
+    ds = SegmentDataset(ents, norm, N=200, hop=100)
+    it = ds[len(ds) - 1]
+    assert it['p'].shape == (200, 5) and it['s'].shape == (200, len(S_COLS))
+    # resume: a second build reuses the cached entries
+    assert build_dataset(example_sources(data_dir / 'partitura_examples'), tmp_path, progress=False) == man
+
+
+def test_vienna_entry_mixup_and_pairs(data_dir):
+    src = vienna_sources(data_dir / 'vienna4x22')['Schubert_D783_no15'][:3]
+    e, err = score_entry('Schubert_D783_no15', src)
+    assert not err and e['P'].shape[0] == 3
+    # every performance is re-indexed onto the same ids: equal-length rows, mixup is elementwise
+    seg = segment(e, 0, 100, perf=0, mix=1, lam=0.5)
+    both = e['V'][0, :100] & e['V'][1, :100]
+    assert np.allclose(seg['p'][both], 0.5 * (e['P'][0, :100] + e['P'][1, :100])[both])
+    pairs = transfer_pairs([e], 100)
+    assert len(pairs) == len({(p[1]) for p in pairs}) * 6     # 3 performances -> 6 ordered pairs per window
+
+
+def test_asap_parangonar(data_dir, tmp_path):
+    "An ASAP score + performance is aligned with parangonar; a wrong pair (< 50% matched) is reported and skipped."
+    asap = data_dir / 'asap'
+    src = asap_sources(asap, pieces=['Bach_Prelude_bwv_846$'])
+    assert src, 'ASAP Bach prelude 846 not found'
+    name, perfs = next(iter(src.items()))
+    good = perfs[:1]
+    other = sorted(p for p in (asap / 'Bach' / 'Prelude' / 'bwv_848').glob('*.mid') if p.name != 'midi_score.mid')[0]
+    wrong = [dict(kind='pair', score=good[0]['score'], perf=str(other), performer='wrong')]
+    man = build_dataset({name: good + wrong}, tmp_path, progress=False)
+    info = man['pieces'][name]
+    assert info['n_perfs'] == 1 and info['match_ratio'][0] > 0.9
+    assert any('matched' in s['error'] for s in man['skipped'])
+
+
+# ---------------------------------------------------------------- rendering
+
+@pytest.fixture(scope='module')
+def tiny_model(tmp_path_factory):
+    torch.manual_seed(0)
+    p = tmp_path_factory.mktemp('m') / 'dexter_tiny'
+    net = build_model('tiny')
+    # untrained: outputs are scaled noise, so small stds keep the de-normalised codec in a sane range
+    save_dexter(net, p, Normalizer([0.5, 0.5, 0, -0.3, 0.4], [0.01, 0.02, 0.005, 0.05, 0.05]).state(),
+                extra=dict(train_cfg=dict(seg_len=64)))
+    return p.with_suffix('.safetensors')
+
+
+def test_cli_renders_asap_musicxml(data_dir, tiny_model, tmp_path):
+    "The CLI renders an ASAP score (repeats unfolded, several windows) to MIDI + WAV + PNG on CPU."
+    score = data_dir / 'asap' / 'Bach' / 'Prelude' / 'bwv_846' / 'xml_score.mxl'
+    out = tmp_path / 'perf.mid'
+    paths = render_main([str(score), '--out', str(out), '--model', str(tiny_model), '--steps', '4'])
+    assert {p.name for p in paths} == {'perf.mid', 'perf.wav', 'perf_curves.png'}
+    import pretty_midi
+    pm = pretty_midi.PrettyMIDI(str(out))
+    assert sum(len(i.notes) for i in pm.instruments) == len(load_score(score, unfold=True).note_array())
+    assert any(c.number == 64 for i in pm.instruments for c in i.control_changes)
+
+
+def test_render_trained_model_if_present(data_dir, tmp_path):
+    "With the trained small model (runs/dexter_small) the held-out piece gets a plausible tempo."
+    m = ROOT / 'runs' / 'dexter_small' / 'dexter.safetensors'
+    if not m.exists(): pytest.skip('runs/dexter_small not trained here')
+    perf = render(data_dir / 'vienna4x22' / 'musicxml' / 'Chopin_op10_no3.musicxml', str(m), steps=20)
+    bp = perf.codec['p'][:, 0]
+    assert 20 < 60 / np.median(bp) < 200
+
+
+def test_transfer_from_match(data_dir, tiny_model):
+    v = data_dir / 'vienna4x22'
+    sc = v / 'musicxml' / 'Schubert_D783_no15.musicxml'
+    a = render_codec(sc, str(tiny_model), steps=8, unfold=False, transfer_from=v / 'match' / 'Schubert_D783_no15_p03.match', strength=0.25)
+    b = render_codec(sc, str(tiny_model), steps=8, unfold=False)
+    assert a['p'].shape == b['p'].shape and not np.allclose(a['p'], b['p'])
+
+
+def test_no_bundled_model_message(monkeypatch, tmp_path):
+    import scg_music.dexter.render as R
+    import importlib; R = importlib.import_module('scg_music.dexter.render')
+    monkeypatch.setattr(R, 'ASSETS', tmp_path / 'none')
+    with pytest.raises(FileNotFoundError, match='dexter-train'):
+        R.resolve_model(None)
+
+
+# ---------------------------------------------------------------- bad input
+
+def test_bad_inputs_leave_nothing(data_dir, tiny_model, tmp_path):
+    empty = tmp_path / 'empty.musicxml'
+    empty.write_text('''<?xml version="1.0" encoding="UTF-8"?>
+<score-partwise version="3.1"><part-list><score-part id="P1"><part-name>P</part-name></score-part></part-list>
+<part id="P1"><measure number="1"><attributes><divisions>1</divisions></attributes>
+<note><rest/><duration>4</duration></note></measure></part></score-partwise>''')
+    broken = tmp_path / 'broken.musicxml'; broken.write_text('<score-partwise><part')
+    outdir = tmp_path / 'out'; outdir.mkdir()
+    for f, msg in [(empty, 'no notes'), (broken, 'cannot parse')]:
+        with pytest.raises(ValueError, match=msg):
+            render_main([str(f), '--out', str(outdir / 'x.mid'), '--model', str(tiny_model), '--steps', '2'])
+    # a match file of another piece: its ids do not fit the score
+    v = data_dir / 'vienna4x22'
+    with pytest.raises(ValueError, match='not in the score'):
+        render_main([str(v / 'musicxml' / 'Schubert_D783_no15.musicxml'), '--out', str(outdir / 'x.mid'),
+                     '--model', str(tiny_model), '--steps', '2', '--no-unfold',
+                     '--transfer-from', str(v / 'match' / 'Chopin_op38_p01.match')])
+    part = load_score(v / 'musicxml' / 'Schubert_D783_no15.musicxml')
+    perf, al = pt.load_match(str(v / 'match' / 'Chopin_op38_p01.match'))
+    with pytest.raises(ValueError, match='not in the score'):
+        encode_performance(part, perf, al)
+    assert os.listdir(outdir) == []
+
+
+# ---------------------------------------------------------------- evaluation
+
+def test_curve_table_rows(data_dir):
+    src = vienna_sources(data_dir / 'vienna4x22')['Mozart_K331_1st-mov'][:4]
+    e, _ = score_entry('Mozart_K331_1st-mov', src)
+    rows = curve_table(e, {'deadpan': [deadpan_codec(e)], 'human0': [e['P'][0]]})
+    r = {x['system']: x for x in rows}
+    assert r['deadpan']['tempo_cor'] == 0 and r['average human']['tempo_cor'] > 0.2
+    assert r['human0']['vel_cor'] > r['deadpan']['vel_cor']
