@@ -168,7 +168,7 @@ def _group_chords(bi, on_t, off_t):
         j = (idx - k).clamp(min=0)
         close[k - 1] = (idx - k >= left) & ((off_t - off_t[j]).abs() <= CHORD_TOL)
     lead = torch.ones(N, dtype=torch.bool, device=dev)
-    for _ in range(K + 1):                                              # fixed point of "not gathered by a leader"
+    for _ in range(N + 1):     # fixed point of "not gathered by a leader"; settles along chains of close notes
         claimed = torch.zeros(N, dtype=torch.bool, device=dev)
         for k in range(1, K + 1):
             claimed |= close[k - 1] & lead[(idx - k).clamp(min=0)]
