@@ -17,8 +17,9 @@ from .diffusion import Diffusion, training_loss, q_sample
 # %% auto #0
 __all__ = ['CONFIG_DIR', 'LOOP_DEFAULTS', 'JOBS', 'load_config', 'dist_info', 'pick_device', 'setup_dist', 'step_seed',
            'seed_everything', 'rng_state', 'set_rng_state', 'EMA', 'atomic_save', 'export_weights', 'LossLog',
-           'train_loop', 'make_dataset', 'draw_batch', 'build_model', 'train_vae', 'load_vae', 'latent_windows',
-           'encode_rolls', 'measure_scale_factor', 'train_dit', 'chord_labels', 'train_classifier', 'train_main']
+           'train_loop', 'make_dataset', 'reseed_dataset', 'draw_batch', 'build_model', 'train_vae', 'load_vae',
+           'latent_windows', 'encode_rolls', 'measure_scale_factor', 'train_dit', 'chord_labels', 'train_classifier',
+           'train_main']
 
 # %% ../nbs/05_train.ipynb #c004
 CONFIG_DIR = Path(__file__).resolve().parent / 'configs' / 'train' if '__file__' in globals() else Path('../scg_music/configs/train').resolve()
@@ -234,13 +235,21 @@ def _item_xy(item):
     x = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x).float()
     return x, (None if y is None else int(y))
 
+def reseed_dataset(ds, seed):
+    "Re-derive a dataset's own augmentation RNG from `seed` (so batches depend only on the step seed)."
+    if hasattr(ds, 'reseed'): ds.reseed(seed); return
+    g = np.random.default_rng(seed)
+    if hasattr(ds, '_rng_'):                                  # scg_music.data._Augmenter: per-process cached RNG
+        ds._rng_, ds._rng_pid = g, os.getpid()
+    elif isinstance(getattr(ds, 'rng', None), np.random.Generator): ds.rng = g
+    elif hasattr(ds, '_rng'): ds._rng_, ds._rng_pid = g, os.getpid()   # not drawn yet: pre-seed the cache
+
 def draw_batch(ds, batch_size, frames=None):
     "A random batch `(x (B,3,128,T), y (B,) or None)` from `ds` using the global RNG; random `frames`-long crops."
     n = len(ds)
     if n == 0: raise ValueError('the dataset is empty (build the corpus cache first: scg-music build-corpus)')
     idx = torch.randint(0, n, (batch_size,)).tolist()
-    if isinstance(getattr(ds, 'rng', None), np.random.Generator):     # the datasets' own augmentation RNG:
-        ds.rng = np.random.default_rng(int(torch.randint(0, 2 ** 62, ()).item()))   # re-derived from the step seed
+    reseed_dataset(ds, int(torch.randint(0, 2 ** 62, ()).item()))
     xs, ys = [], []
     for i in idx:
         x, y = _item_xy(ds[i])

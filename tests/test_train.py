@@ -98,6 +98,18 @@ def test_dit_trains_and_resumes_exactly(corpus, vae_run, tmp_path):
     assert [r['loss'] for r in LossLog(tmp_path / 'part' / 'log.jsonl').read()] == loss
 
 
+def test_draw_batch_depends_only_on_the_seed(corpus):
+    from scg_music.data import RollDataset, ChunkDataset
+    from scg_music.train import draw_batch, seed_everything
+    for ds, frames in ((RollDataset(corpus, 'train', augment=True), 1024), (ChunkDataset(corpus, 'train', augment=True), 128)):
+        seed_everything(5); a, ya = draw_batch(ds, 3, frames)
+        draw_batch(ds, 2, frames)                       # advances every RNG in between
+        seed_everything(5); b, yb = draw_batch(ds, 3, frames)
+        assert torch.equal(a, b) and torch.equal(ya, yb) and a.shape == (3, 3, 128, frames)
+        seed_everything(6); c, _ = draw_batch(ds, 3, frames)
+        assert not torch.equal(a, c)
+
+
 def test_scale_factor_is_one_over_std():
     class Fake:
         scale_factor = 2.0
