@@ -34,26 +34,33 @@ def _bad(msg):
     except ImportError: BadInputError = ValueError
     raise BadInputError(msg)
 
-def _notes_channel(rolls, name='rule'):
-    "Channel 0 of `rolls` as a float (B,128,T) copy with rows outside the piano set to -1."
+def _check(rolls, name):
     if not torch.is_tensor(rolls): rolls = torch.as_tensor(np.asarray(rolls))
     if rolls.dim() == 3: rolls = rolls[None]
     if rolls.dim() != 4 or rolls.shape[2] != 128:
         _bad(f'{name}: expected rolls of shape (B,C,128,T), got {tuple(rolls.shape)}')
-    x = rolls[:, 0].to(torch.float32, copy=True)          # a copy: never write into the caller's memory
-    x[:, :MIN_PIANO] = -1.
-    x[:, MAX_PIANO + 1:] = -1.
+    return rolls
+
+def _notes_channel(rolls, name='rule'):
+    "Channel 0 of `rolls` as a float (B,128,T) copy with rows outside the piano set to -1."
+    rolls = _check(rolls, name)
+    x = torch.full(rolls[:, 0].shape, -1., dtype=torch.float32, device=rolls.device)   # a new tensor: the
+    x[:, MIN_PIANO:MAX_PIANO + 1] = rolls[:, 0, MIN_PIANO:MAX_PIANO + 1]                 # caller's is never written
     return x
 
 def _sounding(rolls, name='rule'):
     "Boolean (B,128,T): a piano key sounds where channel 0 >= -0.95 (the rules' background threshold)."
-    return _notes_channel(rolls, name) >= NOTE_THRESHOLD
+    rolls = _check(rolls, name)
+    b = torch.zeros(rolls[:, 0].shape, dtype=torch.bool, device=rolls.device)
+    b[:, MIN_PIANO:MAX_PIANO + 1] = rolls[:, 0, MIN_PIANO:MAX_PIANO + 1] >= NOTE_THRESHOLD
+    return b
 
 # %% ../nbs/06_rules.ipynb #c005
 def pitch_hist(rolls):
     "Pitch-class histogram `(B,12)` (C, C#, ..., B), velocity x duration weighted, summing to 1 (0 for silence)."
-    p = (_notes_channel(rolls, 'pitch_hist') + 1) / 2
-    s = F.pad(p.sum(-1), (0, 4))                               # (B,132)
+    rolls = _check(rolls, 'pitch_hist')
+    piano = (rolls[:, 0, MIN_PIANO:MAX_PIANO + 1].float().sum(-1) + rolls.shape[-1]) / 2   # sum of (x+1)/2
+    s = F.pad(piano, (MIN_PIANO, 132 - MAX_PIANO - 1))                                 # (B,132), 0 off-piano
     h = s.view(-1, 11, 12).sum(1)
     return h / (h.sum(-1, keepdim=True) + 1e-12)
 
@@ -65,15 +72,14 @@ HORIZONTAL_ND_CENTER = [1.4, 2.2, 2.9, 3.4, 4.0, 4.6, 5.3, 6.3]
 
 def note_density(rolls, interval=128, quantize_factor=1, horizontal_scale=5):
     "`(B, 2W)`: W vertical densities then W horizontal densities / `horizontal_scale` (W = T // interval)."
-    b = _sounding(rolls, 'note_density').float()               # (B,128,T)
+    b = _sounding(rolls, 'note_density')                       # (B,128,T) bool
     if quantize_factor != 1:
         b = b[..., ::quantize_factor][..., :b.shape[-1] // quantize_factor]
         interval = interval // quantize_factor
     B, _, T = b.shape
     if T % interval: _bad(f'note_density: T={T} frames is not a multiple of interval={interval}')
-    vert = b.sum(1)                                            # (B,T) sounding pitches per frame
-    new = (b - F.pad(b, (1, 0))[..., :-1]).clamp(min=0).sum(1)  # 0->1 transitions per frame
-    onset = (new != 0).float()
+    vert = b.sum(1, dtype=torch.float32)                       # (B,T) sounding pitches per frame
+    onset = (b & ~F.pad(b, (1, 0))[..., :-1]).any(1).float()   # frames where some pitch goes 0 -> 1
     W = T // interval
     return torch.cat([vert.view(B, W, interval).mean(-1),
                       onset.view(B, W, interval).sum(-1) / horizontal_scale], -1)
