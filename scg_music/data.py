@@ -223,36 +223,37 @@ def load_manifest(cache_dir) -> dict:
     return json.loads(p.read_text())
 
 # %% ../nbs/01_data.ipynb #c021
-def _xp_like(x):
-    return (torch, x.clone) if isinstance(x, torch.Tensor) else (np, lambda: np.array(x, copy=True))
+def _levels(x):
+    "(off, on) values of a roll: (-1, 1) for model-range floats, (0, 127) for raw integer rolls."
+    is_float = x.dtype.is_floating_point if isinstance(x, torch.Tensor) else np.issubdtype(x.dtype, np.floating)
+    return (-1, 1) if is_float else (0, 127)
+
+def _copy(x): return x.clone() if isinstance(x, torch.Tensor) else np.array(x, copy=True)
 
 def time_stretch(x, length: int):
-    "Resample the time axis of a roll `(..., 3, 128, L)` to `length` frames, with the onset-channel handling."
+    """Resample the time axis of a roll `(..., 3, 128, L)` (model range or raw uint8) to `length` frames with
+    nearest-neighbour sampling and the onset-channel handling."""
     L = x.shape[-1]
-    if L == length: return x.clone() if isinstance(x, torch.Tensor) else np.array(x, copy=True)
+    if L == length: return _copy(x)
+    off, on = _levels(x)
     src = np.floor(np.arange(length) * (L / length)).astype(np.int64).clip(0, L - 1)
     is_t = isinstance(x, torch.Tensor)
-    idx = torch.from_numpy(src).to(x.device) if is_t else src
-    out = x[..., idx]
-    out = out.clone() if is_t else np.array(out, copy=True)
+    out = x[..., torch.from_numpy(src).to(x.device) if is_t else src]   # advanced indexing: already a copy
     if L < length:   # stretch: onsets only at the first output frame of each source column
-        first = np.ones(length, bool); first[1:] = src[1:] != src[:-1]
-        dup = ~first
-        if is_t: out[..., 1, :, torch.from_numpy(dup).to(x.device)] = -1
-        else: out[..., 1, :, dup] = -1
+        dup = np.zeros(length, bool); dup[1:] = src[1:] == src[:-1]
+        out[..., 1, :, torch.from_numpy(dup).to(x.device) if is_t else dup] = off
     else:            # compress: an onset wherever ch0 rises
         v = out[..., 0, :, :]
-        prev = torch.cat([v[..., :1], v[..., :-1]], -1) if is_t else np.concatenate([v[..., :1], v[..., :-1]], -1)
-        rise = (v - prev) > 0
-        out[..., 1, :, :][rise] = 1
+        rise = v[..., 1:] > v[..., :-1]              # the first frame is compared with itself: never a rise
+        out[..., 1, :, 1:][rise] = on
     return out
 
 def pitch_shift(x, k: int):
-    "Shift ch0-1 of `(..., 3, 128, T)` down by `k` semitones (`new[p] = old[p+k]`); pedal untouched; fill -1."
+    "Shift ch0-1 of `(..., 3, 128, T)` down by `k` semitones (`new[p] = old[p+k]`); pedal untouched; fill 'off'."
     k = int(k)
-    out = x.clone() if isinstance(x, torch.Tensor) else np.array(x, copy=True)
+    out = _copy(x)
     if k == 0: return out
-    out[..., :2, :, :] = -1
+    out[..., :2, :, :] = _levels(x)[0]
     if k > 0: out[..., :2, :128 - k, :] = x[..., :2, k:, :]
     else: out[..., :2, -k:, :] = x[..., :2, :128 + k, :]
     return out
@@ -314,12 +315,11 @@ class RollDataset(torch.utils.data.Dataset, _Augmenter):
             rng = self._rng()
             n = int(rng.uniform(*self.stretch) * self.length)
             start += int(rng.integers(0, self.hop))
-            x = raw_to_unit(self.reader.frames(f, start, n))
-            x = time_stretch(x, self.length)
-            if self.shift: x = pitch_shift(x, int(rng.integers(-self.shift, self.shift + 1)))
-            x = piano_like(x)
-        else: x = raw_to_unit(self.reader.frames(f, start, self.length))
-        return torch.from_numpy(np.ascontiguousarray(x)), int(f['label'])
+            r = time_stretch(self.reader.frames(f, start, n), self.length)      # augment in raw uint8 (4x less memory)
+            if self.shift: r = pitch_shift(r, int(rng.integers(-self.shift, self.shift + 1)))
+            r[:, :MIN_PIANO] = 0; r[:, MAX_PIANO + 1:] = 0                        # piano_like
+        else: r = self.reader.frames(f, start, self.length)
+        return torch.from_numpy(raw_to_unit(r)), int(f['label'])
 
 class ChunkDataset(torch.utils.data.Dataset, _Augmenter):
     "Active 1.28 s chunks of the split's files as `(x float32 (3,128,128) in [-1,1], y int)` for the VAE."
@@ -337,11 +337,11 @@ class ChunkDataset(torch.utils.data.Dataset, _Augmenter):
         if self.augment:
             rng = self._rng()
             start += int(rng.integers(0, CHUNK))
-            x = raw_to_unit(self.reader.frames(f, start, CHUNK))
-            if self.shift: x = pitch_shift(x, int(rng.integers(-self.shift, self.shift + 1)))
-            x = piano_like(x)
-        else: x = raw_to_unit(self.reader.frames(f, start, CHUNK))
-        return torch.from_numpy(np.ascontiguousarray(x)), int(f['label'])
+            r = self.reader.frames(f, start, CHUNK)
+            if self.shift: r = pitch_shift(r, int(rng.integers(-self.shift, self.shift + 1)))
+            r[:, :MIN_PIANO] = 0; r[:, MAX_PIANO + 1:] = 0
+        else: r = self.reader.frames(f, start, CHUNK)
+        return torch.from_numpy(raw_to_unit(r)), int(f['label'])
 
 # %% ../nbs/01_data.ipynb #c028
 def build_corpus_main(argv=None):
