@@ -161,8 +161,9 @@ CHORD_TOL = 55             # music21 gathers notes starting < 1/4 quarter (55 ti
 def _group_chords(bi, on_t, off_t):
     """music21's MIDI import gathers notes into chords greedily in (onset, pitch) order: the first ungathered
     note leads and takes every later note starting < 55 ticks after it whose end is within 55 ticks of its end.
-    Notes must be sorted by (batch, onset tick, pitch). Returns each note's leader index and each note's
-    chord duration in ticks (music21 takes it from the *last* gathered note)."""
+    Notes must be sorted by (batch, onset tick, pitch). Returns each note's leader index, each note's chord
+    duration in ticks (music21 takes it from the *last* gathered note) and whether the note makes music21
+    split the part into voices (it starts with a leader but ends elsewhere)."""
     N = len(on_t); dev = on_t.device
     idx = torch.arange(N, device=dev)
     key = bi * (1 << 40) + on_t
@@ -187,7 +188,12 @@ def _group_chords(bi, on_t, off_t):
         leader = torch.where(take, j, leader)
     last = idx.clone().scatter_reduce(0, leader, idx, 'amax')          # last member of each chord
     dur = (off_t - on_t)[last[leader]]
-    return leader, dur
+    # music21 needs voices when a leader meets a note in its window whose end is not close
+    far = torch.zeros(N, dtype=torch.bool, device=dev)
+    for k in range(1, K + 1):
+        j = (idx - k).clamp(min=0)
+        far |= (idx - k >= left) & ~close[k - 1] & lead[j]
+    return leader, dur, far
 
 def _nearest_union(ql):
     "Nearest point of {k/4} u {k/3} (music21 `bestMatch`, ties to the 1/4 unit) in grid units, and its divisor."
@@ -236,19 +242,56 @@ def _quantise(bi, on_t, du_t, n_batch, music21_version=8):
     return q, torch.where(pick4, m4, m3).long()
 
 def _grid_notes(b, fs=FS, music21_version=8):
-    """Notes of a bool roll (B,128,T) as music21 sees them after MIDI import: (batch, pitch, onset, duration),
-    onset/duration in grid units (1/12 quarter), one entry per note (chord members share their chord's timing)."""
+    """Notes of a bool roll (B,128,T) as music21 sees them after MIDI import, laid out in measures (see
+    `_measure_layout`): pieces (batch, pitch, start, length) in grid units (1/12 quarter) and the measure
+    start times (B, M)."""
     bi, pitch, on_f, off_f = _runs(b)
+    B = b.shape[0]
     scale = TICKS_PER_FRAME * FS / fs
     on_t = torch.round(on_f.double() * scale).long(); off_t = torch.round(off_f.double() * scale).long()
     order = torch.argsort(bi * (1 << 40) + on_t * 256 + pitch)
     bi, pitch, on_t, off_t = bi[order], pitch[order], on_t[order], off_t[order]
-    leader, dur = _group_chords(bi, on_t, off_t)
+    leader, dur, far = _group_chords(bi, on_t, off_t)
     lead = leader == torch.arange(len(leader), device=b.device)
-    ql, dl = _quantise(bi[lead], on_t[lead], dur[lead], b.shape[0], music21_version)
+    ql, dl = _quantise(bi[lead], on_t[lead], dur[lead], B, music21_version)
     slot = torch.cumsum(lead.long(), 0) - 1                             # element number of each leader
     q = ql[slot[leader]]; d = dl[slot[leader]]
-    return bi, pitch, q, d
+    voices = torch.zeros(B, dtype=torch.bool, device=b.device); voices[bi[far]] = True
+    return _measure_layout(bi, pitch, q, d, bi[lead], ql, dl, voices, B)
+
+def _measure_layout(bi, pitch, q, d, ebi, eq, ed, voices, B):
+    """music21 then makes 4/4 measures; if the part needs voices, every measure whose elements overlap gets
+    voices, and `makeTies` splits notes at barlines, carrying the remainder into the next measure *outside* its
+    voices, where (if that measure has voices) it is not split again: such a measure lasts as long as the
+    remainder and shifts every later measure (a music21 quirk that distorts the time line; reproduced here).
+    Returns pieces (batch, pitch, start, length) and the measure starts (B, M)."""
+    dev = q.device
+    M = int(((q + d).max().item()) // BAR) + 2
+    # which measures get voices: elements (chords/notes) starting in the measure overlap each other
+    em = eq // BAR
+    seg = ebi * M + em
+    BIG = 1 << 20
+    cm = torch.cummax(seg * BIG + eq + ed, 0).values                    # running max end within (batch, measure)
+    prev = F.pad(cm, (1, 0), value=-1)[:-1]
+    ovl = (prev // BIG == seg) & (eq < prev % BIG)
+    has_v = torch.zeros(B * M, dtype=torch.bool, device=dev); has_v[seg[ovl]] = True
+    has_v = has_v.view(B, M) & voices[:, None]
+    shift = torch.zeros(B, dtype=torch.long, device=dev)
+    starts = torch.zeros(B, M, dtype=torch.long, device=dev)
+    cur = q // BAR; rel = q - cur * BAR; rem = d.clone(); carried = torch.zeros_like(rem, dtype=torch.bool)
+    P_bi, P_p, P_s, P_l = [], [], [], []
+    for m in range(M):
+        starts[:, m] = m * BAR + shift
+        here = (cur == m) & (rem > 0)
+        keep = here & carried & has_v[bi, m]                            # unsplit remainder in a voiced measure
+        take = torch.where(keep, rem, torch.minimum(rem, BAR - rel))
+        P_bi.append(bi[here]); P_p.append(pitch[here]); P_s.append((m * BAR + shift[bi] + rel)[here]); P_l.append(take[here])
+        ext = torch.zeros(B, dtype=torch.long, device=dev).scatter_reduce(0, bi[keep], (rel + take)[keep], 'amax')
+        shift = shift + (ext - BAR).clamp(min=0)
+        rem = torch.where(here, rem - take, rem)
+        moved = here & (rem > 0)
+        cur = torch.where(moved, m + 1, cur); rel = torch.where(moved, 0, rel); carried = carried | moved
+    return torch.cat(P_bi), torch.cat(P_p), torch.cat(P_s), torch.cat(P_l), starts
 
 def _key_from_pcdist(pcd):
     "Pearson correlation of pitch-class distributions (B,12) with the 24 keys -> (key index (B,), corr (B,))."
@@ -312,7 +355,7 @@ def _chords_and_key(rolls, fs=FS, window_size=1.28, aug6=True, music21_version=8
     chords = torch.zeros(B, n_win, dtype=torch.long, device=dev)
     if not b.any():
         return chords, torch.full((B,), NO_KEY, dtype=torch.long, device=dev), torch.zeros(B, dtype=torch.float64, device=dev)
-    bi, pitch, q, d = _grid_notes(b, fs, music21_version)
+    bi, pitch, q, d, bars = _grid_notes(b, fs, music21_version)
     # key from the duration-weighted pitch-class distribution
     pcd = torch.zeros(B, 12, dtype=torch.float64, device=dev).index_put_((bi, pitch % 12), d.double(), accumulate=True)
     key, corr = _key_from_pcdist(pcd)
@@ -325,7 +368,7 @@ def _chords_and_key(rolls, fs=FS, window_size=1.28, aug6=True, music21_version=8
     act = cnt.cumsum(-1)[..., :G] > 0                                   # (B,128,G) pitch sounds in grid slot
     cut = torch.zeros(B, G + 1, dtype=torch.bool, device=dev)
     cut[bi, q] = True; cut[bi, q + d] = True
-    cut[:, ::BAR] = True
+    cut.scatter_(1, bars.clamp(max=G), True)
     cut = cut[:, :G]
     seg = cut.long().cumsum(-1) - 1                                     # (B,G) segment id per slot
     S = int(seg.max().item()) + 1
@@ -378,7 +421,7 @@ def detect_key(rolls, fs=FS, music21_version=8):
     B = b.shape[0]
     if not b.any():
         return torch.full((B,), NO_KEY, dtype=torch.long, device=b.device), torch.zeros(B, dtype=torch.float64, device=b.device)
-    bi, pitch, q, d = _grid_notes(b, fs, music21_version)
+    bi, pitch, q, d, _ = _grid_notes(b, fs, music21_version)
     pcd = torch.zeros(B, 12, dtype=torch.float64, device=b.device).index_put_((bi, pitch % 12), d.double(), accumulate=True)
     return _key_from_pcdist(pcd)
 
