@@ -14,8 +14,8 @@ from .pianoroll import BadInputError
 __all__ = ['TARGET_NAMES', 'ND_PAIRS', 'RULE_NAMES', 'COND_FNS', 'METHODS', 'CONFIG_DIR', 'SHIPPED', 'target_rule_names',
            'Classifiers', 'CondFn', 'Guidance', 'SCG', 'Sampling', 'DC', 'Edit', 'Config', 'load_config',
            'shipped_configs', 'find_config', 'config_targets', 'config_schedule', 'resolve_classifier', 'build_shift',
-           'TargetSampler', 'save_rolls', 'measure', 'summarize', 'tile_windows', 'generate', 'edit', 'generate_main',
-           'edit_main']
+           'TargetSampler', 'save_rolls', 'measure', 'summarize', 'method_name', 'tile_windows', 'generate', 'edit',
+           'generate_main', 'edit_main']
 
 # %% ../nbs/10_generate.ipynb #c005
 TARGET_NAMES = {'pitch_hist': 12, 'chord_progression': 8, 'vertical_nd': 8, 'horizontal_nd': 8,
@@ -318,10 +318,10 @@ def load_config(src, kind=None):
         windows = collage_width(dc.type, dc.num_img, 128, dc.overlap_size) // 16
     else: windows = 8
     tr = top.sub('target_rules')
+    if ed and windows is None and any(r != 'pitch_hist' for r in target_rule_names(tr.d)):
+        raise BadInputError(f"{name}: edit.l_start..l_end ({ed.l_start}..{ed.l_end}) must span whole 1.28 s windows (multiples of 16 rows) for windowed rules {target_rule_names(tr.d)}")
     targets = _read_targets(tr, windows, edit=ed is not None)
     rules = target_rule_names(targets)
-    if ed and windows is None and any(r != 'pitch_hist' for r in rules):
-        raise BadInputError(f"{name}: edit.l_start..l_end ({ed.l_start}..{ed.l_end}) must span whole 1.28 s windows (multiples of 16 rows) for windowed rules {rules}")
     sr = top.sub('scg', default=None)
     scg = _read_scg(sr, rules) if sr else None
     if g.scg and scg is None: raise BadInputError(f"{name}: guidance.scg is true but the `scg` section is missing")
@@ -490,6 +490,15 @@ def summarize(records):
 
 def _tolist(t): return t.detach().cpu().tolist()
 
+def method_name(cfg):
+    "Method label of a config for comparison tables (`scg_music.evaluate.METHOD_LABELS` keys where they exist)."
+    g = cfg.guidance
+    fns = g.cond_fn.fns if (g.cond_fn and g.method != 'no_guidance') else []
+    shift = ('dps_rule' if all(f == 'rule_x0_mse_dummy' for f in fns) else 'dps_nn') if g.method == 'dps' and fns else \
+            ('classifier' if fns else None)
+    if g.scg: return f'scg_{shift}' if shift else 'scg'
+    return shift or 'no_guidance'
+
 # %% ../nbs/10_generate.ipynb #c030
 def _model_fn(pipe, cfg):
     eps = pipe.model_fn()
@@ -543,7 +552,7 @@ def generate(pipe, config, num_samples=20, batch_size=4, out_dir='out/generate',
     if g.cond_fn is not None and g.method != 'no_guidance' and H != 128 and any(f != 'rule_x0_mse_dummy' for f in g.cond_fn.fns):
         raise BadInputError(f"{cfg.path}: classifiers were trained on 10.24 s latents; classifier/DPS-NN guidance of a {H}-row DiffCollage latent is not supported")
     res_path = out / 'results.json'
-    meta = dict(config=cfg.path, config_data=cfg.to_dict(), class_label=class_label, seed=seed, num_samples=num_samples,
+    meta = dict(version=1, method=method_name(cfg), rules=cfg.rule_names, config=cfg.to_dict(), class_label=class_label, seed=seed, num_samples=num_samples,
                 batch_size=batch_size, sampler=sampler, steps=diff.num_timesteps, schedule=sched, t_end=t_end,
                 latent_rows=H, frames=frames, corpus=str(corpus) if tsamp else None)
     records, t_total = [], 0.0
@@ -573,9 +582,9 @@ def generate(pipe, config, num_samples=20, batch_size=4, out_dir='out/generate',
         names = save_rolls(rolls, out, [f'sample_{lo + k}' for k in range(B)], png)
         dt = time.time() - t0; t_total += dt
         for k in range(B):
-            records.append(dict(index=lo + k, midi=names[k], png=names[k][:-4] + '.png' if png else None, class_label=class_label,
+            records.append(dict(index=lo + k, file=names[k], png=names[k][:-4] + '.png' if png else None, class_label=class_label,
                                 batch=b, targets={n: _tolist(v[k]) for n, v in targets.items()},
-                                values={n: _tolist(v[k]) for n, v in vals.items()},
+                                achieved={n: _tolist(v[k]) for n, v in vals.items()},
                                 losses={n: float(v[k]) for n, v in losses.items()}))
         res = dict(meta, samples=records, summary=summarize(records), seconds=round(t_total, 2))
         _atomic_text(res_path, json.dumps(res, indent=1))
@@ -659,15 +668,15 @@ def edit(pipe, config, source=None, num_samples=4, batch_size=4, out_dir='out/ed
         gts = save_rolls(src, out / 'gt', [f'source_{lo + k}' for k in range(B)], png)
         dt = time.time() - t0; t_total += dt
         for k in range(B):
-            records.append(dict(index=lo + k, midi=names[k], source_midi=f'gt/{gts[k]}', class_label=class_label, batch=b,
+            records.append(dict(index=lo + k, file=names[k], source_file=f'gt/{gts[k]}', class_label=class_label, batch=b,
                                 rows=list(rows), noise_level=e.noise_level,
                                 orig={n: _tolist(v[k]) for n, v in orig.items()},
                                 targets={n: _tolist(v[k]) for n, v in tg.items()},
-                                values={n: _tolist(v[k]) for n, v in vals.items()},
+                                achieved={n: _tolist(v[k]) for n, v in vals.items()},
                                 losses={n: float(v[k]) for n, v in losses.items()},
                                 source_losses={n: float(v[k]) for n, v in src_losses.items()},
                                 kept_change=float((rolls[k] - src[k]).abs()[..., torch.cat([torch.arange(0, 8 * rows[0]), torch.arange(8 * rows[1], 1024)])].mean()) if rows != (0, 128) else None))
-    res = dict(config=cfg.path, config_data=cfg.to_dict(), source=str(source), class_label=class_label, seed=seed,
+    res = dict(version=1, method=f'edit_{method_name(cfg)}', rules=cfg.rule_names, config=cfg.to_dict(), source=str(source), class_label=class_label, seed=seed,
                num_samples=num_samples, sampler=sampler, steps=diff.num_timesteps, schedule=sched, samples=records,
                summary=summarize(records), source_summary=summarize([dict(losses=r['source_losses']) for r in records]),
                seconds=round(t_total, 2))
