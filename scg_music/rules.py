@@ -161,9 +161,10 @@ CHORD_TOL = 55             # music21 gathers notes starting < 1/4 quarter (55 ti
 def _group_chords(bi, on_t, off_t):
     """music21's MIDI import gathers notes into chords greedily in (onset, pitch) order: the first ungathered
     note leads and takes every later note starting < 55 ticks after it whose end is within 55 ticks of its end.
-    Notes must be sorted by (batch, onset tick, pitch). Returns each note's leader index, each note's chord
-    duration in ticks (music21 takes it from the *last* gathered note) and whether the note makes music21
-    split the part into voices (it starts with a leader but ends elsewhere)."""
+    Notes must be sorted by (batch, onset tick, pitch). Returns: which notes lead a chord (or stand alone),
+    the (member note, leading note) pairs of every chord, each leader's chord duration in ticks (music21 takes it
+    from the *last* gathered note) and whether a note makes music21 split the part into voices (it starts
+    with a leader but ends elsewhere)."""
     N = len(on_t); dev = on_t.device
     idx = torch.arange(N, device=dev)
     key = bi * (1 << 40) + on_t
@@ -181,19 +182,22 @@ def _group_chords(bi, on_t, off_t):
             claimed |= close[k - 1] & lead[(idx - k).clamp(min=0)]
         if torch.equal(~claimed, lead): break
         lead = ~claimed
-    leader = idx.clone()
-    for k in range(K, 0, -1):                                           # earliest claiming leader wins
+    # chord membership: every leader takes every close note of its window, even one an earlier leader took
+    # (music21 then has that note in two chords); the chord lasts as long as its last member
+    mem, ch = [idx[lead]], [idx[lead]]
+    for k in range(1, K + 1):
         j = (idx - k).clamp(min=0)
-        take = close[k - 1] & lead[j] & (leader == idx)
-        leader = torch.where(take, j, leader)
-    last = idx.clone().scatter_reduce(0, leader, idx, 'amax')          # last member of each chord
-    dur = (off_t - on_t)[last[leader]]
+        m = close[k - 1] & lead[j]
+        mem.append(idx[m]); ch.append(j[m])
+    mem, ch = torch.cat(mem), torch.cat(ch)
+    last = idx.clone().scatter_reduce(0, ch, mem, 'amax')
+    dur = off_t[last] - on_t[last]
     # music21 needs voices when a leader meets a note in its window whose end is not close
     far = torch.zeros(N, dtype=torch.bool, device=dev)
     for k in range(1, K + 1):
         j = (idx - k).clamp(min=0)
         far |= (idx - k >= left) & ~close[k - 1] & lead[j]
-    return leader, dur, far
+    return lead, mem, ch, dur, far
 
 def _nearest_union(ql):
     "Nearest point of {k/4} u {k/3} (music21 `bestMatch`, ties to the 1/4 unit) in grid units, and its divisor."
@@ -251,13 +255,12 @@ def _grid_notes(b, fs=FS, music21_version=8):
     on_t = torch.round(on_f.double() * scale).long(); off_t = torch.round(off_f.double() * scale).long()
     order = torch.argsort(bi * (1 << 40) + on_t * 256 + pitch)
     bi, pitch, on_t, off_t = bi[order], pitch[order], on_t[order], off_t[order]
-    leader, dur, far = _group_chords(bi, on_t, off_t)
-    lead = leader == torch.arange(len(leader), device=b.device)
+    lead, mem, ch, dur, far = _group_chords(bi, on_t, off_t)
     ql, dl = _quantise(bi[lead], on_t[lead], dur[lead], B, music21_version)
     slot = torch.cumsum(lead.long(), 0) - 1                             # element number of each leader
-    q = ql[slot[leader]]; d = dl[slot[leader]]
+    q = ql[slot[ch]]; d = dl[slot[ch]]
     voices = torch.zeros(B, dtype=torch.bool, device=b.device); voices[bi[far]] = True
-    return _measure_layout(bi, pitch, q, d, bi[lead], ql, dl, voices, B)
+    return _measure_layout(bi[mem], pitch[mem], q, d, bi[lead], ql, dl, voices, B)
 
 def _measure_layout(bi, pitch, q, d, ebi, eq, ed, voices, B):
     """music21 then makes 4/4 measures; if the part needs voices, every measure whose elements overlap gets
