@@ -1,6 +1,7 @@
 """Note-level round-trip fidelity of `roll_to_midi(midi_to_roll(m))` over every ASAP performance MIDI.
 
     .venv/bin/python benchmarks/roundtrip.py [--workers 2] [--limit N] [--merge max|last] [--json out.json]
+    .venv/bin/python benchmarks/roundtrip.py --glob 'data/pop909/*.mid'     # any files under ../shared
 
 A note survives when pitch, onset and offset (each within 10 ms) and velocity come back exactly; every lost
 note is classified (see `scg_music.pianoroll.roundtrip_stats`). Target: >= 99 % of notes survive.
@@ -25,10 +26,13 @@ def main(argv=None):
     ap.add_argument('--workers', type=int, default=2); ap.add_argument('--limit', type=int, default=None)
     ap.add_argument('--merge', default='max'); ap.add_argument('--threshold', type=float, default=-0.95)
     ap.add_argument('--json', default=None)
+    ap.add_argument('--glob', default=None, help='files relative to ../shared (default: ASAP performances)')
     a = ap.parse_args(argv)
     shared = find_shared()
     if shared is None: sys.exit('../shared not found (set SCG_SHARED)')
-    files = sorted(str(p) for p in (shared / 'data/asap').rglob('*.mid') if p.name != 'midi_score.mid')
+    if a.glob: files = sorted(str(p) for p in shared.glob(a.glob))
+    else: files = sorted(str(p) for p in (shared / 'data/asap').rglob('*.mid') if p.name != 'midi_score.mid')
+    what = a.glob or 'ASAP performances'
     if a.limit: files = files[:a.limit]
     t0 = time.time()
     with Pool(a.workers) as pool:
@@ -43,7 +47,7 @@ def main(argv=None):
     out = dict(files=len(files), unreadable=errors, notes=tot['notes'], kept=tot['kept'], fraction=frac,
                lost_by_class=lost, merge=a.merge, threshold=a.threshold, seconds=round(time.time() - t0, 1))
     print(json.dumps(out, indent=1))
-    print(f"round trip: {tot['kept']}/{tot['notes']} notes survive = {100 * frac:.3f} % over {len(files)} ASAP performances"
+    print(f"round trip: {tot['kept']}/{tot['notes']} notes survive = {100 * frac:.3f} % over {len(files)} files ({what})"
           f" ({'PASS' if frac >= 0.99 else 'FAIL'} vs 99 % target)")
     if a.json: Path(a.json).write_text(json.dumps(out, indent=1))
     return out

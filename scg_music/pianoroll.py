@@ -364,7 +364,7 @@ def roundtrip_stats(midi, fs=FS, tol=0.010, merge='max', orphans='keep', thresho
         else: cls['other'] += 1
     return dict(notes=len(a), kept=int(ok.sum()), decoded=len(b), **cls)
 
-# %% ../nbs/00_pianoroll.ipynb #c025
+# %% ../nbs/00_pianoroll.ipynb #c026
 def _score_note_array(path):
     import partitura as pt
     try:
@@ -406,7 +406,7 @@ def score_to_roll(path, bpm=120.0, fs=FS, velocity=64, return_midi=False):
     roll = midi_to_roll(pm, fs=fs, pedal=False)
     return (roll, pm) if return_midi else roll
 
-# %% ../nbs/00_pianoroll.ipynb #c028
+# %% ../nbs/00_pianoroll.ipynb #c029
 def plot_roll(roll, ax=None, fs=FS, title=None, pitch_range=(MIN_PIANO, MAX_PIANO)):
     """Plot a roll: velocity (ch0) as an image with pitch names on y and seconds on x, onsets (ch1) as dots,
     pedal events (ch2) as a strip of ticks under the keyboard. Returns the axes."""
@@ -434,7 +434,7 @@ def plot_roll(roll, ax=None, fs=FS, title=None, pitch_range=(MIN_PIANO, MAX_PIAN
     if title: ax.set_title(title)
     return ax
 
-# %% ../nbs/00_pianoroll.ipynb #c031
+# %% ../nbs/00_pianoroll.ipynb #c032
 def _soundfont():
     d = Path('/usr/share/sounds/sf2')
     sfs = sorted(d.glob('*.sf2')) if d.is_dir() else []
@@ -465,7 +465,7 @@ def write_wav(path, audio, sr=22050):
     os.replace(tmp, path)
     return path
 
-# %% ../nbs/00_pianoroll.ipynb #c034
+# %% ../nbs/00_pianoroll.ipynb #c035
 def roll_main(argv=None):
     "CLI: `scg-music roll IN --out DIR [--bpm 120] [--seconds S] [--no-audio]`."
     ap = argparse.ArgumentParser(prog='scg-music roll', description='MIDI/score -> piano roll (+png, round-trip MIDI, wav)')
