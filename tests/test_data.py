@@ -182,3 +182,18 @@ def test_workers_draw_different_augmentations(small_corpus):
     assert not torch.equal(xs[0], xs[1])
     a, b = RollDataset(d, 'train', augment=True, seed=5), RollDataset(d, 'train', augment=True, seed=5)
     assert torch.equal(a[1][0], b[1][0])                       # seeded in the main process: reproducible
+
+
+def test_real_corpus_cache_if_built():
+    "The 3-class corpus in cache/corpus (built by `scg-music build-corpus`): split by piece, all classes, no skips."
+    from pathlib import Path
+    d = Path(__file__).resolve().parents[1] / 'cache' / 'corpus'
+    if not (d / 'manifest.json').exists(): pytest.skip('cache/corpus not built')
+    man = load_manifest(d)
+    by = {}
+    for f in man['files']: by.setdefault(f['piece'], set()).add(f['split'])
+    assert all(len(v) == 1 for v in by.values())
+    assert all(man['counts'][sp][c] > 500 for sp in ('train', 'test') for c in CLASS_NAMES)
+    ds = RollDataset(d, 'test', augment=False)
+    x, y = ds[len(ds) // 2]
+    assert x.shape == (3, 128, 1024) and -1 <= x.min() and x.max() <= 1 and y in (0, 1, 2)
