@@ -46,14 +46,16 @@ def load_pipeline(dir=None, device=None, fallback=True):
         return tiny_pipeline(device=device)
 
 def tiny_dexter(seed=0):
-    """A random-weights DExter `(model, normalizer_state, config)` of the 'tiny' config. Its normaliser is a neutral
-    one (beat period 0.5 s = 120 bpm, velocity 0.5, no timing offset, legato, half pedal): random but audible."""
+    """A random-weights DExter `(model, normalizer_state, config)` of the 'tiny' config. Its normaliser centres the
+    output on a neutral performance (beat period 0.5 s = 120 bpm, velocity 0.5, no timing offset, plain articulation,
+    half pedal) with small spreads, because a random denoiser run for a few steps returns values hundreds of standard
+    deviations out: this keeps its renderings random but bounded (roughly 70-300 bpm) and audible."""
     from scg_music.dexter.model import build_model
     from scg_music.dexter.codec import P_COLS
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         net = build_model('tiny').eval()
-    ns = dict(mean=[0.5, 0.5, 0.0, 0.0, 0.5], std=[0.05, 0.12, 0.01, 0.3, 0.3], cols=list(P_COLS))
+    ns = dict(mean=[0.5, 0.5, 0.0, 0.0, 0.5], std=[0.0008, 0.001, 0.0002, 0.001, 0.001], cols=list(P_COLS))
     return net, ns, dict(kind='dexter', random_weights=True, train_cfg=dict(seg_len=200))
 
 # %% ../nbs/30_widgets.ipynb #c008
@@ -335,7 +337,7 @@ class _Group:
     def __init__(self, labels, values, lo, hi, step, fmt, height='120px', width='38px'):
         self.fmt = fmt
         self.sliders = [W.FloatSlider(value=float(v), min=lo, max=hi, step=step, description=str(l), orientation='vertical',
-                                      readout_format='.2f', continuous_update=False, style={'description_width': 'initial'},
+                                      readout=False, continuous_update=False, style={'description_width': 'initial'},
                                       layout=_LAY(height=height, width=width)) for l, v in zip(labels, values)]
         self.text = W.Text(value=self._text(), layout=_LAY(width='420px'), continuous_update=False)
         self.msg = W.HTML()
@@ -696,12 +698,12 @@ class RendererWidget:
     """Render a score with DExter: score picker / upload, CFG weight, perceptual features, seed, steps; shows tempo
     and velocity against the deadpan score, an audio player and a MIDI download. `model`: None (bundled, else a
     tiny random model), a checkpoint path or a `load_dexter` tuple."""
-    def __init__(self, model=None, scores=None, w=1.2, steps=50, seed=0, device=None, background=True):
+    def __init__(self, model=None, scores=None, w=1.2, steps=50, seed=0, device=None, background=True, max_audio_s=120):
         from scg_music.dexter.codec import C_COLS
         from scg_music.dexter.render import bundled_model_path
         if model is None: model = bundled_model_path() or tiny_dexter()
         self.model, self.device = model, str(device or default_device())
-        self.background, self.result, self.error, self._thread = background, None, None, None
+        self.background, self.result, self.error, self._thread, self.max_audio_s = background, None, None, None, max_audio_s
         self.scores = dict(example_scores() if scores is None else scores)
         self._uploaded = None
         rnd = isinstance(model, tuple) and model[2].get('random_weights')
@@ -713,8 +715,9 @@ class RendererWidget:
         self.w_seed = W.IntText(value=seed, description='seed', layout=_LAY(width='160px'))
         self.w_steps = W.BoundedIntText(value=steps, min=1, max=1000, description='steps', layout=_LAY(width='160px'))
         self.use_perc = W.Checkbox(value=False, description='condition on perceptual features', indent=False)
-        self.perc = [W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description=c, orientation='vertical',
-                                   layout=_LAY(height='110px', width='90px'), style={'description_width': 'initial'}) for c in C_COLS]
+        self.perc = [W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description=c.replace('_', ' '), disabled=True,
+                                   layout=_LAY(width='330px'), style={'description_width': '120px'}) for c in C_COLS]
+        self.use_perc.observe(lambda ch: [setattr(s, 'disabled', not ch['new']) for s in self.perc], 'value')
         self.b_render = W.Button(description='Render', button_style='primary', icon='play'); self.b_render.add_class('dx-render')
         self.status = W.HTML(); self.msg = W.HTML()
         self.out_curves = W.Image(format='png', layout=_LAY(width='640px')); self.out_curves.add_class('dx-curves')
@@ -725,7 +728,8 @@ class RendererWidget:
         self.b_render.on_click(lambda b: self._start())
         row = lambda *a: W.HBox(list(a), layout=_LAY(flex_flow='row wrap', align_items='center'))
         self.widget = W.VBox([self.header, row(self.w_score, self.upload, self.msg), row(self.w_w, self.w_seed, self.w_steps),
-                              self.use_perc, row(*self.perc), row(self.b_render, self.status), self.result_box])
+                              self.use_perc, W.HBox([W.VBox(self.perc[:4]), W.VBox(self.perc[4:])]),
+                              row(self.b_render, self.status), self.result_box])
         self.widget.add_class('dx-renderer')
 
     def _ipython_display_(self):
@@ -763,8 +767,14 @@ class RendererWidget:
             pt.save_performance_midi(perf, mid)
             data = mid.read_bytes()
             pm = pretty_midi.PrettyMIDI(str(mid))
-        res = dict(perf=perf, curves=curves, midi=data, wav=wav_bytes(roll_to_audio(pm)), n_notes=len(r['na']),
-                   duration=float(pm.get_end_time()), score=str(score), w=w, seed=seed, steps=steps, perceptual=perceptual,
+        end = pm.get_end_time()
+        if end > self.max_audio_s:                          # the player gets the opening; the MIDI has everything
+            for ins in pm.instruments:
+                ins.notes = [nt for nt in ins.notes if nt.start < self.max_audio_s]
+                for nt in ins.notes: nt.end = min(nt.end, self.max_audio_s)
+                ins.control_changes = [c for c in ins.control_changes if c.time < self.max_audio_s]
+        res = dict(perf=perf, curves=curves, midi=data, wav=wav_bytes(roll_to_audio(pm)), n_notes=len(r['na']), audio_s=min(end, self.max_audio_s),
+                   duration=float(end), score=str(score), w=w, seed=seed, steps=steps, perceptual=perceptual,
                    seconds=time.time() - t0)
         self.show(res)
         return res
@@ -775,7 +785,8 @@ class RendererWidget:
         self.out_audio.value = res['wav']
         self.out_dl.value = download_link(res['midi'], f'{name}_dexter.mid', label='MIDI')
         o, t, v = res['curves']['DExter']
-        self.out_info.value = (f'<small>{res["n_notes"]} notes, {res["duration"]:.1f} s; tempo median {np.median(t):.0f} bpm '
+        cut = f' (audio: the first {res["audio_s"]:.0f} s)' if res['audio_s'] < res['duration'] else ''
+        self.out_info.value = (f'<small>{res["n_notes"]} notes, {res["duration"]:.1f} s{cut}; tempo median {np.median(t):.0f} bpm '
                                f'(range {t.min():.0f}-{t.max():.0f}); velocity {v.min() * 127:.0f}-{v.max() * 127:.0f}</small>')
         self.result_box.children = [self.out_curves, W.HBox([self.out_audio, self.out_dl], layout=_LAY(align_items='center')), self.out_info]
         self.result = res
