@@ -274,17 +274,17 @@ def sample(model_fn, diff, shape=None, x_T=None, sampler='ddpm', eta=1.0, start=
             if grad: x = x.detach().requires_grad_(True)
             s = p_mean_variance(model_fn, diff, x, i, model_kwargs, x0_hook=x0_hook, clip_x0=clip_x0,
                                 sampler=sampler, eta=eta)
-        s.update(last=last, generator=generator, model_fn=model_fn)
-        new = None
-        for h in _hooks(step_hook):
-            new = h(s)
-            if new is not None: break
-        if new is None:
-            mean, std = s['mean'], s['std']
-            if last or not bool(torch.as_tensor(std).abs().max() > 0): new = mean
-            else: new = mean + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        s['sample'] = new
-        if callback is not None: callback(s)
+            s.update(last=last, generator=generator, model_fn=model_fn)
+            new = None
+            for h in _hooks(step_hook):
+                new = h(s)
+                if new is not None: break
+            if new is None:
+                mean, std = s['mean'], s['std']
+                if last or not bool(torch.as_tensor(std).abs().max() > 0): new = mean
+                else: new = mean + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            s['sample'] = new
+            if callback is not None: callback(s)
         x = new.detach()
     return x
 

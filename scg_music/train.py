@@ -158,8 +158,8 @@ def train_loop(model, objective, get_batch, cfg, out, resume=False, extra=None, 
         opt.load_state_dict(st['opt'])
         step, extra = st['step'], dict(st.get('extra', {}), **{k: v for k, v in extra.items() if k not in st.get('extra', {})})
         set_rng_state(st['rng'])
-        log.truncate(step)
-    elif rank == 0 and log.path.exists() and not resume: log.path.unlink()
+    if resume: log.truncate(step)                 # drop rows logged after the checkpoint (all of them without one)
+    elif rank == 0 and log.path.exists(): log.path.unlink()
     if ema is not None: ema.model.to(device)
     obj = _Objective(model, objective)
     net = obj
@@ -432,6 +432,8 @@ def train_main(argv=None):
     p.add_argument('--steps', type=int, default=None, help='override train.steps')
     p.add_argument('--batch-size', type=int, default=None)
     p.add_argument('--device', default=None)
+    p.add_argument('--cache', default=None, help='override data.cache_dir (the corpus cache)')
+    p.add_argument('--vae', default=None, help='override vae.path (dit / classifier jobs)')
     p.add_argument('--resume', action='store_true', help='continue from <out>/ckpt.pt')
     p.add_argument('--no-progress', action='store_true')
     a = p.parse_args(argv)
@@ -439,10 +441,13 @@ def train_main(argv=None):
     if cfg.get('job') and cfg['job'] != a.job: raise SystemExit(f"config {a.config} is for job {cfg['job']!r}, not {a.job!r}")
     for k, v in (('steps', a.steps), ('batch_size', a.batch_size), ('device', a.device)):
         if v is not None: cfg['train'][k] = v
+    if a.cache: cfg.setdefault('data', {})['cache_dir'] = a.cache
+    if a.vae: cfg['vae'] = {'path': a.vae}
     out = a.out or str(Path('runs') / Path(a.config).stem)
     res = JOBS[a.job](cfg, out, resume=a.resume, progress=not a.no_progress)
     if dist_info()[0] == 0:
         h = res['history']
         print(f"{a.job}: step {res['step']}, last loss {h[-1][1]:.4f}" if h else f"{a.job}: nothing to do at step {res['step']}")
         print(f'checkpoint {Path(out) / "ckpt.pt"}, weights {Path(out) / "ema.safetensors"}, log {Path(out) / "log.jsonl"}')
+    if torch.distributed.is_available() and torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
     return 0

@@ -144,11 +144,14 @@ def test_chord_classifier_steps(corpus, vae_run, tmp_path):
 @pytest.mark.skipif(not os.environ.get('SCG_SLOW'), reason='set SCG_SLOW=1 for the few-hundred-step run')
 def test_slow_vae_then_dit_few_hundred_steps(corpus, tmp_path):
     cfg = load_config('vae_tiny'); cfg['data']['cache_dir'] = str(corpus)
-    cfg['train'].update(steps=200, batch_size=4, lr=2e-3, log_every=10, ckpt_every=100)
+    cfg['train'].update(steps=200, batch_size=2, lr=2e-3, log_every=10, ckpt_every=100)
     v = train_vae(cfg, tmp_path / 'vae', progress=False)
     lv = [l for _, l in v['history']]
+    print('VAE loss: first 20 steps', np.mean(lv[:20]), 'last 20', np.mean(lv[-20:]))
     assert np.mean(lv[-20:]) < 0.5 * np.mean(lv[:20])
-    cfg = _dit_cfg(corpus, tmp_path / 'vae', 300)
+    cfg = _dit_cfg(corpus, tmp_path / 'vae', 200)
+    cfg['train'].update(ckpt_every=100)
     d = train_dit(cfg, tmp_path / 'dit', progress=False)
     ld = [l for _, l in d['history']]
-    assert np.mean(ld[-30:]) < 0.8 * np.mean(ld[:30])
+    print('DiT loss: first 20 steps', np.mean(ld[:20]), 'last 20', np.mean(ld[-20:]))
+    assert np.mean(ld[-20:]) < 0.7 * np.mean(ld[:20])
