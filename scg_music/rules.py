@@ -331,15 +331,16 @@ def _chord_steps(act, low):
     root = torch.where(n == 7, bass, root)
     return torch.where(n == 0, torch.full_like(root, -1), root)
 
-def _aug6_class(pcs, bass_pc, key):
+def _aug6_class(pcs, key):
     """Degree class override for music21's augmented-sixth names (It -> 1, Ger/Fr -> 0), -1 elsewhere.
     With the default spelling an augmented sixth is spelled only E-..C# (in G major/minor) or B-..G# (in D):
-    It6 = {b6, 1, #4} with b6 in the bass, Ger65 adds b3, Fr43 adds 2."""
+    It = {b6, 1, #4}, Ger adds b3, Fr adds 2, in any inversion (music21 names them It6/It64/It53, Ger65/43/42/7,
+    Fr43/42/7/65)."""
     out = torch.full(pcs.shape[:-1], -1, dtype=torch.long, device=pcs.device)
     tonic = torch.tensor(KEY_TONIC_PC + [0], device=pcs.device)[key]   # (B,)
     for t in (7, 2):                                                    # G, D
         b6, one, s4, b3, two = (t + 8) % 12, t, (t + 6) % 12, (t + 3) % 12, (t + 2) % 12
-        base = pcs[..., b6] & pcs[..., one] & pcs[..., s4] & (bass_pc == b6) & (tonic == t)[:, None]
+        base = pcs[..., b6] & pcs[..., one] & pcs[..., s4] & (tonic == t)[:, None]
         others = pcs.clone(); others[..., [b6, one, s4]] = False
         it = base & ~others.any(-1)
         o2 = others.clone(); o2[..., b3] = False
@@ -392,8 +393,7 @@ def _chords_and_key(rolls, fs=FS, window_size=1.28, aug6=True, music21_version=8
     degree = torch.where(root >= 0, (root - tstep[:, None]) % 7 + 1, torch.zeros_like(root))
     if aug6:
         pcs = F.pad(first, (0, 0, 0, 4)).view(B, 11, 12, S).any(1).transpose(1, 2)   # (B,S,12)
-        bass_pc = first.float().argmax(1) % 12                          # lowest sounding pitch (argmax: first True)
-        ov = _aug6_class(pcs, bass_pc, key)
+        ov = _aug6_class(pcs, key)
         degree = torch.where((ov >= 0) & (root >= 0), ov, degree)
     # windows: longest overlap in seconds (1 grid slot = 1/24 s), first maximum wins
     # (seconds computed as music21 + the released code do, so that float ties break the same way)

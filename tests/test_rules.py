@@ -221,3 +221,31 @@ def test_extract_rules_from_files(data_dir):
     assert es['pitch_hist'].sum().item() == pytest.approx(1.0, abs=1e-5)
     with pytest.raises(ValueError, match='no such file'):
         extract_rules(data_dir / 'nope.mid')
+
+
+def _degree_of_chord(midis, kidx):
+    "Our degree class of one chord (MIDI numbers) in key `kidx`, through the same tensor code the rule uses."
+    act = torch.zeros(1, 1, 7, dtype=torch.bool); low = torch.full((1, 1, 7), 1000)
+    pcs = torch.zeros(1, 1, 12, dtype=torch.bool)
+    for m in sorted(midis):
+        s = R.PC_STEP[m % 12]; pcs[0, 0, m % 12] = True
+        if not act[0, 0, s]: act[0, 0, s] = True; low[0, 0, s] = m
+    root = R._chord_steps(act, low)[0, 0].item()
+    ov = R._aug6_class(pcs, torch.tensor([kidx]))[0, 0].item()
+    return ov if ov >= 0 else (root - R.KEY_TONIC_STEP[kidx]) % 7 + 1
+
+
+def test_chord_degree_matches_music21_roman_numerals():
+    "Root finding + degree mapping == chord_tag_num(romanNumeralFromChord(...).figure) for random chords and keys."
+    from music21 import chord, key, roman, pitch
+    rng = random.Random(0)
+    keys = [(k, i) for k, i in KEY_DICT.items() if i != 24]
+    cases = [([63, 67, 73], 'G major'), ([67, 73, 75], 'g minor'), ([61, 63, 67, 70], 'G major'),
+             ([58, 62, 64, 68], 'd minor'), ([62, 68, 70], 'D major')]          # augmented sixths, all inversions
+    cases += [(sorted(rng.sample(range(36, 84), rng.choice([1, 2, 3, 3, 4, 4, 5, 6, 7]))), rng.choice(keys)[0])
+              for _ in range(500)]
+    bad = []
+    for c, kname in cases:
+        fig = roman.romanNumeralFromChord(chord.Chord([pitch.Pitch(midi=m) for m in c]), key.Key(kname.split()[0])).figure
+        if chord_tag_num(fig) != _degree_of_chord(c, KEY_DICT[kname]): bad.append((c, kname, fig))
+    assert not bad, bad[:10]
