@@ -500,6 +500,10 @@ def method_name(cfg):
     return shift or 'no_guidance'
 
 # %% ../nbs/10_generate.ipynb #c030
+def _decoder(pipe, max_chunks=256):
+    "VAE decode for scoring, in sub-batches of at most `max_chunks` 1.28 s chunks (bounds SCG's n*B*8 decoder memory)."
+    return lambda z: pipe.decode(z, max_chunks=max_chunks)
+
 def _model_fn(pipe, cfg):
     eps = pipe.model_fn()
     if not cfg.sampling.diff_collage: return eps
@@ -570,7 +574,7 @@ def generate(pipe, config, num_samples=20, batch_size=4, out_dir='out/generate',
         rng = np.random.default_rng([seed, b])
         gen = torch.Generator(dev).manual_seed(int(seed) * 100003 + b)
         targets = _batch_targets(cfg, given, tsamp, B, rng, H, dev)
-        scorer = RuleScore(targets, pipe.decode, cfg.scg.weights, chunk_rows=chunk) if g.scg else None
+        scorer = RuleScore(targets, _decoder(pipe), cfg.scg.weights, chunk_rows=chunk) if g.scg else None
         guide = Guide(scg=scorer, n=cfg.scg.num_samples if g.scg else 1, shift=build_shift(cfg, pipe, targets, model_dir),
                       schedule=sched, x0_timestep=cfg.scg.x0_timestep if cfg.scg else 'next', chunk_rows=chunk)
         y = torch.full((B,), int(class_label), dtype=torch.long, device=dev) if class_label is not None and pipe.dit.num_classes > 0 else None
@@ -654,7 +658,7 @@ def edit(pipe, config, source=None, num_samples=4, batch_size=4, out_dir='out/ed
         z_src = pipe.encode(src)
         tg, tf, orig = _edit_targets(cfg, given, src, rows, cgen)
         hook = edit_x0_hook(z_src, mask)
-        scorer = RuleScore(tg, pipe.decode, cfg.scg.weights, rows=rows) if g.scg else None
+        scorer = RuleScore(tg, _decoder(pipe), cfg.scg.weights, rows=rows) if g.scg else None
         guide = Guide(scg=scorer, n=cfg.scg.num_samples if g.scg else 1, shift=build_shift(cfg, pipe, tf, model_dir),
                       schedule=sched, x0_timestep=cfg.scg.x0_timestep if cfg.scg else 'next', mask=1 - mask, x0_hook=hook)
         i0, x_start = edit_start(diff, z_src, e.noise_level, gen)
