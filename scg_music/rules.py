@@ -20,7 +20,8 @@ __all__ = ['MIN_PIANO', 'MAX_PIANO', 'FS', 'WINDOW', 'NOTE_THRESHOLD', 'VERTICAL
            'GRID_PER_QUARTER', 'BAR', 'CHORD_TOL', 'LOSSES', 'RULE_REGISTRY', 'RULES', 'RULE_LOSSES', 'pitch_hist',
            'note_density', 'note_density_hr_1', 'note_density_hr_2', 'note_density_class', 'chord_progression',
            'detect_key', 'chord_tag_num', 'chord_progression_music21', 'mse_loss_mean', 'zero_one_loss_mean', 'Rule',
-           'register_rule', 'get_rule', 'rule_loss', 'parse_targets', 'fit_frames', 'load_roll', 'extract_rules']
+           'register_rule', 'get_rule', 'rule_loss', 'note_density_pixel', 'chord_progression_pixel', 'parse_targets',
+           'fit_frames', 'load_roll', 'extract_rules']
 
 # %% ../nbs/06_rules.ipynb #c003
 MIN_PIANO, MAX_PIANO = 21, 108
@@ -583,6 +584,13 @@ register_rule('note_density_class', note_density_class, 'zero_one', _int_target(
               'note density bucketised into 8 quantile classes (8 vertical, 8 horizontal)')
 register_rule('chord_progression', chord_progression, 'zero_one', _int_target('chord_progression', 8, 8), 8,
               'per 1.28 s: degree class 1..7 of the longest chord root in the detected key (0 = none)')
+# pixel-space ablation (rolls at fs = 12.5, 128 frames = 10.24 s)
+def note_density_pixel(rolls): return note_density(rolls, interval=16)
+def chord_progression_pixel(rolls): return chord_progression(rolls, fs=12.5)
+register_rule('note_density_pixel', note_density_pixel, 'mse', _float_target('note_density_pixel', 16, lo=0), 16,
+              'note_density of 12.5 fps rolls (16-frame windows)')
+register_rule('chord_progression_pixel', chord_progression_pixel, 'zero_one', _int_target('chord_progression_pixel', 8, 8), 8,
+              'chord_progression of 12.5 fps rolls')
 
 # %% ../nbs/06_rules.ipynb #c021
 _ND_PAIR = re.compile(r'^(vertical|horizontal)_nd(_hr_(\d+))?$')
