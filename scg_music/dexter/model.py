@@ -40,13 +40,19 @@ def score_features(s, note):
     earlier = (on[:, None, :] < on[:, :, None] - 1e-4) & note[:, None, :]
     nxt = torch.where(later, on[:, None, :], torch.full_like(later, big, dtype=on.dtype)).min(2).values
     prv = torch.where(earlier, on[:, None, :], torch.full_like(earlier, -big, dtype=on.dtype)).max(2).values
-    ioi_n = torch.where(nxt < big / 2, nxt - on, dur).clamp_min(1 / 32)
-    ioi_p = torch.where(prv > -big / 2, on - prv, torch.zeros_like(on) + 1.0).clamp_min(1 / 32)
+    has_n = (nxt < big / 2) & note
+    ioi_n = torch.where(has_n, nxt - on, dur).clamp_min(1 / 64)
+    ioi_p = torch.where(prv > -big / 2, on - prv, ioi_n).clamp_min(1 / 64)
+    # time in units of the segment's median inter-onset interval: the same music notated in quarters or in
+    # eighths gives the same features (the beat unit of the notation is arbitrary)
+    ref = torch.where(has_n, torch.log2(ioi_n), torch.full_like(ioi_n, float('nan'))).nanmedian(1, keepdim=True).values
+    ref = torch.nan_to_num(ref, nan=0.0)
+    rel = lambda v: ((torch.log2(v) - ref) / 3).clamp(-2, 2)
     pm = (pitch * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp_min(1)
     f = torch.stack([
-        pos, torch.log2(ioi_p) / 3, torch.log2(ioi_n) / 3, torch.log2(dur.clamp_min(1 / 32)) / 3,
-        (pitch - 60) / 24, (pitch - pm) / 12, voice.clamp(0, 8) / 8, torch.log2(chord.clamp_min(1)) / 2,
-        top.float(), bot.float(), phase, down, grace, m], -1)
+        pos, rel(ioi_p), rel(ioi_n), rel(dur.clamp_min(1 / 64)),
+        (pitch - 60) / 24, ((pitch - pm) / 12).clamp(-3, 3), voice.clamp(0, 8) / 8, torch.log2(chord.clamp_min(1)) / 2,
+        top.float(), bot.float(), phase.clamp(0, 1), down, grace, m], -1)
     return f * m[..., None]
 
 # %% ../../nbs/22_dexter_model.ipynb #c008
@@ -163,12 +169,14 @@ def guided(model, w=1.2):
 
 @torch.no_grad()
 def sample_codec(model, s, note, c=None, has_c=None, w=1.2, steps=50, sampler='ddpm', eta=1.0, x_start=None,
-                 strength=1.0, seed=0, progress=False, timesteps=None):
+                 strength=1.0, seed=0, progress=False, timesteps=None, clip=5.0):
     """Sample normalised p_codecs (B, T, 5) for score segments; `x_start` (normalised) + `strength` < 1 = transfer.
 
     Generation: from noise at the last step of a `steps`-step respaced schedule. Transfer: the source
     performance `x_start` is noised to step `round(strength * (steps - 1))` and denoised from that very step
-    (the reference noised at s and started denoising at s - 1, and noised a de-normalised source)."""
+    (the reference noised at s and started denoising at s - 1, and noised a de-normalised source).
+    `clip` bounds the x0 estimate at every step (in z-scores): a guard against an undertrained model drifting
+    far outside the data at high noise levels."""
     dev = next(model.parameters()).device
     T_train = timesteps or model.config.get('timesteps', 1000)
     diff = make_diffusion(T_train).respace(steps=np.linspace(0, T_train - 1, steps).round().astype(int).tolist())
@@ -188,7 +196,7 @@ def sample_codec(model, s, note, c=None, has_c=None, w=1.2, steps=50, sampler='d
     fn = guided(model, w)
     was = model.training; model.eval()
     out = D.sample(fn, diff, x_T=x_T, start=start, sampler=sampler, eta=eta, model_kwargs=kw,
-                   generator=None, progress=progress)
+                   generator=None, progress=progress, clip_x0=None if clip is None else (-clip, clip))
     model.train(was)
     return out
 

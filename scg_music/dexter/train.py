@@ -17,7 +17,7 @@ from .model import build_model, make_diffusion, dexter_loss, save_dexter, sample
 # %% ../../nbs/25_dexter_train.ipynb #c003
 TRAIN_DEFAULTS = dict(
     data='cache/dexter/vienna', holdout=['Chopin_op10_no3'], model='small', seg_len=200, hop=50, batch=16,
-    lr=3e-4, weight_decay=0.0, steps=4000, timesteps=1000, ema=0.995, p_mixup=0.3, loss='l1', grad_clip=1.0,
+    lr=5e-4, weight_decay=0.0, steps=4000, timesteps=1000, ema=0.995, p_mixup=0.3, loss='l1', grad_clip=1.0,
     ckpt_every=200, val_every=1000, val_steps=20, val_windows=8, minutes=None, seed=0, workers=0,
     model_overrides={},
 )
@@ -134,8 +134,11 @@ def train(cfg=None, out_dir='runs/dexter_small', device=None, progress=True, **k
         with torch.no_grad():
             d = min(cfg['ema'], (1 + step) / (10 + step))
             for pe, pm in zip(ema.parameters(), model.parameters()): pe.lerp_(pm, 1 - d)
-        losses.append(float(loss)); bar.update(1); bar.set_postfix(loss=f'{np.mean(losses[-50:]):.4f}')
+        losses.append(loss.item()); bar.update(1); bar.set_postfix(loss=f'{np.mean(losses[-50:]):.4f}')
         out_of_time = budget is not None and time.time() - t0 > budget
+        if world > 1:               # every rank must stop at the same step (rank 0's clock decides)
+            flag = torch.tensor([float(out_of_time)], device=device if device.type == 'cuda' else 'cpu')
+            torch.distributed.broadcast(flag, 0); out_of_time = bool(flag.item())
         val = None
         if rank == 0 and va and (step % cfg['val_every'] == 0 or step == cfg['steps']):
             val = validate(ema, va, norm, cfg, device); bar.write(f'step {step}: {val}')
