@@ -261,14 +261,17 @@ def _grid_notes(b, fs=FS, music21_version=8):
     slot = torch.cumsum(lead.long(), 0) - 1                             # element number of each leader
     q = ql[slot[ch]]; d = dl[slot[ch]]
     voices = torch.zeros(B, dtype=torch.bool, device=b.device); voices[bi[far]] = True
-    return _measure_layout(bi[mem], pitch[mem], q, d, bi[lead], ql, dl, voices, B)
+    chordy = torch.bincount(ch, minlength=len(lead))[ch] >= 2          # member of a chord (not a lone note)
+    return _measure_layout(bi[mem], pitch[mem], q, d, bi[lead], ql, dl, voices, B, chordy)
 
-def _measure_layout(bi, pitch, q, d, ebi, eq, ed, voices, B):
+def _measure_layout(bi, pitch, q, d, ebi, eq, ed, voices, B, chordy=None):
     """music21 then makes 4/4 measures; if the part needs voices, every measure whose elements overlap gets
     voices, and `makeTies` splits notes at barlines, carrying the remainder into the next measure *outside* its
     voices, where (if that measure has voices) it is not split again: such a measure lasts as long as the
     remainder and shifts every later measure (a music21 quirk that distorts the time line; reproduced here).
-    Returns pieces (batch, pitch, start, length) and the measure starts (B, M)."""
+    Likewise a *chord* that starts a bar (or voice) and is tied over the barline leaves its bar as long as the
+    whole chord (music21 keeps the pre-split duration). Returns pieces (batch, pitch, start, length) and the
+    measure starts (B, M)."""
     dev = q.device
     M = int(((q + d).max().item()) // BAR) + 2
     # which measures get voices: elements (chords/notes) starting in the measure overlap each other
@@ -290,7 +293,9 @@ def _measure_layout(bi, pitch, q, d, ebi, eq, ed, voices, B):
         keep = here & carried & has_v[bi, m]                            # unsplit remainder in a voiced measure
         take = torch.where(keep, rem, torch.minimum(rem, BAR - rel))
         P_bi.append(bi[here]); P_p.append(pitch[here]); P_s.append((m * BAR + shift[bi] + rel)[here]); P_l.append(take[here])
-        ext = torch.zeros(B, dtype=torch.long, device=dev).scatter_reduce(0, bi[keep], (rel + take)[keep], 'amax')
+        stale = here & (rel == 0) & (rem > BAR) & (chordy if chordy is not None else False)
+        grow = keep | stale
+        ext = torch.zeros(B, dtype=torch.long, device=dev).scatter_reduce(0, bi[grow], (rel + rem)[grow], 'amax')
         shift = shift + (ext - BAR).clamp(min=0)
         rem = torch.where(here, rem - take, rem)
         moved = here & (rem > 0)
