@@ -15,6 +15,7 @@ $(STAMP): setup.py settings.ini constraints.txt
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
 	bash tools/install_optional.sh
+	bash tools/browser_setup.sh
 	touch $(STAMP)
 
 setup: $(STAMP)
