@@ -398,8 +398,9 @@ class RuleTuner:
         self.hist_norm = W.Button(description='normalise', layout=_LAY(width='90px'))
         self.hist_preset.add_class('scg-hist-preset'); self.hist.text.add_class('scg-hist-text')
         v0, h0 = DENSITY_PRESETS['medium']
-        self.nd_v = _Group(range(1, 9), v0, 0.0, ND_MAX, 0.1, '.2f', height='110px')
-        self.nd_h = _Group(range(1, 9), h0, 0.0, ND_MAX, 0.1, '.2f', height='110px')
+        self.nd_v = _Group(range(1, 9), v0, 0.0, ND_MAX, 0.1, '.2f', height='100px')
+        self.nd_h = _Group(range(1, 9), h0, 0.0, ND_MAX, 0.1, '.2f', height='100px')
+        for g in (self.nd_v, self.nd_h): g.text.layout.width = '330px'
         self.nd_msg = W.HTML()
         self.nd_preset = W.Dropdown(options=['(preset)'] + list(DENSITY_PRESETS), value='(preset)', layout=_LAY(width='200px'))
         self.nd_preset.add_class('scg-nd-preset'); self.nd_v.text.add_class('scg-ndv-text'); self.nd_h.text.add_class('scg-ndh-text')
@@ -448,9 +449,8 @@ class RuleTuner:
             sec('Pitch-class histogram (weights, normalised)'), row(self.use['pitch_hist'], self.hist_preset, self.hist_norm),
             row(*self.hist.sliders), self.hist_share, row(self.hist.text, self.hist.msg),
             sec('Note density per 1.28 s window'), row(self.use['note_density'], self.nd_preset),
-            row(W.HTML('vertical<br><small>(notes sounding)</small>', layout=_LAY(width='90px')), *self.nd_v.sliders,
-                W.HTML('horizontal<br><small>(onsets)</small>', layout=_LAY(width='80px')), *self.nd_h.sliders),
-            row(W.HTML('vertical', layout=_LAY(width='70px')), self.nd_v.text), row(W.HTML('horizontal', layout=_LAY(width='70px')), self.nd_h.text),
+            row(W.HTML('vertical<br><small>(notes sounding)</small>', layout=_LAY(width='100px')), *self.nd_v.sliders, self.nd_v.text),
+            row(W.HTML('horizontal<br><small>(onsets / window)</small>', layout=_LAY(width='100px')), *self.nd_h.sliders, self.nd_h.text),
             self.nd_msg,
             sec('Chord progression (degree per 1.28 s window)'), row(self.use['chord_progression'], self.chord_preset),
             row(*self.chords), self.chord_msg,
@@ -716,7 +716,7 @@ class RendererWidget:
         self.w_steps = W.BoundedIntText(value=steps, min=1, max=1000, description='steps', layout=_LAY(width='160px'))
         self.use_perc = W.Checkbox(value=False, description='condition on perceptual features', indent=False)
         self.perc = [W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description=c.replace('_', ' '), disabled=True,
-                                   layout=_LAY(width='330px'), style={'description_width': '120px'}) for c in C_COLS]
+                                   layout=_LAY(width='370px'), style={'description_width': '140px'}) for c in C_COLS]
         self.use_perc.observe(lambda ch: [setattr(s, 'disabled', not ch['new']) for s in self.perc], 'value')
         self.b_render = W.Button(description='Render', button_style='primary', icon='play'); self.b_render.add_class('dx-render')
         self.status = W.HTML(); self.msg = W.HTML()

@@ -25,6 +25,12 @@ def _chromium():
         if os.access(p, os.X_OK): return p
     return None
 
+def _a_midi_file():
+    "A real MIDI file for the upload control (first POP909 song), or None without ../shared."
+    sh = Path(os.environ.get('SCG_SHARED', ROOT.parent / 'shared')) / 'data' / 'pop909'
+    files = sorted(sh.rglob('*.mid')) if sh.is_dir() else []
+    return files[0] if files else None
+
 def _free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
@@ -41,6 +47,7 @@ def _start_lab(root, port, log):
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(cfg / 'config'), JUPYTER_RUNTIME_DIR=str(cfg / 'runtime'),
                JUPYTERLAB_SETTINGS_DIR=str(cfg / 'settings'), JUPYTERLAB_WORKSPACES_DIR=str(cfg / 'workspaces'),
                JUPYTER_PLATFORM_DIRS='1', PYTHONUNBUFFERED='1')
+    env.setdefault('OMP_NUM_THREADS', '1')            # the kernel's torch: no thread oversubscription on a small shared CPU
     cmd = [sys.executable, '-m', 'jupyterlab', '--no-browser', '--ip=127.0.0.1', f'--port={port}', '--ServerApp.port_retries=0',
            '--IdentityProvider.token=', '--ServerApp.password=', '--ServerApp.disable_check_xsrf=True',
            f'--ServerApp.root_dir={root}', '--ServerApp.open_browser=False', '--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate',
@@ -82,9 +89,13 @@ def test_widgets_notebook_in_chromium(tmp_path):
             except Exception: pass
             if time.time() - t0 > 60: pytest.fail('JupyterLab did not answer within 60 s')
             time.sleep(0.5)
+        # start the notebook's kernel session through the REST API, so the page attaches to it (no kernel dialog)
+        req = urllib.request.Request(f'http://127.0.0.1:{port}/api/sessions', method='POST', headers={'Content-Type': 'application/json'},
+                                     data=json.dumps({'path': NB.name, 'type': 'notebook', 'name': NB.name, 'kernel': {'name': 'python3'}}).encode())
+        urllib.request.urlopen(req, timeout=60).read()
         with sync_playwright() as p:
             ctx = p.chromium.launch_persistent_context(str(tmp_path / 'chromium-profile'), executable_path=chromium, headless=True,
-                                                       args=CHROMIUM_FLAGS, viewport={'width': 1400, 'height': 2200})
+                                                       args=CHROMIUM_FLAGS, viewport={'width': 1280, 'height': 2800})
             try:
                 page = ctx.new_page()
                 errors = []
@@ -93,16 +104,18 @@ def test_widgets_notebook_in_chromium(tmp_path):
                 page.locator('.jp-NotebookPanel').first.wait_for(timeout=60_000)
                 page.locator('.jp-Notebook .jp-Cell').first.wait_for(timeout=60_000)
                 dialog = page.locator('.jp-Dialog')                      # "Select Kernel": accept the notebook's kernel
-                try: dialog.wait_for(timeout=15_000)
+                try: dialog.wait_for(timeout=3_000)
                 except Exception: pass
                 if dialog.count(): dialog.locator('.jp-Dialog-button.jp-mod-accept').click()
                 page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"], .jp-StatusBar-TextItem:has-text("Idle")').first.wait_for(timeout=60_000)
                 # Run > Run All Cells
+                print(f'notebook open and kernel idle: {time.time() - t0:.0f} s')
                 page.locator('.lm-MenuBar-itemLabel', has_text='Run').first.click()
                 page.locator('.lm-Menu-itemLabel', has_text='Run All Cells').first.click()
                 tuner = page.locator('.scg-rule-tuner')
                 tuner.wait_for(timeout=int(os.environ.get('SCG_BROWSER_TIMEOUT', 180)) * 1000)
                 tuner.scroll_into_view_if_needed()
+                print(f'notebook ran, tuner shown: {time.time() - t0:.0f} s')
                 # a bad value shows a message next to its control, not a traceback
                 hist = tuner.locator('.scg-hist-text input')
                 hist.fill('0,0,0,0,0,0,0,0,0,0,0,0'); hist.press('Enter')
@@ -115,6 +128,7 @@ def test_widgets_notebook_in_chromium(tmp_path):
                     box = tuner.locator(f'{cls} input'); box.fill(v); box.press('Enter')
                 page.wait_for_timeout(500)
                 tuner.locator('button.scg-generate').click()
+                print(f'targets set, Generate clicked: {time.time() - t0:.0f} s')
                 roll = tuner.locator('img.scg-roll')
                 roll.wait_for(timeout=120_000)
                 expect(tuner.locator('audio.scg-audio')).to_have_count(1, timeout=30_000)
@@ -128,6 +142,20 @@ def test_widgets_notebook_in_chromium(tmp_path):
                 page.wait_for_function('a => a.src && a.readyState >= 1 && a.duration > 9', arg=tuner.locator('audio.scg-audio').element_handle(), timeout=30_000)
                 expect(tuner.locator('.scg-status')).to_contain_text('done in', timeout=30_000)
                 tuner.screenshot(path=str(ART / 'rule_tuner.png'))
+                print(f'result checked: {time.time() - t0:.0f} s')
+                # edit mode: regenerate windows 3-4 of that result
+                tuner.locator('button.scg-edit').click()
+                expect(table).to_contain_text('edited windows 3-4', timeout=90_000)
+                expect(tuner.locator('a.scg-download')).to_have_attribute('download', 'scg_edit_1.mid')
+                # targets from a MIDI file, through the real file input of the upload control
+                midi = _a_midi_file()
+                if midi is not None:
+                    with page.expect_file_chooser(timeout=30_000) as chooser:
+                        tuner.locator('.scg-upload').first.click()
+                    chooser.value.set_files(str(midi))
+                    expect(tuner.get_by_text(f'targets set from {midi.name}')).to_be_visible(timeout=60_000)
+                    assert tuner.locator('.scg-hist-text input').input_value() != '0.222, 0.000, 0.111, 0.000, 0.167, 0.111, 0.000, 0.222, 0.000, 0.111, 0.000, 0.056'
+                print(f'edit and upload checked: {time.time() - t0:.0f} s')
                 # the DExter renderer: render the example score with a few steps
                 dx = page.locator('.dx-renderer')
                 if dx.count() and dx.locator('select').first.evaluate('s => s.options.length') > 0 \
@@ -138,6 +166,7 @@ def test_widgets_notebook_in_chromium(tmp_path):
                     expect(dx.locator('audio.dx-audio')).to_have_count(1)
                     expect(dx.locator('a.scg-download')).to_have_attribute('download', 'mozart_k265_var1_dexter.mid')
                     dx.screenshot(path=str(ART / 'renderer.png'))
+                    print(f'DExter render checked: {time.time() - t0:.0f} s')
                 assert not [e for e in errors if 'widget' in e.lower()], errors
             except Exception:
                 try: page.screenshot(path=str(ART / 'browser_failure.png'))
