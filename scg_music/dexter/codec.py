@@ -177,7 +177,7 @@ def decode_performance(na, p_codec, ids=None, pedal=True, trim_overlaps=False):
         dur = np.maximum(np.minimum(dur, nxt - onset - 1e-3), 0.02)
     vel = np.clip(np.round(np.nan_to_num(pc[:, 1]) * 127), 1, 127).astype(int)
     notes = [dict(id=str(i), midi_pitch=int(np.clip(p, 1, 127)), note_on=float(o), note_off=float(o + d),
-                  sound_off=float(o + d), velocity=int(v))
+                  sound_off=float(o + d), velocity=int(v), track=0, channel=0)
              for i, p, o, d, v in zip(ids, sub['pitch'], onset, dur, vel)]
     controls = []
     if pedal:
@@ -188,8 +188,8 @@ def decode_performance(na, p_codec, ids=None, pedal=True, trim_overlaps=False):
         g_ped = np.bincount(groups, ped) / np.bincount(groups)
         last = None
         for t, v in sorted(zip(g_on, np.round(g_ped * 127).astype(int))):
-            if v != last: controls.append(dict(number=64, time=float(t), value=int(v))); last = v
-        if controls: controls.append(dict(number=64, time=float((onset + dur).max()), value=0))
+            if v != last: controls.append(dict(number=64, time=float(t), value=int(v), track=0, channel=0)); last = v
+        if controls: controls.append(dict(number=64, time=float((onset + dur).max()), value=0, track=0, channel=0))
     # the articulation already measures the *sounding* duration (pedal included), so the pedal events must
     # not extend the notes a second time: threshold 128 keeps sound_off == note_off
     return PerformedPart(notes, controls=controls, sustain_pedal_threshold=128)

@@ -67,8 +67,12 @@ def align_pair(part, perf_path, min_ratio=0.5):
     except Exception as e: raise bad_input(f'cannot read performance {perf_path}: {e}') from e
     pna = perf.note_array()
     best = None
+    n_score = len(part.note_array())
     for unfold in (False, True):
+        # unfolding only helps when the performance plays (some) repeats: noticeably more notes than the score
+        if unfold and len(pna) < 1.1 * n_score: break
         p = pt.score.unfold_part_maximal(part) if unfold else part
+        if unfold and len(p.note_array()) == n_score: break
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             al = pa.AutomaticNoteMatcher()(p.note_array(), pna)
