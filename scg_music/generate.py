@@ -665,7 +665,10 @@ def edit(pipe, config, source=None, num_samples=4, batch_size=4, out_dir='out/ed
         y = torch.full((B,), int(class_label), dtype=torch.long, device=dev) if class_label is not None and pipe.dit.num_classes > 0 else None
         z = D.sample(pipe.model_fn(), diff, x_T=x_start, start=i0, sampler=sampler, eta=cfg.sampling.eta, t_end=min(t_end, i0),
                      model_kwargs={'y': y}, x0_hook=hook, step_hook=guide, generator=gen, progress=progress, device=dev)
-        with torch.no_grad(): rolls = pipe.decode(z, threshold=True).clamp(-1, 1)
+        with torch.no_grad():
+            rolls = pipe.decode(z, threshold=True).clamp(-1, 1)
+            recon = pipe.decode(z_src, threshold=True).clamp(-1, 1)        # what an unedited round trip gives
+        kept = torch.cat([torch.arange(0, 8 * rows[0]), torch.arange(8 * rows[1], 1024)]).to(dev)
         vals, losses = measure(rolls[..., 8 * rows[0]:8 * rows[1]], tg)
         _, src_losses = measure(src[..., 8 * rows[0]:8 * rows[1]], tg)
         names = save_rolls(rolls, out, [f'edit_{lo + k}' for k in range(B)], png)
@@ -679,7 +682,7 @@ def edit(pipe, config, source=None, num_samples=4, batch_size=4, out_dir='out/ed
                                 achieved={n: _tolist(v[k]) for n, v in vals.items()},
                                 losses={n: float(v[k]) for n, v in losses.items()},
                                 source_losses={n: float(v[k]) for n, v in src_losses.items()},
-                                kept_change=float((rolls[k] - src[k]).abs()[..., torch.cat([torch.arange(0, 8 * rows[0]), torch.arange(8 * rows[1], 1024)])].mean()) if rows != (0, 128) else None))
+                                kept_change=float((rolls[k] - recon[k])[..., kept].abs().mean()) if len(kept) else None))
     res = dict(version=1, method=f'edit_{method_name(cfg)}', rules=cfg.rule_names, config=cfg.to_dict(), source=str(source), class_label=class_label, seed=seed,
                num_samples=num_samples, sampler=sampler, steps=diff.num_timesteps, schedule=sched, samples=records,
                summary=summarize(records), source_summary=summarize([dict(losses=r['source_losses']) for r in records]),
@@ -700,6 +703,17 @@ def _common_args(ap):
     ap.add_argument('--released-classifier', action='append', default=[], help='NAME=PATH of a released classifier (repeatable)')
     ap.add_argument('--corpus', default='cache/corpus', help='corpus cache for dataset (null) targets / sources')
     ap.add_argument('--device', default=None); ap.add_argument('--no-png', action='store_true')
+    ap.add_argument('--scg-samples', type=int, default=None, help='override scg.num_samples (candidates per step)')
+    ap.add_argument('--x0-timestep', choices=('next', 'current'), default=None,
+                    help="SCG candidate scoring: 'next' (consistent, default) or 'current' (released)")
+
+def _overrides(cfg, a):
+    if cfg.scg is not None:
+        if a.scg_samples:
+            if a.scg_samples < 1: raise SystemExit('--scg-samples must be >= 1')
+            cfg.scg.num_samples = a.scg_samples
+        if a.x0_timestep: cfg.scg.x0_timestep = a.x0_timestep
+    return cfg
 
 def _pipeline(a):
     from scg_music.pipeline import RuleGuidedPipeline
@@ -728,7 +742,7 @@ def generate_main(argv=None):
     "CLI: `scg-music generate`."
     a = _parse(argv, 'scg-music generate', 'rule-guided generation from a YAML config')
     if a is None: return 0
-    cfg = load_config(find_config(a.config))
+    cfg = _overrides(load_config(find_config(a.config)), a)
     out = a.out or f"out/generate/{Path(a.config).with_suffix('').name}_cls_{a.class_label}"
     res = generate(_pipeline(a), cfg, a.num_samples, a.batch_size, out, a.class_label, a.seed, a.steps, a.corpus,
                    a.model_dir, png=not a.no_png)
@@ -740,7 +754,7 @@ def edit_main(argv=None):
     a = _parse(argv, 'scg-music edit', 'regenerate chosen bars of an excerpt toward new rule targets',
                lambda ap: ap.add_argument('--source', default=None, help="MIDI/score file, or 'dataset' (default: the config's edit.source)"))
     if a is None: return 0
-    cfg = load_config(find_config(a.config), kind='edit')
+    cfg = _overrides(load_config(find_config(a.config), kind='edit'), a)
     out = a.out or f"out/edit/{Path(a.config).with_suffix('').name}_cls_{a.class_label}"
     res = edit(_pipeline(a), cfg, a.source, a.num_samples, a.batch_size, out, a.class_label, a.seed, a.steps, a.corpus,
                a.model_dir, png=not a.no_png)
