@@ -172,3 +172,16 @@ def test_cli(pipe, tmp_path, capsys):
     with pytest.raises(SystemExit): generate_main(['--num-samples', '1'])
     with pytest.raises(BadInputError, match='not an edit config|missing required section `edit`'):
         edit_main(['--config', str(cfg), '--model-dir', str(tmp_path / 'models')])
+
+def test_generate_long_chain_with_chunked_scg(pipe, tmp_path):
+    "DiffCollage chain of 2 windows (15.36 s) with given 8-window targets tiled to 12 windows, SCG per 64-row chunk."
+    d = yaml.safe_load((CONFIG_DIR / 'cond_demo/long_chain.yml').read_text())
+    d['dc']['num_img'] = 2; d['scg']['num_samples'] = 2
+    cfg = load_config(d)
+    res = generate(pipe, cfg, num_samples=1, batch_size=1, out_dir=tmp_path, class_label=1, steps=3, progress=False)
+    s = res['samples'][0]
+    assert res['latent_rows'] == 192 and res['frames'] == 1536
+    assert len(s['targets']['note_density']) == 24 and len(s['achieved']['note_density']) == 24
+    assert s['targets']['note_density'][8:12] == s['targets']['note_density'][0:4]        # cyclic tiling
+    import pretty_midi
+    assert pretty_midi.PrettyMIDI(str(tmp_path / 'sample_0.mid')).get_end_time() <= 15.37
