@@ -241,3 +241,24 @@ def test_long_piece_chunked_scg(models, real_roll):
 
 def test_guide_schedule_gates_scg_only(models):
     assert guide_on(749, (750, 0, 1)) and not guide_on(750, (750, 0, 1)) and not guide_on(0, (750, 1, 1))
+
+def test_dps_nn_classifier_at_t0(models):
+    "DPS-NN: the classifier sees x0-hat at t = 0; the normalised step raises log p of the target."
+    dit, _ = models
+    from scg_music.guidance import DPSClassifierTerm
+    torch.manual_seed(3)
+    clf = DIT_CONFIGS['DiTRotary-T/8-cls'](num_classes=12).eval().requires_grad_(False)
+    for b in clf.blocks:
+        torch.nn.init.normal_(b.adaLN_modulation[-1].weight, std=0.1); torch.nn.init.normal_(b.adaLN_modulation[-1].bias, std=0.5)
+    term = DPSClassifierTerm(clf, torch.full((2, 12), 1 / 12), 1.0, 'mse')
+    full = D.Diffusion.linear(); i = 300
+    x = torch.randn(2, 4, 16, 16, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        eps = mfn(dit)(x, full.model_t(i, batch=2)); x0 = D.predict_x0(full, x, i, eps)
+        assert torch.allclose(term.log_prob(x0), ClassifierTerm(clf, term.target, 1.0, 'mse').log_prob(x0, torch.zeros(2, dtype=torch.long)))
+    s = dict(i=i, t=full.model_t(i, batch=2), x=x, eps=eps, x0=x0, mean=D.q_posterior(full, x0, x, i)[0], diffusion=full,
+             model_fn=mfn(dit), model_kwargs={}, sampler='ddpm')
+    delta = dps_shift(s, [term], step_size=1e-2) - s['mean']
+    def logp(xx):
+        with torch.no_grad(): return term.log_prob(D.predict_x0(full, xx, i, mfn(dit)(xx, full.model_t(i, batch=2))))
+    assert (logp(x + delta) > logp(x)).all()
