@@ -141,6 +141,7 @@ def test_widgets_notebook_in_chromium(tmp_path):
                 # the audio element holds the 10.24 s WAV (a blob: URL made by the Audio widget)
                 page.wait_for_function('a => a.src && a.readyState >= 1 && a.duration > 9', arg=tuner.locator('audio.scg-audio').element_handle(), timeout=30_000)
                 expect(tuner.locator('.scg-status')).to_contain_text('done in', timeout=30_000)
+                expect(tuner.locator('img.scg-preview')).to_be_visible()           # the live x0 preview was drawn
                 tuner.screenshot(path=str(ART / 'rule_tuner.png'))
                 print(f'result checked: {time.time() - t0:.0f} s')
                 # edit mode: regenerate windows 3-4 of that result
