@@ -44,4 +44,5 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ('-h', '--help', 'help'):
         print(_usage()); return 0
-    return resolve(argv[0])(argv[1:]) or 0
+    rc = resolve(argv[0])(argv[1:])
+    return rc if isinstance(rc, int) else 0           # commands may return what they wrote; the exit status is 0
