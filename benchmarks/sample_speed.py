@@ -4,7 +4,8 @@
         [--runs ddim:50 ddpm:1000] [--device cpu] [--bf16] [--json out.json]
 
 Times `pipe.sample(n, class_label=1, ...)` end to end (noise -> DiT steps -> VAE decode of the 10.24 s rolls), after one
-short warm-up, and reports seconds per call, per sample and per DiT step, plus the decode time alone.
+short warm-up, and reports seconds per call, per sample and per DiT step, the decode time alone, the process CPU
+seconds (all threads; less sensitive to a shared machine than wall time) and the load average.
 """
 import argparse, json, os, sys, time
 from pathlib import Path
@@ -49,12 +50,13 @@ def main(argv=None):
     rows = []
     for run in a.runs:
         sampler, steps = run.split(':'); steps = int(steps)
-        sync(a.device); t0 = time.perf_counter()
+        sync(a.device); t0, c0 = time.perf_counter(), time.process_time()
         rolls = pipe.sample(a.n, class_label=1, sampler=sampler, steps=steps, seed=0, progress=False, frames=a.frames)
-        sync(a.device); dt = time.perf_counter() - t0
+        sync(a.device); dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         assert rolls.shape == (a.n, 3, 128, a.frames)
         r = dict(sampler=sampler, steps=steps, seconds=round(dt, 2), per_sample_s=round(dt / a.n, 3),
-                 per_step_ms=round(1000 * (dt - dec) / steps, 2), decode_s=round(dec, 3))
+                 per_step_ms=round(1000 * (dt - dec) / steps, 2), decode_s=round(dec, 3),
+                 cpu_s=round(cpu, 1), load_avg=round(os.getloadavg()[0], 1))
         rows.append(r); print(json.dumps(r), flush=True)
     if a.json: Path(a.json).write_text(json.dumps(dict(info, runs=rows), indent=1))
 
