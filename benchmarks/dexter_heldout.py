@@ -6,6 +6,7 @@ Renders the held-out piece's aligned notes (several seeds), compares tempo/veloc
 features with every human performance, next to the deadpan baseline and the average human; writes a
 markdown table and JSON beside the model."""
 import argparse, json, time
+import numpy as np
 from pathlib import Path
 from scg_music.dexter.data import load_dataset
 from scg_music.dexter.evaluate import evaluate_piece, format_table
@@ -19,6 +20,7 @@ if __name__ == '__main__':
     ap.add_argument('--w', type=float, nargs='*', default=[1.2])
     ap.add_argument('--steps', type=int, default=50)
     ap.add_argument('--no-features', action='store_true')
+    ap.add_argument('--transfer', type=float, nargs='*', default=[], help='also transfer from human 0 at these strengths')
     a = ap.parse_args()
     t0 = time.time()
     entry = load_dataset(a.data, [a.piece])[0]
@@ -26,6 +28,25 @@ if __name__ == '__main__':
     for w in a.w:
         r = evaluate_piece(entry, a.model, seeds=a.seeds, w=w, steps=a.steps, features=not a.no_features)
         rows += r if not rows else [x for x in r if x['system'].startswith('DExter')]
+    if a.transfer:
+        from scg_music.dexter.render import render_codec
+        from scg_music.dexter.codec import load_score
+        from scg_music.dexter.evaluate import curve_metrics
+        from scg_music.dexter.data import vienna_sources, find_shared_data
+        src = vienna_sources(find_shared_data() / 'vienna4x22')[a.piece][0]
+        part = load_score(entry['score_path'])
+        on, P, V = entry['s'][:, 0], entry['P'], entry['V']
+        for f in a.transfer:
+            p = render_codec(part, a.model, seed=0, steps=a.steps, unfold=False, ids=entry['ids'],
+                             transfer_from=src['match'], strength=f)['p']
+            m_src = curve_metrics(on, p, P[0], V[0])
+            m_oth = [curve_metrics(on, p, P[j], V[j]) for j in range(1, len(P))]
+            rows.append(dict(system=f'transfer from {src["performer"]} at {f}: vs source',
+                             **{k: m_src[k] for k in ('tempo_cor', 'vel_cor', 'tempo_mae', 'vel_mae')}))
+            rows.append(dict(system=f'transfer from {src["performer"]} at {f}: vs other humans',
+                             **{k: float(np.mean([m[k] for m in m_oth])) for k in ('tempo_cor', 'vel_cor', 'tempo_mae', 'vel_mae')}))
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    rows = [{k: r.get(k, float('nan')) for k in keys} for r in rows]
     title = f'{a.piece}: {len(entry["P"])} human performances, {len(entry["ids"])} notes, seeds {a.seeds}, {a.steps} steps'
     md = format_table(rows, title)
     print(md); print(f'wall {time.time() - t0:.0f} s')

@@ -26,8 +26,8 @@ def test_vienna_roundtrip(data_dir, stem):
     perf, al = pt.load_match(str(v / 'match' / f'{stem}_p01.match'))
     e = roundtrip_errors(part, perf, al)
     assert e['vel_max'] == 0
-    assert e['onset_mae'] < 0.005, e
-    assert e['dur_mae'] < 0.01, e
+    assert e['onset_max'] < 1e-4, e
+    assert e['dur_max'] < 1e-4, e          # vs the human duration floored at partitura's 0.075 s
     assert e['deleted'] >= 1          # every p01 file has deleted notes, kept as masked rows
 
 

@@ -141,9 +141,18 @@ def encode_performance(part, performance, alignment):
     mrows = [row[i] for i in ids[~mask].tolist()]
     for c, name in enumerate(P_COLS[:4]): out[~mask, c] = params[name][mrows]
     out[~mask, 4] = pedal_at(ppart, [p_on[s2p[i]] for i in ids[~mask].tolist()])
+    # grace notes (no notated duration): partitura writes articulation 0; we store their duration in beats
+    grace = (~mask) & (sub['duration_beat'] <= 0)
+    if grace.any():
+        p_dur = dict(zip(pna['id'].tolist(), pna['duration_sec'].tolist()))
+        d = np.maximum([p_dur[s2p[i]] for i in ids[grace].tolist()], 0.075)
+        out[grace, 3] = np.log2(d / np.maximum(out[grace, 0], 1e-3))
     if mask.any():
         ob = sub['onset_beat']
-        out[mask, 0] = np.interp(ob[mask], ob[~mask], out[~mask, 0])
+        # the beat period is piecewise constant from one played onset to the next: a deleted note takes the
+        # value of the last played onset group at or before it, so the decoded time grid is unchanged
+        k = np.clip(np.searchsorted(ob[~mask], ob[mask] + 1e-9, side='right') - 1, 0, None)
+        out[mask, 0] = out[~mask, 0][k]
         out[mask, 1] = np.median(out[~mask, 1])
         out[mask, 2] = 0.0
         out[mask, 3] = np.median(out[~mask, 3])
@@ -169,6 +178,8 @@ def decode_performance(na, p_codec, ids=None, pedal=True, trim_overlaps=False):
     arr['articulation_log'] = np.clip(np.nan_to_num(pc[:, 3]), -8, 8)
     on_dur = _pt_decode_time(sub['onset_beat'], np.maximum(sub['duration_beat'], 0.0), arr)
     onset, dur = on_dur[:, 0], np.maximum(on_dur[:, 1], 0.02)
+    g = sub['duration_beat'] <= 0                 # grace notes: articulation = log2(duration in beats)
+    dur[g] = np.maximum(2.0 ** arr['articulation_log'][g] * bp[g], 0.02)
     onset = onset - onset.min()
     if trim_overlaps:
         o = np.lexsort((onset, sub['pitch']))
