@@ -180,14 +180,14 @@ def sample_codec(model, s, note, c=None, has_c=None, w=1.2, steps=50, sampler='d
     dev = next(model.parameters()).device
     T_train = timesteps or model.config.get('timesteps', 1000)
     diff = make_diffusion(T_train).respace(steps=np.linspace(0, T_train - 1, steps).round().astype(int).tolist())
-    g = torch.Generator(device='cpu').manual_seed(int(seed))
+    g = torch.Generator(device=dev).manual_seed(int(seed))      # seeds x_T *and* every step's noise
     B, T = note.shape
     if c is not None and has_c is None: has_c = torch.ones(B, dtype=torch.bool)
     kw = dict(s=s.to(dev), note=note.to(dev), c=None if c is None else c.to(dev).float(),
               has_c=None if has_c is None else has_c.to(dev), drop_s=torch.zeros(B, dtype=torch.bool, device=dev))
     if kw['c'] is None:
         kw['c'] = torch.zeros(B, T, len(C_COLS), device=dev); kw['has_c'] = torch.zeros(B, dtype=torch.bool, device=dev)
-    noise = torch.randn(B, T, len(P_COLS), generator=g).to(dev)
+    noise = torch.randn(B, T, len(P_COLS), generator=g, device=dev)
     if x_start is None or strength >= 1.0:
         start, x_T = diff.num_timesteps - 1, noise
     else:
@@ -196,7 +196,7 @@ def sample_codec(model, s, note, c=None, has_c=None, w=1.2, steps=50, sampler='d
     fn = guided(model, w)
     was = model.training; model.eval()
     out = D.sample(fn, diff, x_T=x_T, start=start, sampler=sampler, eta=eta, model_kwargs=kw,
-                   generator=None, progress=progress, clip_x0=None if clip is None else (-clip, clip))
+                   generator=g, progress=progress, clip_x0=None if clip is None else (-clip, clip))
     model.train(was)
     return out
 
