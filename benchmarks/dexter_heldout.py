@@ -1,6 +1,10 @@
 """Held-out evaluation of a trained DExter model (spec section 6) on Vienna 4x22.
 
     python benchmarks/dexter_heldout.py --model runs/dexter_small/dexter.safetensors --piece Chopin_op10_no3
+    python benchmarks/dexter_heldout.py --anchor model score human --no-features --out-suffix _anchored
+
+`--anchor`: the tempo level of the renderings: the model's own, the score's metronome marking, or the median
+human tempo of the piece (an oracle level: it shows what anchoring does to the curves, not a fair baseline).
 
 Renders the held-out piece's aligned notes (several seeds), compares tempo/velocity curves and performance
 features with every human performance, next to the deadpan baseline and the average human; writes a
@@ -9,7 +13,7 @@ import argparse, json, time
 import numpy as np
 from pathlib import Path
 from scg_music.dexter.data import load_dataset
-from scg_music.dexter.evaluate import evaluate_piece, format_table
+from scg_music.dexter.evaluate import evaluate_piece, format_table, human_median_bpm
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser()
@@ -20,14 +24,20 @@ if __name__ == '__main__':
     ap.add_argument('--w', type=float, nargs='*', default=[1.2])
     ap.add_argument('--steps', type=int, default=50)
     ap.add_argument('--no-features', action='store_true')
+    ap.add_argument('--anchor', nargs='*', default=['model'], choices=['model', 'score', 'human'])
+    ap.add_argument('--out-suffix', default='')
     ap.add_argument('--transfer', type=float, nargs='*', default=[], help='also transfer from human 0 at these strengths')
     a = ap.parse_args()
     t0 = time.time()
     entry = load_dataset(a.data, [a.piece])[0]
     rows = []
-    for w in a.w:
-        r = evaluate_piece(entry, a.model, seeds=a.seeds, w=w, steps=a.steps, features=not a.no_features)
-        rows += r if not rows else [x for x in r if x['system'].startswith('DExter')]
+    hum = human_median_bpm(entry)
+    print(f'median human tempo {hum:.1f} bpm')
+    for anchor in a.anchor:
+        bpm = dict(model=None, score='score', human=hum)[anchor]
+        for w in a.w:
+            r = evaluate_piece(entry, a.model, seeds=a.seeds, w=w, steps=a.steps, features=not a.no_features, bpm=bpm)
+            rows += r if not rows else [x for x in r if x['system'].startswith('DExter')]
     if a.transfer:
         from scg_music.dexter.render import render_codec
         from scg_music.dexter.codec import load_score
@@ -47,9 +57,10 @@ if __name__ == '__main__':
                              **{k: float(np.mean([m[k] for m in m_oth])) for k in ('tempo_cor', 'vel_cor', 'tempo_mae', 'vel_mae')}))
     keys = list(dict.fromkeys(k for r in rows for k in r))
     rows = [{k: r.get(k, float('nan')) for k in keys} for r in rows]
-    title = f'{a.piece}: {len(entry["P"])} human performances, {len(entry["ids"])} notes, seeds {a.seeds}, {a.steps} steps'
+    title = (f'{a.piece}: {len(entry["P"])} human performances, {len(entry["ids"])} notes, seeds {a.seeds}, {a.steps} steps, '
+             f'median human tempo {hum:.1f} bpm')
     md = format_table(rows, title)
     print(md); print(f'wall {time.time() - t0:.0f} s')
     out = Path(a.model).parent
-    (out / f'heldout_{a.piece}.md').write_text(md + '\n')
-    (out / f'heldout_{a.piece}.json').write_text(json.dumps(rows, indent=1))
+    (out / f'heldout_{a.piece}{a.out_suffix}.md').write_text(md + '\n')
+    (out / f'heldout_{a.piece}{a.out_suffix}.json').write_text(json.dumps(rows, indent=1))

@@ -132,6 +132,59 @@ def test_render_trained_model_if_present(data_dir, tmp_path):
     assert 20 < 60 / np.median(bp) < 200
 
 
+def _median_tempo(r):
+    from scg_music.dexter.render import codec_curves
+    return float(np.median(codec_curves(r['na']['onset_beat'], r['p'])[1]))
+
+
+def test_bpm_anchor_exact_keeps_curve(data_dir, tiny_model):
+    "A number anchors the median tempo exactly; the curve is only scaled (same seed); a Path is accepted."
+    sc = data_dir / 'vienna4x22' / 'musicxml' / 'Chopin_op38.musicxml'
+    free = render_codec(sc, str(tiny_model), steps=4, unfold=False, bpm=None)
+    for bpm in (37.5, 90, 250):
+        r = render_codec(sc, tiny_model, steps=4, unfold=False, bpm=bpm)
+        assert abs(_median_tempo(r) - bpm) < 1e-6 * bpm and r['bpm_source'] == 'bpm'
+        ratio = r['p'][:, 0] / free['p'][:, 0]
+        assert np.allclose(ratio, ratio[0]) and np.allclose(r['p'][:, 1:], free['p'][:, 1:])
+    assert free['bpm_source'] == 'model' and free['bpm'] is None
+
+
+def test_bpm_from_score_marking(data_dir, tiny_model):
+    "bpm='score' (render's default) follows the marking (6/8, quarter = 72 -> 144 eighths); none -> model level."
+    v = data_dir / 'vienna4x22' / 'musicxml'
+    r = render_codec(v / 'Mozart_K331_1st-mov.musicxml', str(tiny_model), steps=4, unfold=False, bpm='score')
+    assert r['bpm_source'] == 'score marking' and abs(_median_tempo(r) - 144.0) < 1e-6
+    a = render_codec(v / 'Schubert_D783_no15.musicxml', str(tiny_model), steps=4, unfold=False, bpm='score')
+    b = render_codec(v / 'Schubert_D783_no15.musicxml', str(tiny_model), steps=4, unfold=False, bpm='model')
+    assert a['bpm_source'].startswith('model') and np.array_equal(a['p'], b['p'])
+
+
+def test_render_asap_marking_tempo_in_midi(data_dir, tiny_model, tmp_path):
+    "An ASAP score with a metronome marking (Rachmaninoff op. 23 no. 6, quarter = 72): the MIDI plays at 72 bpm."
+    sc = data_dir / 'asap' / 'Rachmaninoff' / 'Preludes_op_23' / '6' / 'xml_score.mxl'
+    if not sc.exists(): pytest.skip('ASAP Rachmaninoff op. 23 no. 6 missing')
+    perf = render(sc, str(tiny_model), steps=2)
+    assert perf.codec['bpm_source'] == 'score marking' and abs(_median_tempo(perf.codec) - 72) < 1e-6
+    na = perf.codec['na']; notes = perf.performedparts[0].notes
+    on = {n['id']: n['note_on'] for n in notes}
+    x = na['onset_beat']; y = np.array([on[i] for i in na['id']])
+    slope = np.polyfit(x, y, 1)[0]          # seconds per beat over the whole piece (4/4: beat = quarter)
+    assert abs(60 / slope - 72) < 0.1 * 72
+
+
+def test_bad_bpm_clear_error(data_dir, tiny_model, tmp_path):
+    sc = data_dir / 'vienna4x22' / 'musicxml' / 'Schubert_D783_no15.musicxml'
+    for bad in (0, -10, float('nan'), float('inf'), 1e5, 'fast', True):
+        with pytest.raises(ValueError, match='bpm|beats per minute'):
+            render_codec(sc, str(tiny_model), steps=2, unfold=False, bpm=bad)
+    outdir = tmp_path / 'out'; outdir.mkdir()
+    with pytest.raises(ValueError, match='--bpm'):
+        render_main([str(sc), '--out', str(outdir / 'x.mid'), '--model', str(tiny_model), '--steps', '2', '--bpm', 'allegro'])
+    with pytest.raises(ValueError, match='score'):
+        render_codec(123, str(tiny_model))
+    assert os.listdir(outdir) == []
+
+
 def test_transfer_from_match(data_dir, tiny_model):
     v = data_dir / 'vienna4x22'
     sc = v / 'musicxml' / 'Schubert_D783_no15.musicxml'
