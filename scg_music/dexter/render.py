@@ -252,7 +252,7 @@ def anchor_tempo(onset_beat, p, target_bpm):
         p[sel, 0] *= np.median(tempo) / tv
     return p
 
-# %% ../../nbs/23_dexter_render.ipynb #c016
+# %% ../../nbs/23_dexter_render.ipynb #c017
 def render_main(argv=None):
     ap = argparse.ArgumentParser(prog='scg-music render', description='render a score as an expressive performance (DExter)')
     ap.add_argument('score', help='MusicXML/MXL/MEI/kern/match score')
