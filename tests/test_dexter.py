@@ -191,6 +191,9 @@ def test_transfer_from_match(data_dir, tiny_model):
     a = render_codec(sc, str(tiny_model), steps=8, unfold=False, transfer_from=v / 'match' / 'Schubert_D783_no15_p03.match', strength=0.25)
     b = render_codec(sc, str(tiny_model), steps=8, unfold=False)
     assert a['p'].shape == b['p'].shape and not np.allclose(a['p'], b['p'])
+    # render's default tempo level keeps the source's with transfer, follows the marking otherwise
+    perf = render(sc, str(tiny_model), steps=4, unfold=False, transfer_from=v / 'match' / 'Schubert_D783_no15_p03.match')
+    assert perf.codec['bpm_source'] == 'model'
 
 
 def test_no_bundled_model_message(monkeypatch, tmp_path):

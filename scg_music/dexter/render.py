@@ -138,14 +138,16 @@ def render_codec(score, model=None, w=1.2, perceptual=None, seed=0, steps=50, un
     return dict(part=part, na=na, s=s, p=p, bpm_source=source, bpm=None if target is None else target)
 
 def render(score, model=None, w=1.2, perceptual=None, seed=0, steps=50, unfold=True, transfer_from=None,
-           strength=0.75, device='cpu', progress=False, bpm='score'):
+           strength=0.75, device='cpu', progress=False, bpm='auto'):
     """Render `score` (a path partitura reads, or a Part) as an expressive `partitura.performance.Performance`.
 
     `model`: None (bundled), a checkpoint path, or a `load_dexter` tuple. `w`: classifier-free guidance weight
     (DExter's convention, 1 = conditional only). `perceptual`: 7 target mid-level features (or one row per
     note). `transfer_from`: a match file of this score to transfer from, noised to `strength` of the steps.
-    `bpm`: the tempo level, the median tempo in notated beats per minute: a number, 'score' (default: the
-    score's metronome markings, or the model's own level when it has none) or None/'model' (the model's own)."""
+    `bpm`: the tempo level, the median tempo in notated beats per minute: a number, 'score' (the score's
+    metronome markings, or the model's own level when it has none), None/'model' (the model's own), or 'auto'
+    (default: 'score', but 'model' with `transfer_from`, which then keeps the source performance's level)."""
+    if isinstance(bpm, str) and bpm == 'auto': bpm = 'model' if transfer_from is not None else 'score'
     r = render_codec(score, model, w, perceptual, seed, steps, unfold, None, None, transfer_from, strength, device,
                      progress, bpm)
     pp = decode_performance(r['na'], r['p'], r['na']['id'], trim_overlaps=True)
@@ -264,13 +266,14 @@ def render_main(argv=None):
     ap.add_argument('--perceptual', type=float, nargs=7, default=None, metavar='F', help=' '.join(C_COLS))
     ap.add_argument('--transfer-from', default=None, help='match file of a performance of this score to transfer from')
     ap.add_argument('--strength', type=float, default=0.75, help='transfer: fraction of the steps to noise to')
-    ap.add_argument('--bpm', default='score', help="tempo level: median tempo in notated beats per minute, "
-                    "'score' (the score's metronome marking, default; the model's level if it has none) or 'model'")
+    ap.add_argument('--bpm', default='auto', help="tempo level: median tempo in notated beats per minute, "
+                    "'score' (the score's metronome marking; the model's level if it has none), 'model', or "
+                    "'auto' (default: 'score', or with --transfer-from the source performance's level)")
     ap.add_argument('--no-unfold', action='store_true', help='do not expand repeats')
     ap.add_argument('--no-wav', action='store_true'); ap.add_argument('--no-plot', action='store_true')
     ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     a = ap.parse_args(argv)
-    if a.bpm not in ('score', 'model'): a.bpm = check_bpm(a.bpm, '--bpm')
+    if a.bpm not in ('auto', 'score', 'model'): a.bpm = check_bpm(a.bpm, '--bpm')
     perf = render(a.score, a.model, a.w, a.perceptual, a.seed, a.steps, not a.no_unfold, a.transfer_from, a.strength,
                   a.device, progress=True, bpm=a.bpm)
     paths = write_outputs(perf, a.out, wav=not a.no_wav, plot=not a.no_plot)
