@@ -152,7 +152,7 @@ def time_guided_excerpt(pipe, config=None, out_dir='/tmp/scg_model_card_speed', 
 BUNDLED = {'vae': 'bundled_vae', 'dit': 'bundled_dit', 'classifier_pitch': 'bundled_cls_pitch',
            'classifier_nd': 'bundled_cls_nd', 'classifier_chord': 'bundled_cls_chord'}
 
-def ship_bundled(runs='runs', dest=None, dexter='runs/dexter_small/dexter.safetensors') -> dict:
+def ship_bundled(runs='runs', dest=None, dexter=None) -> dict:
     "Copy `runs/<bundled run>/ema` into `dest` (default the package's assets/models); returns `{file: bytes}`."
     import shutil
     from scg_music.checkpoints import load_model, save_model, model_config
@@ -167,8 +167,8 @@ def ship_bundled(runs='runs', dest=None, dexter='runs/dexter_small/dexter.safete
         if name == 'vae': m.scale_factor = float(scale)
         save_model(m, dest / name, {k: v for k, v in meta.items() if k in ('train_step', 'scale_factor', 'rule', 'vae')}
                    | dict(run=run, config=f'scg_music/configs/train/{run}.yml'))
-    dx = Path(dexter)
-    if dx.is_file():
+    dx = Path(dexter) if dexter else None
+    if dx is not None and dx.is_file():
         shutil.copyfile(dx, dest / 'dexter_small.safetensors')
         if dx.with_suffix('.json').is_file(): shutil.copyfile(dx.with_suffix('.json'), dest / 'dexter_small.json')
     return {p.name: p.stat().st_size for p in sorted(dest.iterdir()) if p.is_file()}
