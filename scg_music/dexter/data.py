@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['find_shared_data', 'vienna_sources', 'example_sources', 'asap_sources', 'align_pair', 'performance_codec',
-           'score_entry', 'build_dataset', 'load_dataset', 'Normalizer', 'windows', 'segment', 'transfer_pairs',
-           'SegmentDataset']
+           'score_entry', 'build_dataset', 'load_dataset', 'tempo_level', 'relative_tempo', 'Normalizer', 'windows',
+           'segment', 'transfer_pairs', 'SegmentDataset']
 
 # %% ../../nbs/21_dexter_data.ipynb #c003
 import json, os, time, warnings, re
@@ -185,7 +185,18 @@ def load_dataset(out_dir, names=None):
                         **{k: z[k] for k in z.files}))
     return out
 
-# %% ../../nbs/21_dexter_data.ipynb #c013
+# %% ../../nbs/21_dexter_data.ipynb #c014
+def tempo_level(P, V):
+    "Median beat period (s) of each performance `P (k, n, 5)` over its valid notes `V (k, n)`."
+    return np.array([np.median(P[j][V[j], 0]) if V[j].any() else 1.0 for j in range(len(P))], np.float64)
+
+def relative_tempo(entry):
+    "A copy of `entry` whose beat periods are relative to each performance's median (`tempo_level`)."
+    P = entry['P'].copy(); lev = tempo_level(P, entry['V'])
+    P[..., 0] = P[..., 0] / lev[:, None].astype(P.dtype)
+    return {**entry, 'P': P, 'tempo_level': lev}
+
+# %% ../../nbs/21_dexter_data.ipynb #c016
 class Normalizer:
     "Per-column z-scoring of the performance codec; statistics from valid notes only."
     def __init__(self, mean, std):
@@ -200,7 +211,7 @@ class Normalizer:
     @classmethod
     def from_state(cls, d): return cls(d['mean'], d['std'])
 
-# %% ../../nbs/21_dexter_data.ipynb #c015
+# %% ../../nbs/21_dexter_data.ipynb #c018
 def windows(n, N, hop=None):
     "Start indices of N-note windows with hop `hop` covering n notes (the last one may be partial)."
     hop = hop or N
@@ -231,7 +242,7 @@ def transfer_pairs(entries, N, hop=None):
             out += [(ei, st, a, b) for a in range(k) for b in range(k) if a != b]
     return out
 
-# %% ../../nbs/21_dexter_data.ipynb #c017
+# %% ../../nbs/21_dexter_data.ipynb #c020
 class SegmentDataset:
     "Training segments: normalised p (N,5), raw s (N,8), c (N,7), masks; random performance or mixup per item."
     def __init__(self, entries, normalizer, N=200, hop=None, p_mixup=0.3, seed=0):

@@ -104,8 +104,9 @@ def _perceptual_rows(perceptual, n):
     if c.shape != (n, len(C_COLS)): raise bad_input(f'perceptual features must be ({len(C_COLS)},) or ({n}, {len(C_COLS)}), got {c.shape}')
     return c
 
-def _source_codec(part, na, source, norm):
-    "Normalised codec of a source performance (match file) on the rendered notes (unplayed notes -> 0)."
+def _source_codec(part, na, source, norm, relative=False):
+    """`(z, level)`: normalised codec of a source performance (match file) on the rendered notes (unplayed notes
+    -> 0); with `relative` (a relative-tempo model) beat periods over the source's median `level` (s), else None."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore'); perf, al = pt.load_match(str(source))
@@ -115,8 +116,10 @@ def _source_codec(part, na, source, norm):
     pos = {i: k for k, i in enumerate(na['id'].tolist())}
     hit = [(pos[i], r) for r, i in enumerate(ids.tolist()) if i in pos and not mask[r]]
     if not hit: raise bad_input(f'{source}: none of its notes are in the score being rendered')
-    z[[h[0] for h in hit]] = norm(pc[[h[1] for h in hit]])
-    return z
+    q = pc[[h[1] for h in hit]].astype(np.float64); level = None
+    if relative: level = float(np.median(q[:, 0])); q[:, 0] /= level
+    z[[h[0] for h in hit]] = norm(q)
+    return z, level
 
 def render_codec(score, model=None, w=1.2, perceptual=None, seed=0, steps=50, unfold=True, ids=None, overlap=None,
                  transfer_from=None, strength=0.75, device='cpu', progress=False, bpm=None):
@@ -132,8 +135,11 @@ def render_codec(score, model=None, w=1.2, perceptual=None, seed=0, steps=50, un
     target, source = resolve_bpm(bpm, part, na)       # validate before the (slow) sampling
     s = encode_score(na)
     c = _perceptual_rows(perceptual, len(na))
-    x_src = None if transfer_from is None else _source_codec(part, na, transfer_from, norm)
+    relative = cfg.get('train_cfg', {}).get('tempo', 'absolute') == 'relative'
+    x_src, level = (None, None) if transfer_from is None else _source_codec(part, na, transfer_from, norm, relative)
     p = predict_codec(net, norm, s, seg_len, overlap, w, c, seed, steps, x_src, strength, device=device, progress=progress)
+    if relative:    # the model's curve is around 1: its own level is the source's, else the training median
+        p[:, 0] *= level if level is not None else float(cfg['train_cfg'].get('tempo_ref', 0.5))
     if target is not None: p = anchor_tempo(na['onset_beat'], p, target)
     return dict(part=part, na=na, s=s, p=p, bpm_source=source, bpm=None if target is None else target)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from .data import load_dataset, Normalizer, SegmentDataset, segment, windows, find_shared_data
+from .data import load_dataset, Normalizer, SegmentDataset, segment, windows, find_shared_data, relative_tempo, tempo_level
 from .model import build_model, make_diffusion, dexter_loss, save_dexter, sample_codec, DExterDenoiser
 
 # %% ../../nbs/25_dexter_train.ipynb #c003
@@ -19,7 +19,7 @@ TRAIN_DEFAULTS = dict(
     data='cache/dexter/vienna', holdout=['Chopin_op10_no3'], model='small', seg_len=200, hop=50, batch=16,
     lr=5e-4, weight_decay=0.0, steps=4000, timesteps=1000, ema=0.995, p_mixup=0.3, loss='l1', grad_clip=1.0,
     ckpt_every=200, val_every=1000, val_steps=20, val_windows=8, minutes=None, seed=0, workers=0,
-    model_overrides={},
+    model_overrides={}, tempo='absolute',
 )
 
 # %% ../../nbs/25_dexter_train.ipynb #c005
@@ -97,8 +97,12 @@ def train(cfg=None, out_dir='runs/dexter_small', device=None, progress=True, **k
     state = torch.load(state_path, map_location='cpu', weights_only=False) if state_path.exists() else None
     if state is not None:
         cfg = dict(state['cfg'], **{k: v for k, v in kw.items() if k in ('steps', 'minutes', 'val_every', 'ckpt_every')})
-        norm = Normalizer.from_state(state['normalizer'])
-    else: norm = Normalizer.fit(tr)
+    if cfg.get('tempo', 'absolute') not in ('absolute', 'relative'):
+        raise ValueError(f"tempo must be 'absolute' or 'relative', got {cfg['tempo']!r}")
+    if cfg.get('tempo') == 'relative':        # the model learns the curve; the level is stored for rendering
+        cfg['tempo_ref'] = float(np.median(np.concatenate([tempo_level(e['P'], e['V']) for e in tr])))
+        tr = [relative_tempo(e) for e in tr]; va = [relative_tempo(e) for e in va]
+    norm = Normalizer.from_state(state['normalizer']) if state is not None else Normalizer.fit(tr)
     torch.manual_seed(cfg['seed'] + rank)
     model = build_model(cfg['model'], timesteps=cfg['timesteps'], **cfg['model_overrides']).to(device)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
@@ -164,6 +168,8 @@ def dexter_train_main(argv=None):
         ap.add_argument('--' + k.replace('_', '-'), dest=k, type=int, default=TRAIN_DEFAULTS[k])
     for k in ('lr', 'ema', 'p_mixup', 'minutes'):
         ap.add_argument('--' + k.replace('_', '-'), dest=k, type=float, default=TRAIN_DEFAULTS[k])
+    ap.add_argument('--tempo', default=TRAIN_DEFAULTS['tempo'], choices=['absolute', 'relative'],
+                    help='beat periods as performed, or relative to each performance\'s median (level set at rendering)')
     ap.add_argument('--device', default=None)
     a = ap.parse_args(argv)
     if a.build and not (Path(a.data) / 'manifest.json').exists():
@@ -172,7 +178,7 @@ def dexter_train_main(argv=None):
         if d is None: raise SystemExit('cannot build: ../shared/data not found (set SCG_SHARED)')
         build_dataset(vienna_sources(d / 'vienna4x22'), a.data)
     cfg = {k: getattr(a, k) for k in ('data', 'model', 'holdout', 'steps', 'batch', 'seg_len', 'hop', 'ckpt_every',
-                                       'val_every', 'timesteps', 'seed', 'lr', 'ema', 'p_mixup', 'minutes')}
+                                       'val_every', 'timesteps', 'seed', 'lr', 'ema', 'p_mixup', 'minutes', 'tempo')}
     path = train(cfg, a.out, device=a.device, minutes=a.minutes, steps=a.steps)
     print(path)
     return path
