@@ -123,11 +123,11 @@ def test_cli_renders_asap_musicxml(data_dir, tiny_model, tmp_path):
     assert any(c.number == 64 for i in pm.instruments for c in i.control_changes)
 
 
-def test_render_trained_model_if_present(data_dir, tmp_path):
-    "With the trained small model (runs/dexter_small) the held-out piece gets a plausible tempo."
-    m = ROOT / 'runs' / 'dexter_small' / 'dexter.safetensors'
-    if not m.exists(): pytest.skip('runs/dexter_small not trained here')
-    perf = render(data_dir / 'vienna4x22' / 'musicxml' / 'Chopin_op10_no3.musicxml', str(m), steps=20)
+def test_render_bundled_model(data_dir, tmp_path):
+    "The bundled small model (model=None) renders the held-out piece at a plausible tempo."
+    from scg_music.dexter.render import bundled_model_path
+    if bundled_model_path() is None: pytest.skip('no bundled DExter model in this installation')
+    perf = render(data_dir / 'vienna4x22' / 'musicxml' / 'Chopin_op10_no3.musicxml', None, steps=20)
     bp = perf.codec['p'][:, 0]
     assert 20 < 60 / np.median(bp) < 200
 
