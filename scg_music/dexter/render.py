@@ -33,7 +33,7 @@ def resolve_model(model=None, device='cpu'):
         p = bundled_model_path()
         if p is None:
             raise FileNotFoundError(
-                f'no bundled DExter model in {ASSETS} (none ships yet). Train one with\n'
+                f'no bundled DExter model in {ASSETS} (this installation has none). Train one with\n'
                 '  scg-music dexter-train --build --out runs/dexter_small --minutes 15\n'
                 'and pass it: render(score, model="runs/dexter_small/dexter.safetensors") or '
                 '--model runs/dexter_small/dexter.safetensors')
