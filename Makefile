@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-slow demo clean-venv export
+.PHONY: setup test test-slow demo clean-venv export train-bundled
 
 $(STAMP): setup.py settings.ini constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,3 +34,12 @@ export: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The exact commands that produce the bundled SCG models (see nbs/13_model_card.ipynb); resumable.
+train-bundled: $(STAMP)
+	$(BIN)/scg-music train vae --config bundled_vae --out runs/bundled_vae
+	$(BIN)/scg-music train vae --config bundled_vae_stage2 --out runs/bundled_vae --resume
+	$(BIN)/scg-music train vae --config bundled_vae_stage3 --out runs/bundled_vae --resume
+	$(BIN)/scg-music train dit --config bundled_dit --out runs/bundled_dit
+	for r in pitch nd chord; do $(BIN)/scg-music train classifier --config bundled_cls_$$r --out runs/bundled_cls_$$r; done
+	$(BIN)/python -c "from scg_music.model_card import ship_bundled; print(ship_bundled())"
