@@ -19,15 +19,10 @@ from .codec import (P_COLS, S_COLS, C_COLS, bad_input, load_score, score_note_ar
 
 # %% ../../nbs/21_dexter_data.ipynb #c005
 def find_shared_data():
-    "`../shared/data` (or `$SCG_SHARED/data`) if present, else None."
-    try:
-        from scg_music.data import find_shared
-        p = find_shared()
-        if p is not None and (Path(p) / 'data').is_dir(): return Path(p) / 'data'
-    except Exception: pass
-    p = Path(os.environ.get('SCG_SHARED', Path(__file__).resolve().parents[2].parent / 'shared'
-                            if '__file__' in globals() else '../../shared')) / 'data'
-    return p if p.is_dir() else None
+    "`<shared>/data` as found by `scg_music.data.find_shared` (`$SCG_SHARED` or `../shared`), else None."
+    from scg_music.data import find_shared
+    p = find_shared()
+    return None if p is None else p / 'data'
 
 def vienna_sources(root):
     "Vienna 4x22: {score stem: [(match path, score path, performer)]}."
