@@ -15,11 +15,11 @@ from tqdm.auto import tqdm
 from .diffusion import Diffusion, training_loss, q_sample
 
 # %% auto #0
-__all__ = ['CONFIG_DIR', 'LOOP_DEFAULTS', 'JOBS', 'load_config', 'dist_info', 'pick_device', 'setup_dist', 'step_seed',
-           'seed_everything', 'rng_state', 'set_rng_state', 'EMA', 'atomic_save', 'export_weights', 'LossLog',
-           'train_loop', 'make_dataset', 'reseed_dataset', 'draw_batch', 'build_model', 'train_vae', 'load_vae',
-           'latent_windows', 'encode_rolls', 'measure_scale_factor', 'train_dit', 'chord_labels', 'train_classifier',
-           'train_main']
+__all__ = ['CONFIG_DIR', 'LOOP_DEFAULTS', 'LATENT_DEFAULTS', 'JOBS', 'load_config', 'dist_info', 'pick_device', 'setup_dist',
+           'step_seed', 'seed_everything', 'rng_state', 'set_rng_state', 'EMA', 'atomic_save', 'export_weights',
+           'LossLog', 'train_loop', 'make_dataset', 'reseed_dataset', 'draw_batch', 'build_model', 'train_vae',
+           'load_vae', 'latent_windows', 'encode_rolls', 'measure_scale_factor', 'chord_labels', 'build_latent_cache',
+           'load_latent_cache', 'train_dit', 'train_classifier', 'build_latents', 'train_main']
 
 # %% ../nbs/05_train.ipynb #c004
 CONFIG_DIR = Path(__file__).resolve().parent / 'configs' / 'train' if '__file__' in globals() else Path('../scg_music/configs/train').resolve()
@@ -52,8 +52,8 @@ def load_config(src) -> dict:
             import yaml
             cfg = yaml.safe_load(text)
         if not isinstance(cfg, dict): raise ValueError(f'{p}: a training config must be a mapping, got {type(cfg).__name__}')
-    if cfg.get('job') not in ('vae', 'dit', 'classifier', None):
-        raise ValueError(f"config job must be 'vae', 'dit' or 'classifier'; got {cfg.get('job')!r}")
+    if cfg.get('job') not in ('vae', 'dit', 'classifier', 'latents', None):
+        raise ValueError(f"config job must be 'vae', 'dit', 'classifier' or 'latents'; got {cfg.get('job')!r}")
     loop = _deep_update(LOOP_DEFAULTS, cfg.get('train', {}))
     unknown = set(cfg.get('train', {})) - set(LOOP_DEFAULTS)
     if unknown: raise ValueError(f'unknown train settings {sorted(unknown)}; known: {sorted(LOOP_DEFAULTS)}')
@@ -350,12 +350,130 @@ def _resolve_scale(cfg, vae, ds, frames, dev, out, resume):
     return measure_scale_factor(vae, batches())
 
 # %% ../nbs/05_train.ipynb #c021
+def chord_labels(rolls):
+    "(chords (B,8) long, key (B,) long) of rolls via scg_music.rules (key index 24 = no key)."
+    from scg_music.rules import chord_progression
+    chords, keys, _ = chord_progression(rolls, return_key=True)
+    return torch.as_tensor(chords).long().reshape(rolls.shape[0], -1), torch.as_tensor(keys).long().reshape(-1)
+
+def _cache_plan(labels, n_per_class, reps, seed):
+    "(index, rep) arrays of the windows to encode: rep 0 un-augmented without replacement, reps >= 1 augmented."
+    rng, idx, rep = np.random.default_rng(seed), [], []
+    classes = np.unique(labels)
+    for r in range(int(reps)):
+        for c in classes:
+            pool = np.flatnonzero(labels == c)
+            if r == 0:
+                if len(pool) < n_per_class:
+                    import warnings
+                    warnings.warn(f'class {int(c)} has only {len(pool)} windows (< n_per_class={n_per_class}); taking all of them')
+                take = rng.choice(pool, min(int(n_per_class), len(pool)), replace=False)
+            else: take = rng.choice(pool, int(n_per_class), replace=len(pool) < n_per_class)
+            idx.append(take); rep.append(np.full(len(take), r))
+    return np.concatenate(idx).astype(np.int64), np.concatenate(rep).astype(np.int64)
+
+def _cache_matches(meta, want):
+    return all(meta.get(k) == v for k, v in want.items())
+
+@torch.no_grad()
+def build_latent_cache(vae, cache_dir, out, n_per_class=64, split='train', seed=0, batch=8, reps=1, progress=True,
+                       frames=1024, rules=('pitch_hist', 'note_density'), save_every=16, stop_after=None, device=None):
+    """Encode `n_per_class` windows per class (x `reps`, see above) of a corpus split with the frozen `vae` (a module or
+    a `save_model` path) into one latent-cache file `out`; resumes from `<out>.partial`. `stop_after` (batches)
+    stops early, leaving the partial file (tests). Returns the cache dict (None when stopped early)."""
+    from scg_music.data import RollDataset
+    from scg_music.rules import RULES
+    vae_path = None
+    if isinstance(vae, (str, Path)): vae_path, vae = str(vae), load_vae({'path': str(vae)}, pick_device(device))
+    vae = vae.eval().requires_grad_(False)
+    dev = next(vae.parameters()).device
+    out = Path(out); partial = out.with_name(out.name + '.partial')
+    want = dict(vae=vae_path or vae.config.get('name'), cache_dir=str(cache_dir), split=split, seed=int(seed),
+                n_per_class=int(n_per_class), reps=int(reps), frames=int(frames), rules=list(rules))
+    if out.exists():
+        c = torch.load(out, map_location='cpu', weights_only=False)
+        if _cache_matches(c['meta'], want): return c
+        raise FileExistsError(f'{out} holds a latent cache built with other settings ({c["meta"]}); remove it or pick another --out')
+    plain = RollDataset(cache_dir, split=split, length=frames, augment=False)
+    augd = RollDataset(cache_dir, split=split, length=frames, augment=True) if reps > 1 else None
+    labels_all = plain.labels
+    idx, rep = _cache_plan(labels_all, n_per_class, reps, seed)
+    st = None
+    if partial.exists():
+        st = torch.load(partial, map_location='cpu', weights_only=False)
+        if not (_cache_matches(st['meta'], want) and st.get('batch') == batch and torch.equal(st['index'], torch.from_numpy(idx))
+                and torch.equal(st['rep'], torch.from_numpy(rep))): st = None      # other settings: start over
+    if st is None:
+        st = dict(meta=want, batch=batch, index=torch.from_numpy(idx), rep=torch.from_numpy(rep), done=0, z=[],
+                  labels={k: [] for k in (*rules, 'chords', 'key')})
+    nb = math.ceil(len(idx) / batch)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=len(idx), initial=st['done'], desc='latent cache', disable=not progress, unit='roll')
+    k0 = st['done'] // batch
+    for k in range(k0, nb):
+        if stop_after is not None and k - k0 >= stop_after: break
+        sl = slice(k * batch, min((k + 1) * batch, len(idx)))
+        if augd is not None: reseed_dataset(augd, step_seed(seed + 1, k))
+        x = torch.stack([(augd if r else plain)[int(i)][0] for i, r in zip(idx[sl], rep[sl])])
+        z = vae.encode(x.to(dev)).float() / vae.scale_factor
+        st['z'].append(z.half().cpu())
+        for name in rules: st['labels'][name].append(RULES[name](x.clone()).float().cpu())
+        ch, key = chord_labels(x)
+        st['labels']['chords'].append(ch); st['labels']['key'].append(key)
+        st['done'] = sl.stop
+        bar.update(sl.stop - sl.start)
+        if (k + 1) % save_every == 0: atomic_save(st, partial)
+    bar.close()
+    if st['done'] < len(idx):
+        atomic_save(st, partial); return None
+    z = torch.cat(st['z'])
+    zd = z.double(); mean = zd.mean().item(); std = math.sqrt(max((zd * zd).mean().item() - mean * mean, 1e-12))
+    meta = dict(want, vae_config=dict(vae.config), vae_scale_factor=float(vae.scale_factor), n=len(idx))
+    cache = dict(format='scg_music.latent_cache/1', z=z, y=torch.as_tensor(labels_all[idx]).long(),
+                 aug=torch.from_numpy(rep > 0), index=torch.from_numpy(idx),
+                 labels={k: torch.cat(v) for k, v in st['labels'].items()},
+                 scale_factor=1.0 / std, mean=mean, std=std, meta=meta)
+    atomic_save(cache, out)
+    if partial.exists(): partial.unlink()
+    return cache
+
+def load_latent_cache(path):
+    "A cache written by `build_latent_cache` (dict of CPU tensors + meta)."
+    c = torch.load(path, map_location='cpu', weights_only=False)
+    if c.get('format') != 'scg_music.latent_cache/1': raise ValueError(f'{path} is not a latent cache (format {c.get("format")!r})')
+    return c
+
+def _cache_scale(cfg, cache, out, resume):
+    "The latent scale for a cached run: `latents.scale_factor` cache|measure (the cache's 1/std), vae, a number or a run path."
+    ck = Path(out) / 'ckpt.pt'
+    if resume and ck.exists():
+        extra = torch.load(ck, map_location='cpu', weights_only=False, mmap=True).get('extra', {})
+        if 'scale_factor' in extra: return float(extra['scale_factor'])
+    sf = cfg.get('latents', {}).get('scale_factor', 'cache')
+    if sf in ('cache', 'measure'): return float(cache['scale_factor'])
+    if sf == 'vae': return float(cache['meta']['vae_scale_factor'])
+    if isinstance(sf, str):
+        from scg_music.checkpoints import model_config
+        return float(model_config(sf)['scale_factor'])
+    return float(sf)
+
+# %% ../nbs/05_train.ipynb #c025
+def _cached_latents(cfg):
+    "The latent cache named by `latents.cache` (None without one)."
+    path = (cfg.get('latents') or {}).get('cache')
+    return None if not path else load_latent_cache(path)
+
 def train_dit(cfg, out, resume=False, progress=True, stop_after=None):
-    "Train the latent DiT (config job 'dit')."
+    "Train the latent DiT (config job 'dit'); from a latent cache when the config has `latents: {cache: path}`."
     cfg = load_config(cfg)
     dev = pick_device(cfg['train'].get('device'))
-    vae, ds, frames = _latent_setup(cfg, dev)
-    scale = _resolve_scale(cfg, vae, ds, frames, dev, out, resume)
+    cache = _cached_latents(cfg)
+    if cache is None:
+        vae, ds, frames = _latent_setup(cfg, dev)
+        scale = _resolve_scale(cfg, vae, ds, frames, dev, out, resume)
+    else:
+        scale = _cache_scale(cfg, cache, out, resume)
+        seed_everything(int(cfg['train']['seed']))        # the model init depends only on the seed
     model = build_model(cfg['model'])
     diff = Diffusion.linear(int(cfg.get('diffusion', {}).get('steps', 1000)))
     shift = int(cfg.get('latents', {}).get('shift_rows', 64))
@@ -363,48 +481,70 @@ def train_dit(cfg, out, resume=False, progress=True, stop_after=None):
     rolls_per_batch = int(cfg.get('latents', {}).get('rolls_per_batch', 0)) or None
     B = int(cfg['train']['batch_size'])
     bf16 = bool(cfg['train']['bf16'])
-    def get_batch(step, micro):
-        n_win = (frames // 8 - rows) // shift + 1
-        nb = rolls_per_batch or max(1, B // n_win)
-        x, y = draw_batch(ds, nb, frames=frames)
-        z = latent_windows(encode_rolls(vae, x.to(dev), scale, bf16), rows, shift)
-        y = torch.full((x.shape[0],), model.num_classes, dtype=torch.long) if y is None else y
-        return z, y.repeat_interleave(z.shape[0] // x.shape[0]).to(dev)
+    if cache is None:
+        def get_batch(step, micro):
+            n_win = (frames // 8 - rows) // shift + 1
+            nb = rolls_per_batch or max(1, B // n_win)
+            x, y = draw_batch(ds, nb, frames=frames)
+            z = latent_windows(encode_rolls(vae, x.to(dev), scale, bf16), rows, shift)
+            y = torch.full((x.shape[0],), model.num_classes, dtype=torch.long) if y is None else y
+            return z, y.repeat_interleave(z.shape[0] // x.shape[0]).to(dev)
+        vae_name = str(cfg['vae'].get('path') or cfg['vae'].get('released'))
+    else:
+        zc = latent_windows(cache['z'], rows, shift)                     # (N*n_win,4,rows,16) float16, roll-major
+        yc = cache['y'].repeat_interleave(zc.shape[0] // cache['z'].shape[0])
+        def get_batch(step, micro):
+            i = torch.randint(0, zc.shape[0], (B,))
+            return (zc[i].float() * scale).to(dev), yc[i].to(dev)
+        vae_name = str(cache['meta']['vae'])
     def objective(dit, batch):
         z, y = batch
         return training_loss(dit, diff, z, dict(y=y)), {}
-    meta = dict(scale_factor=scale, vae=str(cfg['vae'].get('path') or cfg['vae'].get('released')))
+    meta = dict(scale_factor=scale, vae=vae_name)
     return train_loop(model, objective, get_batch, cfg, out, resume=resume, extra=dict(scale_factor=scale),
                       export_config=meta, progress=progress, stop_after=stop_after)
 
-# %% ../nbs/05_train.ipynb #c023
-def chord_labels(rolls):
-    "(chords (B,8) long, key (B,) long) of rolls via scg_music.rules (key index 24 = no key)."
-    from scg_music.rules import chord_progression
-    chords, keys, _ = chord_progression(rolls, return_key=True)
-    return torch.as_tensor(chords).long().reshape(rolls.shape[0], -1), torch.as_tensor(keys).long().reshape(-1)
-
+# %% ../nbs/05_train.ipynb #c029
 def train_classifier(cfg, out, resume=False, progress=True, stop_after=None):
-    "Train a rule classifier on noisy latents (config job 'classifier', `rule:` name)."
+    "Train a rule classifier on noisy latents (config job 'classifier', `rule:` name); from a latent cache with `latents.cache`."
     cfg = load_config(cfg)
     from scg_music.rules import RULES
     rule = cfg['rule']
     chord = rule.startswith('chord')
     if not chord and rule not in RULES: raise ValueError(f'unknown rule {rule!r}; known: {sorted(RULES)}')
     dev = pick_device(cfg['train'].get('device'))
-    vae, ds, frames = _latent_setup(cfg, dev)
-    scale = _resolve_scale(cfg, vae, ds, frames, dev, out, resume)
+    cache = _cached_latents(cfg)
+    if cache is None:
+        vae, ds, frames = _latent_setup(cfg, dev)
+        scale = _resolve_scale(cfg, vae, ds, frames, dev, out, resume)
+    else:
+        scale = _cache_scale(cfg, cache, out, resume)
+        L = cache['labels']
+        if not chord and rule not in L:
+            raise ValueError(f'the latent cache {cfg["latents"]["cache"]} has no {rule!r} labels (it has {sorted(L)}); '
+                             f'rebuild it with rules=(..., {rule!r})')
+        seed_everything(int(cfg['train']['seed']))        # the model init depends only on the seed
     model = build_model(cfg['model'])
     diff = Diffusion.linear(int(cfg.get('diffusion', {}).get('steps', 1000)))
     B, bf16 = int(cfg['train']['batch_size']), bool(cfg['train']['bf16'])
-    def get_batch(step, micro):
-        x, _ = draw_batch(ds, B, frames=frames)
-        x = x.to(dev)
-        lab = chord_labels(x) if chord else RULES[rule](x.clone()).float()
-        z = encode_rolls(vae, x, scale, bf16)
+    def noisy(z):
         t = torch.randint(0, diff.num_timesteps, (B,), device=dev)
-        zt = q_sample(diff, z, t, torch.randn_like(z))
-        return zt, diff.model_t(t), lab
+        return q_sample(diff, z, t, torch.randn_like(z)), diff.model_t(t)
+    if cache is None:
+        def get_batch(step, micro):
+            x, _ = draw_batch(ds, B, frames=frames)
+            x = x.to(dev)
+            lab = chord_labels(x) if chord else RULES[rule](x.clone()).float()
+            z = encode_rolls(vae, x, scale, bf16)
+            t = torch.randint(0, diff.num_timesteps, (B,), device=dev)
+            zt = q_sample(diff, z, t, torch.randn_like(z))
+            return zt, diff.model_t(t), lab
+    else:
+        def get_batch(step, micro):
+            i = torch.randint(0, cache['z'].shape[0], (B,))
+            lab = (L['chords'][i], L['key'][i]) if chord else L[rule][i].float()
+            zt, t = noisy((cache['z'][i].float() * scale).to(dev))
+            return zt, t, lab
     def objective(net, batch):
         zt, t, lab = batch
         if chord:
@@ -420,29 +560,57 @@ def train_classifier(cfg, out, resume=False, progress=True, stop_after=None):
     return train_loop(model, objective, get_batch, cfg, out, resume=resume, extra=dict(scale_factor=scale),
                       export_config=meta, progress=progress, stop_after=stop_after)
 
-# %% ../nbs/05_train.ipynb #c025
-JOBS = {'vae': train_vae, 'dit': train_dit, 'classifier': train_classifier}
+# %% ../nbs/05_train.ipynb #c033
+LATENT_DEFAULTS = dict(out='cache/latents/latents.pt', n_per_class=64, reps=1, seed=0, batch=8, frames=1024, save_every=16)
+
+def build_latents(cfg, out=None, resume=True, progress=True, stop_after=None):
+    "Config job 'latents': `build_latent_cache` from `vae.path`, `data.{cache_dir,split}` and `latents.*` (always resumes)."
+    cfg = load_config(cfg)
+    lc = dict(LATENT_DEFAULTS, **(cfg.get('latents') or {}))
+    data = cfg.get('data') or {}
+    if not (cfg.get('vae') or {}).get('path'): raise ValueError("the latents job needs vae: {path: <save_model path>}")
+    out = out or lc['out']
+    cache = build_latent_cache(cfg['vae']['path'], data.get('cache_dir', 'cache/corpus'), out, n_per_class=int(lc['n_per_class']),
+                               split=data.get('split', 'train'), seed=int(lc['seed']), batch=int(lc['batch']),
+                               reps=int(lc['reps']), progress=progress, frames=int(lc['frames']),
+                               save_every=int(lc['save_every']), stop_after=stop_after, device=cfg['train'].get('device'))
+    return dict(cache=cache, out=Path(out))
+
+JOBS = {'vae': train_vae, 'dit': train_dit, 'classifier': train_classifier, 'latents': build_latents}
 
 def train_main(argv=None):
     "`scg-music train` entry point."
-    p = argparse.ArgumentParser(prog='scg-music train', description='Train the VAE, the latent DiT or a rule classifier.')
+    p = argparse.ArgumentParser(prog='scg-music train', description='Train the VAE, the latent DiT or a rule classifier; build a latent cache.')
     p.add_argument('job', choices=sorted(JOBS))
-    p.add_argument('--config', required=True, help='YAML/JSON file or a name in scg_music/configs/train/')
-    p.add_argument('--out', default=None, help='run folder (default runs/<config name>)')
+    p.add_argument('--config', default=None, help='YAML/JSON file or a name in scg_music/configs/train/ (required except for latents)')
+    p.add_argument('--out', default=None, help='run folder (default runs/<config name>); latents: the cache file')
     p.add_argument('--steps', type=int, default=None, help='override train.steps')
     p.add_argument('--batch-size', type=int, default=None)
     p.add_argument('--device', default=None)
-    p.add_argument('--cache', default=None, help='override data.cache_dir (the corpus cache)')
-    p.add_argument('--vae', default=None, help='override vae.path (dit / classifier jobs)')
-    p.add_argument('--resume', action='store_true', help='continue from <out>/ckpt.pt')
+    p.add_argument('--cache', '--cache-dir', dest='cache', default=None, help='override data.cache_dir (the corpus cache)')
+    p.add_argument('--vae', default=None, help='override vae.path (dit / classifier / latents jobs)')
+    p.add_argument('--latent-cache', default=None, help='dit / classifier: override latents.cache (train from a latent cache)')
+    p.add_argument('--n-per-class', type=int, default=None, help='latents: override latents.n_per_class')
+    p.add_argument('--reps', type=int, default=None, help='latents: override latents.reps')
+    p.add_argument('--resume', action='store_true', help='continue from <out>/ckpt.pt (latents always resume)')
     p.add_argument('--no-progress', action='store_true')
     a = p.parse_args(argv)
-    cfg = load_config(a.config)
+    if a.config is None and a.job != 'latents': p.error('--config is required')
+    cfg = load_config(a.config if a.config is not None else dict(job='latents'))
     if cfg.get('job') and cfg['job'] != a.job: raise SystemExit(f"config {a.config} is for job {cfg['job']!r}, not {a.job!r}")
     for k, v in (('steps', a.steps), ('batch_size', a.batch_size), ('device', a.device)):
         if v is not None: cfg['train'][k] = v
     if a.cache: cfg.setdefault('data', {})['cache_dir'] = a.cache
     if a.vae: cfg['vae'] = {'path': a.vae}
+    if a.latent_cache: cfg.setdefault('latents', {})['cache'] = a.latent_cache
+    if a.job == 'latents':
+        for k, v in (('n_per_class', a.n_per_class), ('reps', a.reps)):
+            if v is not None: cfg.setdefault('latents', {})[k] = v
+        res = build_latents(cfg, a.out, progress=not a.no_progress)
+        c = res['cache']
+        print(f"latents: {res['out']}: z {tuple(c['z'].shape)}, classes {torch.bincount(c['y']).tolist()}, "
+              f"scale_factor {c['scale_factor']:.4f} (1/std), vae {c['meta']['vae']}")
+        return 0
     out = a.out or str(Path('runs') / Path(a.config).stem)
     res = JOBS[a.job](cfg, out, resume=a.resume, progress=not a.no_progress)
     if dist_info()[0] == 0:

@@ -47,7 +47,7 @@ def test_configs_load():
     assert {'vae_tiny', 'vae_small', 'dit_tiny', 'cls_pitch_tiny', 'cls_nd_tiny', 'cls_chord_tiny'} <= set(names)
     for n in names:
         c = load_config(n)
-        assert c['job'] in ('vae', 'dit', 'classifier') and c['train']['steps'] > 0
+        assert c['job'] in ('vae', 'dit', 'classifier', 'latents') and c['train']['steps'] > 0
     with pytest.raises(ValueError, match='unknown train settings'):
         load_config(dict(job='vae', train=dict(stepz=3)))
     with pytest.raises(FileNotFoundError): load_config('no_such_config')
