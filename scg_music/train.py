@@ -275,10 +275,12 @@ def build_model(section):
     raise ValueError(f'unknown model {name!r}; VAE configs {sorted(VAE_CONFIGS)}, DiT configs {sorted(DIT_CONFIGS)}')
 
 def train_vae(cfg, out, resume=False, progress=True, stop_after=None):
-    "Train a VAE on random 1.28 s chunks (config job 'vae')."
+    "Train a VAE on random 1.28 s chunks (config job 'vae'; `loss: {kl_weight, fg_weight, mse_weight}`)."
     cfg = load_config(cfg)
     model = build_model(cfg['model'])
-    kl_weight = float(cfg.get('loss', {}).get('kl_weight', 1e-2))
+    lc = cfg.get('loss', {}) or {}
+    kl_weight = float(lc.get('kl_weight', 1e-2))
+    extra_loss = dict(fg_weight=lc.get('fg_weight'), mse_weight=float(lc.get('mse_weight', 0.0)))
     ds = make_dataset('chunk', cfg.get('data'))
     dev = pick_device(cfg['train'].get('device'))
     chunk = model.chunk
@@ -286,7 +288,7 @@ def train_vae(cfg, out, resume=False, progress=True, stop_after=None):
         x, _ = draw_batch(ds, cfg['train']['batch_size'], frames=chunk)
         return x.to(dev)
     def objective(vae, x):
-        loss, logs = vae.loss(x, kl_weight=kl_weight)
+        loss, logs = vae.loss(x, kl_weight=kl_weight, **extra_loss)
         return loss, logs
     return train_loop(model, objective, get_batch, cfg, out, resume=resume, progress=progress, stop_after=stop_after)
 

@@ -146,7 +146,7 @@ class AutoencoderKL(nn.Module):
     "KL autoencoder over `(3,128,128)` piano-roll chunks; `encode/decode` work on whole rolls in the latent-strip layout."
     def __init__(self, ch=128, ch_mult=(1, 2, 2, 4), num_res_blocks=2, attn_resolutions=(), dropout=0.0,
                  embed_dim=4, z_channels=4, double_z=True, resolution=128, in_channels=3, out_ch=3,
-                 scale_factor=1.0, name=None):
+                 scale_factor=1.0, name=None, out_thresholds=None):
         super().__init__()
         dd = dict(ch=ch, ch_mult=tuple(ch_mult), num_res_blocks=num_res_blocks, attn_resolutions=tuple(attn_resolutions),
                   dropout=dropout, z_channels=z_channels, resolution=resolution)
@@ -157,12 +157,15 @@ class AutoencoderKL(nn.Module):
         self.embed_dim, self.chunk, self.in_channels = embed_dim, resolution, in_channels
         self.down = 2 ** (len(ch_mult) - 1)           # 8 for f8
         self.scale_factor = float(scale_factor)
+        if out_thresholds is not None and len(out_thresholds) != out_ch:
+            raise ValueError(f'out_thresholds needs one entry (or None) per output channel ({out_ch}); got {out_thresholds}')
+        self.out_thresholds = None if out_thresholds is None else [None if t is None else float(t) for t in out_thresholds]
         self._cfg = dict(dd, embed_dim=embed_dim, double_z=double_z, in_channels=in_channels, out_ch=out_ch, name=name)
 
     @property
     def config(self):
         "Constructor kwargs (with the current `scale_factor`), as `checkpoints.save_model` stores them."
-        c = dict(self._cfg, scale_factor=self.scale_factor, ch_mult=list(self._cfg['ch_mult']),
+        c = dict(self._cfg, scale_factor=self.scale_factor, out_thresholds=self.out_thresholds, ch_mult=list(self._cfg['ch_mult']),
                  attn_resolutions=list(self._cfg['attn_resolutions']))
         return dict(c, **{'class': 'AutoencoderKL'})
 
@@ -226,8 +229,24 @@ class AutoencoderKL(nn.Module):
         return z * self.scale_factor
 
     def decode_chunks(self, z):
-        "Raw decoder on unscaled chunk latents `(N,4,16,16)` -> `(N,3,128,128)`."
-        return self.decoder(self.post_quant_conv(z))
+        "Decoder on unscaled chunk latents `(N,4,16,16)` -> `(N,3,128,128)` (with the output calibration, if any)."
+        return self.calibrate(self.decoder(self.post_quant_conv(z)))
+
+    # the released decision thresholds of each channel: notes and pedal > -0.95, onsets >= 64/127 in [0,127]
+    ROLL_THRESHOLDS = (-0.95, 64 / 63.5 - 1.0, -0.95)
+
+    def calibrate(self, x):
+        "Piecewise-linear monotone remap per channel moving the decision threshold `out_thresholds[c]` onto the roll's."
+        if not self.out_thresholds: return x
+        chans = []
+        for c, (t, th) in enumerate(zip(self.out_thresholds, self.ROLL_THRESHOLDS)):
+            v = x[:, c]
+            if t is not None and t != th:
+                lo = -1.0 + (v + 1.0) * (th + 1.0) / (t + 1.0)           # [-1, t] -> [-1, th]
+                hi = th + (v - t) * (1.0 - th) / (1.0 - t)               # [t, 1]  -> [th, 1]
+                v = torch.where(v < t, lo, hi)
+            chans.append(v)
+        return torch.stack(chans, 1)
 
     def decode(self, z, threshold=False, max_chunks=None):
         "Latents `(B,4,H,16)` (scaled) -> rolls `(B,3,128,8H)`; `threshold` maps values <= -0.95 to -1."
@@ -238,16 +257,26 @@ class AutoencoderKL(nn.Module):
         return x
 
     def forward(self, x, sample=True):
-        "Reconstruct a batch of rolls; returns `(recon, mean, logvar)` (mean/logvar unscaled, latent layout)."
+        "Reconstruct a batch of rolls (raw decoder output, no calibration); returns `(recon, mean, logvar)` (mean/logvar unscaled, latent layout)."
         mean, logvar = self.encode_moments(x)
         z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean) if sample else mean
-        return self.from_chunks(self.decode_chunks(self.latents_to_chunks(z)), x.shape[0]), mean, logvar
+        rec = self.decoder(self.post_quant_conv(self.latents_to_chunks(z)))
+        return self.from_chunks(rec, x.shape[0]), mean, logvar
 
-    def loss(self, x, kl_weight=1e-2, sample=True):
-        "Released objective: `sum|x - x_hat| / B + kl_weight * sum KL / B`. Returns `(loss, logs)`."
+    def loss(self, x, kl_weight=1e-2, sample=True, fg_weight=None, mse_weight=0.0):
+        """Released objective: `sum|x - x_hat| / B + kl_weight * sum KL / B`. Returns `(loss, logs)`.
+        Options for short (CPU) runs: `fg_weight` (per channel) multiplies the error on foreground pixels (x > -1) by
+        `1 + fg_weight[c]`, and `mse_weight` adds that many times the (equally weighted) squared error."""
         rec, mean, logvar = self(x, sample=sample)
         B = x.shape[0]
-        l1 = (x - rec).abs().sum() / B
+        err = (x - rec).abs()
+        if fg_weight is not None or mse_weight:
+            w = 1.0
+            if fg_weight is not None:
+                fw = torch.as_tensor(list(fg_weight), dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+                w = 1.0 + fw * (x > -0.99)
+            err = w * (err + mse_weight * err.pow(2))
+        l1 = err.sum() / B
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum() / B
         loss = l1 + kl_weight * kl
         logs = {'loss': loss.detach(), 'rec_l1': l1.detach(), 'kl': kl.detach(),
