@@ -37,9 +37,9 @@ clean-venv:
 
 # The exact commands that produce the bundled SCG models (see nbs/13_model_card.ipynb); resumable.
 train-bundled: $(STAMP)
-	$(BIN)/scg-music train vae --config bundled_vae --out runs/bundled_vae
-	$(BIN)/scg-music train vae --config bundled_vae_stage2 --out runs/bundled_vae --resume
-	$(BIN)/scg-music train vae --config bundled_vae_stage3 --out runs/bundled_vae --resume
-	$(BIN)/scg-music train dit --config bundled_dit --out runs/bundled_dit
-	for r in pitch nd chord; do $(BIN)/scg-music train classifier --config bundled_cls_$$r --out runs/bundled_cls_$$r; done
+	$(BIN)/scg-music train vae --config bundled_vae --out runs/bundled_vae --resume
+	$(BIN)/python -c "from scg_music.model_card import calibrate_run; print(calibrate_run())"
+	$(BIN)/scg-music train latents --config bundled_latents
+	$(BIN)/scg-music train dit --config bundled_dit --out runs/bundled_dit --resume
+	for r in pitch nd chord; do $(BIN)/scg-music train classifier --config bundled_cls_$$r --out runs/bundled_cls_$$r --resume; done
 	$(BIN)/python -c "from scg_music.model_card import ship_bundled; print(ship_bundled())"

@@ -14,7 +14,8 @@ from .pianoroll import roll_to_midi, BadInputError
 
 # %% auto #0
 __all__ = ['BUNDLED', 'note_table', 'match_onsets', 'note_f1', 'test_windows', 'vae_note_f1', 'read_log', 'measure_vae',
-           'measure_unguided', 'guidance_configs', 'measure_guidance', 'time_guided_excerpt', 'ship_bundled']
+           'measure_unguided', 'calibrate_vae', 'calibrate_run', 'guidance_configs', 'measure_guidance',
+           'time_guided_excerpt', 'ship_bundled']
 
 # %% ../nbs/13_model_card.ipynb #c006
 def note_table(roll, threshold=-0.95):
@@ -101,6 +102,41 @@ def measure_unguided(pipe, cache_dir='cache/corpus', n_per_class=8, n_ref=32, st
                            notes_per_reference=float(np.mean([len(note_table(r)) for r in ref])), seconds=round(dt, 1))
     return out
 
+# %% ../nbs/13_model_card.ipynb #c011b
+@torch.no_grad()
+def calibrate_vae(vae, rolls, grid_notes=(-0.95, -0.9, -0.85, -0.8, -0.7, -0.6, -0.5, -0.4, -0.2, 0.0),
+                  grid_onsets=(0.008, 0.2, 0.35, 0.5, 0.65, 0.8), tol=0.02, batch=8) -> dict:
+    "Fit and set `vae.out_thresholds` on `rolls` (train windows); returns the fitted thresholds, F1 and the grid."
+    vae = vae.eval(); rolls = torch.as_tensor(rolls)
+    old, vae.out_thresholds = vae.out_thresholds, None
+    try: raw = torch.cat([vae.decode(vae.encode(x)) for x in rolls.split(batch)])
+    finally: vae.out_thresholds = old
+    grid, best = {}, (-1.0, None)
+    for t0 in grid_notes:
+        for t1 in grid_onsets:
+            vae.out_thresholds = [t0, t1, None]
+            f = note_f1(rolls, vae.calibrate(raw).clamp(-1, 1), tol)['f1']
+            grid[f'{t0:g},{t1:g}'] = f
+            if f > best[0]: best = (f, (t0, t1))
+    ref = rolls[:, 2] > -0.95
+    def pix_f1(t):
+        est = raw[:, 2] > t; tp = (est & ref).sum().item()
+        return 2 * tp / max(est.sum().item() + ref.sum().item(), 1)
+    t2 = max(grid_notes, key=pix_f1)
+    vae.out_thresholds = [best[1][0], best[1][1], t2]
+    return dict(out_thresholds=vae.out_thresholds, f1=best[0], pedal_pixel_f1=pix_f1(t2), windows=len(rolls), grid=grid)
+
+def calibrate_run(src='runs/bundled_vae/ema', dst='runs/bundled_vae/calibrated', cache_dir='cache/corpus', n_per_class=8,
+                  seed=1) -> dict:
+    "Calibrate the VAE export `src` on `n_per_class` train windows per class and save it as `dst` (what ships)."
+    from scg_music.checkpoints import load_model, save_model, model_config
+    vae = load_model(src)
+    x, _ = test_windows(cache_dir, n_per_class, seed, split='train')
+    res = calibrate_vae(vae, x)
+    meta = dict(model_config(src)); meta.pop('class', None)
+    save_model(vae, dst, {k: v for k, v in meta.items() if k in ('train_step',)} | dict(calibration={k: v for k, v in res.items() if k != 'grid'}))
+    return {k: v for k, v in res.items() if k != 'grid'}
+
 # %% ../nbs/13_model_card.ipynb #c012
 _RULE_FILES = {'pitch_hist': 'pitch', 'note_density': 'nd', 'chord_progression': 'chord'}
 
@@ -163,9 +199,10 @@ def ship_bundled(runs='runs', dest=None, dexter=None) -> dict:
     scale = model_config(runs / BUNDLED['dit'] / 'ema')['scale_factor']
     for name, run in BUNDLED.items():
         src = runs / run / 'ema'
+        if name == 'vae' and (runs / run / 'calibrated.safetensors').is_file(): src = runs / run / 'calibrated'
         m, meta = load_model(src), model_config(src)
         if name == 'vae': m.scale_factor = float(scale)
-        keep = ('train_step', 'rule', 'vae') + (() if name == 'vae' else ('scale_factor',))   # the VAE's own scale is set above
+        keep = ('train_step', 'rule', 'vae', 'calibration') + (() if name == 'vae' else ('scale_factor',))   # the VAE's own scale is set above
         save_model(m, dest / name, {k: v for k, v in meta.items() if k in keep}
                    | dict(run=run, config=f'scg_music/configs/train/{run}.yml'))
     dx = Path(dexter) if dexter else None
