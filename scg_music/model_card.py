@@ -104,8 +104,8 @@ def measure_unguided(pipe, cache_dir='cache/corpus', n_per_class=8, n_ref=32, st
 
 # %% ../nbs/13_model_card.ipynb #c011b
 @torch.no_grad()
-def calibrate_vae(vae, rolls, grid_notes=(-0.95, -0.9, -0.85, -0.8, -0.7, -0.6, -0.5, -0.4, -0.2, 0.0),
-                  grid_onsets=(0.008, 0.2, 0.35, 0.5, 0.65, 0.8), tol=0.02, batch=8) -> dict:
+def calibrate_vae(vae, rolls, grid_notes=(-0.95, -0.9, -0.8, -0.7, -0.6, -0.5, -0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3),
+                  grid_onsets=(0.008, 0.2, 0.4, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95), tol=0.02, batch=8) -> dict:
     "Fit and set `vae.out_thresholds` on `rolls` (train windows); returns the fitted thresholds, F1 and the grid."
     vae = vae.eval(); rolls = torch.as_tensor(rolls)
     old, vae.out_thresholds = vae.out_thresholds, None

@@ -236,14 +236,16 @@ class AutoencoderKL(nn.Module):
     ROLL_THRESHOLDS = (-0.95, 64 / 63.5 - 1.0, -0.95)
 
     def calibrate(self, x):
-        "Piecewise-linear monotone remap per channel moving the decision threshold `out_thresholds[c]` onto the roll's."
+        """Monotone remap per channel moving the decision threshold `out_thresholds[c]` onto the roll's: values below
+        it are squeezed linearly under the roll's threshold, values above it are kept (at least just above the roll's
+        threshold), so velocities and pedal depths of kept pixels are unchanged."""
         if not self.out_thresholds: return x
         chans = []
         for c, (t, th) in enumerate(zip(self.out_thresholds, self.ROLL_THRESHOLDS)):
             v = x[:, c]
             if t is not None and t != th:
                 lo = -1.0 + (v + 1.0) * (th + 1.0) / (t + 1.0)           # [-1, t] -> [-1, th]
-                hi = th + (v - t) * (1.0 - th) / (1.0 - t)               # [t, 1]  -> [th, 1]
+                hi = v.clamp(min=th + 1e-3)                              # kept as they are
                 v = torch.where(v < t, lo, hi)
             chans.append(v)
         return torch.stack(chans, 1)
