@@ -14,7 +14,7 @@ from . import diffusion as D
 from .checkpoints import load_released, load_model
 
 # %% auto #0
-__all__ = ['MODELS_DIR', 'default_device', 'RuleGuidedPipeline']
+__all__ = ['MODELS_DIR', 'default_device', 'cpu_has_bf16', 'default_bf16', 'RuleGuidedPipeline']
 
 # %% ../nbs/09_pipeline.ipynb #c006
 import scg_music
@@ -36,12 +36,25 @@ def _labels(class_label, n, num_classes, device):
     return y.to(device)
 
 # %% ../nbs/09_pipeline.ipynb #c007
+def cpu_has_bf16() -> bool:
+    "Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX): there bf16 autocast is ~3x faster, elsewhere slower."
+    try: flags = Path('/proc/cpuinfo').read_text()
+    except OSError: return False
+    return 'avx512_bf16' in flags or 'amx_bf16' in flags
+
+def default_bf16(device) -> bool:
+    "bf16 autocast by default on CUDA and on CPUs with native bf16; `SCG_BF16=0/1` overrides."
+    env = os.environ.get('SCG_BF16')
+    if env is not None: return env not in ('0', '', 'false', 'False')
+    device = torch.device(device)
+    return device.type == 'cuda' or (device.type == 'cpu' and cpu_has_bf16())
+
 class RuleGuidedPipeline:
     "VAE + rotary DiT + Gaussian diffusion (+ optional latent classifiers) for sampling piano rolls."
     def __init__(self, vae: AutoencoderKL, dit: DiTRotary, diffusion: D.Diffusion | None = None, classifiers=None, device=None,
                  bf16=None):
         self.device = torch.device(device) if device is not None else default_device()
-        self.bf16 = (self.device.type == 'cuda') if bf16 is None else bool(bf16)   # autocast for DiT and VAE decoder
+        self.bf16 = default_bf16(self.device) if bf16 is None else bool(bf16)     # autocast for DiT and VAE decoder
         self.vae = vae.to(self.device).eval().requires_grad_(False)
         self.dit = dit.to(self.device).eval().requires_grad_(False)
         self.diffusion = diffusion if diffusion is not None else D.Diffusion.linear()
