@@ -14,7 +14,7 @@ from . import diffusion as D
 from .checkpoints import load_released, load_model
 
 # %% auto #0
-__all__ = ['MODELS_DIR', 'default_device', 'cpu_has_bf16', 'default_bf16', 'RuleGuidedPipeline']
+__all__ = ['MODELS_DIR', 'default_device', 'default_bf16', 'RuleGuidedPipeline']
 
 # %% ../nbs/09_pipeline.ipynb #c006
 import scg_music
@@ -36,11 +36,7 @@ def _labels(class_label, n, num_classes, device):
     return y.to(device)
 
 # %% ../nbs/09_pipeline.ipynb #c007
-def cpu_has_bf16() -> bool:
-    "Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX): there bf16 autocast is ~3x faster, elsewhere slower."
-    try: flags = Path('/proc/cpuinfo').read_text()
-    except OSError: return False
-    return 'avx512_bf16' in flags or 'amx_bf16' in flags
+from .train import cpu_has_bf16
 
 def default_bf16(device) -> bool:
     "bf16 autocast by default on CUDA and on CPUs with native bf16; `SCG_BF16=0/1` overrides."

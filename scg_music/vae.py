@@ -270,6 +270,7 @@ class AutoencoderKL(nn.Module):
         Options for short (CPU) runs: `fg_weight` (per channel) multiplies the error on foreground pixels (x > -1) by
         `1 + fg_weight[c]`, and `mse_weight` adds that many times the (equally weighted) squared error."""
         rec, mean, logvar = self(x, sample=sample)
+        rec, mean, logvar = rec.float(), mean.float(), logvar.float()     # losses in fp32 under autocast
         B = x.shape[0]
         err = (x - rec).abs()
         if fg_weight is not None or mse_weight:
