@@ -423,7 +423,8 @@ def build_latent_cache(vae, cache_dir, out, n_per_class=64, split='train', seed=
         sl = slice(k * batch, min((k + 1) * batch, len(idx)))
         if augd is not None: reseed_dataset(augd, step_seed(seed + 1, k))
         x = torch.stack([(augd if r else plain)[int(i)][0] for i, r in zip(idx[sl], rep[sl])])
-        z = vae.encode(x.to(dev)).float() / vae.scale_factor
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == 'cuda' or (dev.type == 'cpu' and cpu_has_bf16())):
+            z = vae.encode(x.to(dev)).float() / vae.scale_factor
         st['z'].append(z.half().cpu())
         for name in rules: st['labels'][name].append(RULES[name](x.clone()).float().cpu())
         ch, key = chord_labels(x)
