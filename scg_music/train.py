@@ -204,8 +204,8 @@ def train_loop(model, objective, get_batch, cfg, out, resume=False, extra=None, 
                 (loss / accum).backward()
             loss_sum += loss.item() / accum
             for k, v in (logs or {}).items(): logs_sum[k] = logs_sum.get(k, 0.0) + _scalar(v) / accum
-        if tc.get('warmup'):
-            for g in opt.param_groups: g['lr'] = lr * min(1.0, (step + 1) / tc['warmup'])
+        for g in opt.param_groups:                # every step: a resumed run follows its (possibly new) config's lr
+            g['lr'] = lr * (min(1.0, (step + 1) / tc['warmup']) if tc.get('warmup') else 1.0)
         gnorm = torch.nn.utils.clip_grad_norm_(params, tc['grad_clip']) if tc.get('grad_clip') else None
         opt.step()
         if ema is not None: ema.update(model)
