@@ -36,14 +36,13 @@ def _labels(class_label, n, num_classes, device):
     return y.to(device)
 
 # %% ../nbs/09_pipeline.ipynb #c007
-from .train import cpu_has_bf16
+from .train import cpu_has_bf16, bf16_fast
 
 def default_bf16(device) -> bool:
     "bf16 autocast by default on CUDA and on CPUs with native bf16; `SCG_BF16=0/1` overrides."
     env = os.environ.get('SCG_BF16')
     if env is not None: return env not in ('0', '', 'false', 'False')
-    device = torch.device(device)
-    return device.type == 'cuda' or (device.type == 'cpu' and cpu_has_bf16())
+    return bf16_fast(device)
 
 class RuleGuidedPipeline:
     "VAE + rotary DiT + Gaussian diffusion (+ optional latent classifiers) for sampling piano rolls."

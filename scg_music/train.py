@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_train.ipynb #c002
 from __future__ import annotations
-import argparse, copy, json, math, os, random, sys, time
+import argparse, copy, functools, json, math, os, random, sys, time
 from contextlib import nullcontext
 from pathlib import Path
 import numpy as np
@@ -17,9 +17,10 @@ from .diffusion import Diffusion, training_loss, q_sample
 # %% auto #0
 __all__ = ['CONFIG_DIR', 'LOOP_DEFAULTS', 'LATENT_DEFAULTS', 'JOBS', 'load_config', 'dist_info', 'pick_device', 'setup_dist',
            'step_seed', 'seed_everything', 'rng_state', 'set_rng_state', 'EMA', 'atomic_save', 'export_weights',
-           'LossLog', 'cpu_has_bf16', 'train_loop', 'make_dataset', 'reseed_dataset', 'draw_batch', 'build_model',
-           'train_vae', 'load_vae', 'latent_windows', 'encode_rolls', 'measure_scale_factor', 'chord_labels',
-           'build_latent_cache', 'load_latent_cache', 'train_dit', 'train_classifier', 'build_latents', 'train_main']
+           'LossLog', 'cpu_has_bf16', 'bf16_fast', 'train_loop', 'make_dataset', 'reseed_dataset', 'draw_batch',
+           'build_model', 'train_vae', 'load_vae', 'latent_windows', 'encode_rolls', 'measure_scale_factor',
+           'chord_labels', 'build_latent_cache', 'load_latent_cache', 'train_dit', 'train_classifier', 'build_latents',
+           'train_main']
 
 # %% ../nbs/05_train.ipynb #c004
 CONFIG_DIR = Path(__file__).resolve().parent / 'configs' / 'train' if '__file__' in globals() else Path('../scg_music/configs/train').resolve()
@@ -136,11 +137,17 @@ class _Objective(nn.Module):
 
 def _scalar(v): return float(v.detach().float().mean()) if torch.is_tensor(v) else float(v)
 
+@functools.cache
 def cpu_has_bf16() -> bool:
     "Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX): there bf16 autocast is 2-3x faster, elsewhere slower."
     try: flags = Path('/proc/cpuinfo').read_text()
     except OSError: return False
     return 'avx512_bf16' in flags or 'amx_bf16' in flags
+
+def bf16_fast(device) -> bool:
+    "Whether bf16 autocast pays on `device`: CUDA, or a CPU with native bf16."
+    device = torch.device(device)
+    return device.type == 'cuda' or (device.type == 'cpu' and cpu_has_bf16())
 
 def train_loop(model, objective, get_batch, cfg, out, resume=False, extra=None, export_config=None, progress=True,
                stop_after=None, export=True):
@@ -172,7 +179,7 @@ def train_loop(model, objective, get_batch, cfg, out, resume=False, extra=None, 
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
         net = DDP(obj, device_ids=[device.index] if device.type == 'cuda' else None)
-    use_bf16 = bool(tc['bf16']) and (device.type == 'cuda' or (device.type == 'cpu' and cpu_has_bf16()))
+    use_bf16 = bool(tc['bf16']) and bf16_fast(device)
     total, history = int(tc['steps']), []
     end = total if stop_after is None else min(total, int(stop_after))
     cfg_dump = json.loads(json.dumps(cfg, default=str))
@@ -318,7 +325,7 @@ def latent_windows(z, rows=128, shift_rows=64):
 
 @torch.no_grad()
 def encode_rolls(vae, x, scale, bf16=False):
-    with torch.autocast('cuda', dtype=torch.bfloat16, enabled=bf16 and x.device.type == 'cuda'):
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16 and bf16_fast(x.device)):
         z = vae.encode(x)
     return z.float() / vae.scale_factor * scale
 
@@ -339,13 +346,17 @@ def _latent_setup(cfg, dev):
     if frames % vae.chunk: raise ValueError(f'latents.frames={frames} must be a multiple of the VAE chunk {vae.chunk}')
     return vae, ds, frames
 
-def _resolve_scale(cfg, vae, ds, frames, dev, out, resume):
-    sf = cfg.get('latents', {}).get('scale_factor', 'measure')
+def _resolve_scale(cfg, out, resume, vae=None, ds=None, frames=None, dev=None, cache=None):
+    """The latent scale of a DiT/classifier run: the resumed run's own; else `latents.scale_factor`: 'measure' (1/std
+    of latents: the cache's, or measured on rolls), 'cache' (= the cache's), 'vae', a number or another run's export."""
     ck = Path(out) / 'ckpt.pt'
     if resume and ck.exists():
         extra = torch.load(ck, map_location='cpu', weights_only=False, mmap=True).get('extra', {})
         if 'scale_factor' in extra: return float(extra['scale_factor'])
-    if sf == 'vae': return float(vae.scale_factor)
+    sf = cfg.get('latents', {}).get('scale_factor', 'measure')
+    if sf == 'cache' and cache is None: raise ValueError("latents.scale_factor 'cache' needs latents.cache (a latent cache file)")
+    if sf in ('cache', 'measure') and cache is not None: return float(cache['scale_factor'])
+    if sf == 'vae': return float(cache['meta']['vae_scale_factor'] if cache is not None else vae.scale_factor)
     if isinstance(sf, str) and sf != 'measure':        # the scale of another run, e.g. the paired DiT's export
         from scg_music.checkpoints import model_config
         return float(model_config(sf)['scale_factor'])
@@ -423,7 +434,7 @@ def build_latent_cache(vae, cache_dir, out, n_per_class=64, split='train', seed=
         sl = slice(k * batch, min((k + 1) * batch, len(idx)))
         if augd is not None: reseed_dataset(augd, step_seed(seed + 1, k))
         x = torch.stack([(augd if r else plain)[int(i)][0] for i, r in zip(idx[sl], rep[sl])])
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == 'cuda' or (dev.type == 'cpu' and cpu_has_bf16())):
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16_fast(dev)):
             z = vae.encode(x.to(dev)).float() / vae.scale_factor
         st['z'].append(z.half().cpu())
         for name in rules: st['labels'][name].append(RULES[name](x.clone()).float().cpu())
@@ -452,37 +463,24 @@ def load_latent_cache(path):
     if c.get('format') != 'scg_music.latent_cache/1': raise ValueError(f'{path} is not a latent cache (format {c.get("format")!r})')
     return c
 
-def _cache_scale(cfg, cache, out, resume):
-    "The latent scale for a cached run: `latents.scale_factor` cache|measure (the cache's 1/std), vae, a number or a run path."
-    ck = Path(out) / 'ckpt.pt'
-    if resume and ck.exists():
-        extra = torch.load(ck, map_location='cpu', weights_only=False, mmap=True).get('extra', {})
-        if 'scale_factor' in extra: return float(extra['scale_factor'])
-    sf = cfg.get('latents', {}).get('scale_factor', 'cache')
-    if sf in ('cache', 'measure'): return float(cache['scale_factor'])
-    if sf == 'vae': return float(cache['meta']['vae_scale_factor'])
-    if isinstance(sf, str):
-        from scg_music.checkpoints import model_config
-        return float(model_config(sf)['scale_factor'])
-    return float(sf)
 
 # %% ../nbs/05_train.ipynb #c025
-def _cached_latents(cfg):
-    "The latent cache named by `latents.cache` (None without one)."
+def _latent_source(cfg, dev, out, resume):
+    "`(vae, ds, frames, cache, scale)` of a DiT/classifier run: the frozen VAE + corpus, or the cache named by `latents.cache`."
     path = (cfg.get('latents') or {}).get('cache')
-    return None if not path else load_latent_cache(path)
+    if not path:
+        vae, ds, frames = _latent_setup(cfg, dev)
+        return vae, ds, frames, None, _resolve_scale(cfg, out, resume, vae=vae, ds=ds, frames=frames, dev=dev)
+    cache = load_latent_cache(path)
+    scale = _resolve_scale(cfg, out, resume, cache=cache)
+    seed_everything(int(cfg['train']['seed']))            # the model init depends only on the seed
+    return None, None, None, cache, scale
 
 def train_dit(cfg, out, resume=False, progress=True, stop_after=None):
     "Train the latent DiT (config job 'dit'); from a latent cache when the config has `latents: {cache: path}`."
     cfg = load_config(cfg)
     dev = pick_device(cfg['train'].get('device'))
-    cache = _cached_latents(cfg)
-    if cache is None:
-        vae, ds, frames = _latent_setup(cfg, dev)
-        scale = _resolve_scale(cfg, vae, ds, frames, dev, out, resume)
-    else:
-        scale = _cache_scale(cfg, cache, out, resume)
-        seed_everything(int(cfg['train']['seed']))        # the model init depends only on the seed
+    vae, ds, frames, cache, scale = _latent_source(cfg, dev, out, resume)
     model = build_model(cfg['model'])
     diff = Diffusion.linear(int(cfg.get('diffusion', {}).get('steps', 1000)))
     shift = int(cfg.get('latents', {}).get('shift_rows', 64))
@@ -522,17 +520,12 @@ def train_classifier(cfg, out, resume=False, progress=True, stop_after=None):
     chord = rule.startswith('chord')
     if not chord and rule not in RULES: raise ValueError(f'unknown rule {rule!r}; known: {sorted(RULES)}')
     dev = pick_device(cfg['train'].get('device'))
-    cache = _cached_latents(cfg)
-    if cache is None:
-        vae, ds, frames = _latent_setup(cfg, dev)
-        scale = _resolve_scale(cfg, vae, ds, frames, dev, out, resume)
-    else:
-        scale = _cache_scale(cfg, cache, out, resume)
+    vae, ds, frames, cache, scale = _latent_source(cfg, dev, out, resume)
+    if cache is not None:
         L = cache['labels']
         if not chord and rule not in L:
             raise ValueError(f'the latent cache {cfg["latents"]["cache"]} has no {rule!r} labels (it has {sorted(L)}); '
                              f'rebuild it with rules=(..., {rule!r})')
-        seed_everything(int(cfg['train']['seed']))        # the model init depends only on the seed
     model = build_model(cfg['model'])
     diff = Diffusion.linear(int(cfg.get('diffusion', {}).get('steps', 1000)))
     B, bf16 = int(cfg['train']['batch_size']), bool(cfg['train']['bf16'])
@@ -544,10 +537,8 @@ def train_classifier(cfg, out, resume=False, progress=True, stop_after=None):
             x, _ = draw_batch(ds, B, frames=frames)
             x = x.to(dev)
             lab = chord_labels(x) if chord else RULES[rule](x.clone()).float()
-            z = encode_rolls(vae, x, scale, bf16)
-            t = torch.randint(0, diff.num_timesteps, (B,), device=dev)
-            zt = q_sample(diff, z, t, torch.randn_like(z))
-            return zt, diff.model_t(t), lab
+            zt, t = noisy(encode_rolls(vae, x, scale, bf16))
+            return zt, t, lab
     else:
         def get_batch(step, micro):
             i = torch.randint(0, cache['z'].shape[0], (B,))
