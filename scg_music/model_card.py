@@ -105,28 +105,35 @@ def measure_unguided(pipe, cache_dir='cache/corpus', n_per_class=8, n_ref=32, st
 # %% ../nbs/13_model_card.ipynb #c011b
 @torch.no_grad()
 def calibrate_vae(vae, rolls, grid_notes=(-0.95, -0.9, -0.8, -0.7, -0.6, -0.5, -0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3),
-                  grid_onsets=(0.008, 0.2, 0.4, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95), tol=0.02, batch=8) -> dict:
-    "Fit and set `vae.out_thresholds` on `rolls` (train windows); returns the fitted thresholds, F1 and the grid."
+                  grid_onsets=(0.008, 0.2, 0.4, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95),
+                  grid_orphans=(None, -0.3, -0.1, 0.0, 0.1, 0.2, 0.3, 0.5), tol=0.02, batch=8) -> dict:
+    """Fit and set `vae.out_thresholds` and `vae.orphan_min` on `rolls` (train windows) by grid search on note F1;
+    returns the fitted values, the F1 and the grid."""
+    from scg_music.vae import drop_weak_orphans
     vae = vae.eval(); rolls = torch.as_tensor(rolls)
-    old, vae.out_thresholds = vae.out_thresholds, None
+    old = vae.out_thresholds, vae.orphan_min
+    vae.out_thresholds, vae.orphan_min = None, None
     try: raw = torch.cat([vae.decode(vae.encode(x)) for x in rolls.split(batch)])
-    finally: vae.out_thresholds = old
+    finally: vae.out_thresholds, vae.orphan_min = old
     grid, best = {}, (-1.0, None)
     for t0 in grid_notes:
         for t1 in grid_onsets:
             vae.out_thresholds = [t0, t1, None]
-            f = note_f1(rolls, vae.calibrate(raw).clamp(-1, 1), tol)['f1']
-            grid[f'{t0:g},{t1:g}'] = f
-            if f > best[0]: best = (f, (t0, t1))
+            cal = vae.calibrate(raw)
+            for om in grid_orphans:
+                f = note_f1(rolls, (cal if om is None else drop_weak_orphans(cal, om)).clamp(-1, 1), tol)['f1']
+                grid[f'{t0:g},{t1:g},{om}'] = f
+                if f > best[0]: best = (f, (t0, t1, om))
     ref = rolls[:, 2] > -0.95
     def pix_f1(t):
         est = raw[:, 2] > t; tp = (est & ref).sum().item()
         return 2 * tp / max(est.sum().item() + ref.sum().item(), 1)
     t2 = max(grid_notes, key=pix_f1)
-    vae.out_thresholds = [best[1][0], best[1][1], t2]
-    return dict(out_thresholds=vae.out_thresholds, f1=best[0], pedal_pixel_f1=pix_f1(t2), windows=len(rolls), grid=grid)
+    vae.out_thresholds, vae.orphan_min = [best[1][0], best[1][1], t2], best[1][2]
+    return dict(out_thresholds=vae.out_thresholds, orphan_min=vae.orphan_min, f1=best[0], pedal_pixel_f1=pix_f1(t2),
+                windows=len(rolls), grid=grid)
 
-def calibrate_run(src='runs/bundled_vae/ema', dst='runs/bundled_vae/calibrated', cache_dir='cache/corpus', n_per_class=8,
+def calibrate_run(src='runs/bundled_vae_decoder/ema', dst='runs/bundled_vae_decoder/calibrated', cache_dir='cache/corpus', n_per_class=8,
                   seed=1) -> dict:
     "Calibrate the VAE export `src` on `n_per_class` train windows per class and save it as `dst` (what ships)."
     from scg_music.checkpoints import load_model, save_model, model_config
@@ -185,7 +192,7 @@ def time_guided_excerpt(pipe, config=None, out_dir='/tmp/scg_model_card_speed', 
                 losses=res['samples'][0]['losses'])
 
 # %% ../nbs/13_model_card.ipynb #c014
-BUNDLED = {'vae': 'bundled_vae', 'dit': 'bundled_dit', 'classifier_pitch': 'bundled_cls_pitch',
+BUNDLED = {'vae': 'bundled_vae_decoder', 'dit': 'bundled_dit', 'classifier_pitch': 'bundled_cls_pitch',
            'classifier_nd': 'bundled_cls_nd', 'classifier_chord': 'bundled_cls_chord'}
 
 def ship_bundled(runs='runs', dest=None, dexter=None) -> dict:

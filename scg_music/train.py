@@ -18,9 +18,9 @@ from .diffusion import Diffusion, training_loss, q_sample
 __all__ = ['CONFIG_DIR', 'LOOP_DEFAULTS', 'LATENT_DEFAULTS', 'JOBS', 'load_config', 'dist_info', 'pick_device', 'setup_dist',
            'step_seed', 'seed_everything', 'rng_state', 'set_rng_state', 'EMA', 'atomic_save', 'export_weights',
            'LossLog', 'cpu_has_bf16', 'bf16_fast', 'train_loop', 'make_dataset', 'reseed_dataset', 'draw_batch',
-           'build_model', 'train_vae', 'load_vae', 'latent_windows', 'encode_rolls', 'measure_scale_factor',
-           'chord_labels', 'build_latent_cache', 'load_latent_cache', 'train_dit', 'train_classifier', 'build_latents',
-           'train_main']
+           'build_model', 'init_and_freeze', 'train_vae', 'load_vae', 'latent_windows', 'encode_rolls',
+           'measure_scale_factor', 'chord_labels', 'build_latent_cache', 'load_latent_cache', 'train_dit',
+           'train_classifier', 'build_latents', 'train_main']
 
 # %% ../nbs/05_train.ipynb #c004
 CONFIG_DIR = Path(__file__).resolve().parent / 'configs' / 'train' if '__file__' in globals() else Path('../scg_music/configs/train').resolve()
@@ -287,10 +287,28 @@ def build_model(section):
         return DIT_CONFIGS[name](**kw)
     raise ValueError(f'unknown model {name!r}; VAE configs {sorted(VAE_CONFIGS)}, DiT configs {sorted(DIT_CONFIGS)}')
 
+def init_and_freeze(model, cfg):
+    """Optional config keys for fine-tuning: `init` (a `save_model` path whose weights start the run; its shapes must
+    match) and `freeze` (names of top-level sub-modules kept fixed, e.g. `[encoder, quant_conv]` so that the latents,
+    and every DiT / classifier trained on them, stay valid while the decoder improves)."""
+    if cfg.get('init'):
+        from scg_music.checkpoints import load_model
+        src = load_model(cfg['init'])
+        if type(src) is not type(model) or src.config.get('name') != model.config.get('name'):
+            raise ValueError(f"init {cfg['init']!r} is a {type(src).__name__} {src.config.get('name')!r}, "
+                             f"the config builds a {type(model).__name__} {model.config.get('name')!r}")
+        model.load_state_dict(src.state_dict())
+    names = dict(model.named_children())
+    for n in cfg.get('freeze') or []:
+        if n not in names: raise ValueError(f'freeze: no sub-module {n!r}; choose from {sorted(names)}')
+        names[n].requires_grad_(False)
+    return model
+
 def train_vae(cfg, out, resume=False, progress=True, stop_after=None):
-    "Train a VAE on random 1.28 s chunks (config job 'vae'; `loss: {kl_weight, fg_weight, mse_weight}`)."
+    """Train a VAE on random 1.28 s chunks (config job 'vae'; `loss: {kl_weight, fg_weight, mse_weight}`;
+    optional `init` / `freeze` for decoder fine-tuning, see `init_and_freeze`)."""
     cfg = load_config(cfg)
-    model = build_model(cfg['model'])
+    model = init_and_freeze(build_model(cfg['model']), cfg)
     lc = cfg.get('loss', {}) or {}
     kl_weight = float(lc.get('kl_weight', 1e-2))
     extra_loss = dict(fg_weight=lc.get('fg_weight'), mse_weight=float(lc.get('mse_weight', 0.0)))

@@ -10,8 +10,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['VAE_CONFIGS', 'Normalize', 'swish', 'ResnetBlock', 'AttnBlock', 'Downsample', 'Upsample', 'Encoder', 'Decoder',
-           'AutoencoderKL']
+__all__ = ['VAE_CONFIGS', 'ONSET_THRESHOLD', 'Normalize', 'swish', 'ResnetBlock', 'AttnBlock', 'Downsample', 'Upsample',
+           'Encoder', 'Decoder', 'drop_weak_orphans', 'AutoencoderKL']
 
 # %% ../nbs/02_vae.ipynb #c005
 def Normalize(c): return nn.GroupNorm(32, c, eps=1e-6, affine=True)
@@ -141,12 +141,38 @@ VAE_CONFIGS = {
     'tiny':         dict(_BASE, ch=32, ch_mult=(1, 1, 2, 2), num_res_blocks=1, scale_factor=1.0),  # 1.0 M
 }
 
+# %% ../nbs/02_vae.ipynb #c013z
+ONSET_THRESHOLD = 64 / 63.5 - 1.0      # an onset pixel >= this is an onset (64/127 in MIDI units)
+
+def drop_weak_orphans(x, orphan_min, note_threshold=-0.95):
+    """Rolls `(B,3,P,T)` -> a copy whose *orphan* note runs (sounding runs that do not start on an onset pixel) are
+    cleared (set to -1 in channel 0) unless their peak note value reaches `orphan_min`. Runs are split at onsets the
+    way `roll_to_midi` splits them. Whole rolls only: on 1.28 s chunks a note crossing a chunk edge would look like an
+    orphan. Vectorised (one scatter-max over run ids); gradients flow through the kept pixels; the input is not modified."""
+    note, ons = x[:, 0], x[:, 1]
+    with torch.no_grad():
+        on = note > note_threshold
+        onset = (ons >= ONSET_THRESHOLD) & on
+        prev = F.pad(on, (1, 0))[..., :-1]
+        start = (on & ~prev) | onset
+        T = on.shape[-1]; N = on.numel() // T
+        seg = (torch.cumsum(start.reshape(N, T).long(), 1)
+               + torch.arange(N, device=x.device).unsqueeze(1) * (T + 1)).reshape(-1)
+        onf = on.reshape(-1)
+        peak = torch.full((N * (T + 1),), -2.0, device=x.device).scatter_reduce(
+            0, seg[onf], note.detach().reshape(-1)[onf].float(), 'amax')
+        orphan = torch.zeros(N * (T + 1), dtype=torch.bool, device=x.device)
+        orphan[seg[(start & ~onset).reshape(-1)]] = True
+        drop = (onf & orphan[seg] & (peak[seg] < orphan_min)).view_as(note)
+    return torch.stack([torch.where(drop, torch.full_like(note, -1.0), note), x[:, 1], x[:, 2]], 1)
+
+
 # %% ../nbs/02_vae.ipynb #c014
 class AutoencoderKL(nn.Module):
     "KL autoencoder over `(3,128,128)` piano-roll chunks; `encode/decode` work on whole rolls in the latent-strip layout."
     def __init__(self, ch=128, ch_mult=(1, 2, 2, 4), num_res_blocks=2, attn_resolutions=(), dropout=0.0,
                  embed_dim=4, z_channels=4, double_z=True, resolution=128, in_channels=3, out_ch=3,
-                 scale_factor=1.0, name=None, out_thresholds=None):
+                 scale_factor=1.0, name=None, out_thresholds=None, orphan_min=None):
         super().__init__()
         dd = dict(ch=ch, ch_mult=tuple(ch_mult), num_res_blocks=num_res_blocks, attn_resolutions=tuple(attn_resolutions),
                   dropout=dropout, z_channels=z_channels, resolution=resolution)
@@ -160,12 +186,13 @@ class AutoencoderKL(nn.Module):
         if out_thresholds is not None and len(out_thresholds) != out_ch:
             raise ValueError(f'out_thresholds needs one entry (or None) per output channel ({out_ch}); got {out_thresholds}')
         self.out_thresholds = None if out_thresholds is None else [None if t is None else float(t) for t in out_thresholds]
+        self.orphan_min = None if orphan_min is None else float(orphan_min)
         self._cfg = dict(dd, embed_dim=embed_dim, double_z=double_z, in_channels=in_channels, out_ch=out_ch, name=name)
 
     @property
     def config(self):
         "Constructor kwargs (with the current `scale_factor`), as `checkpoints.save_model` stores them."
-        c = dict(self._cfg, scale_factor=self.scale_factor, out_thresholds=self.out_thresholds, ch_mult=list(self._cfg['ch_mult']),
+        c = dict(self._cfg, scale_factor=self.scale_factor, out_thresholds=self.out_thresholds, orphan_min=self.orphan_min, ch_mult=list(self._cfg['ch_mult']),
                  attn_resolutions=list(self._cfg['attn_resolutions']))
         return dict(c, **{'class': 'AutoencoderKL'})
 
@@ -255,6 +282,7 @@ class AutoencoderKL(nn.Module):
         B = z.shape[0]
         x = self._batched(self.decode_chunks, self.latents_to_chunks(z / self.scale_factor), max_chunks)
         x = self.from_chunks(x, B)
+        if self.orphan_min is not None and x.shape[1] == 3: x = drop_weak_orphans(x, self.orphan_min)
         if threshold: x = torch.where(x <= -0.95, torch.full_like(x, -1.0), x)
         return x
 
