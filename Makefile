@@ -40,6 +40,7 @@ train-bundled: $(STAMP)
 	$(BIN)/scg-music train vae --config bundled_vae --out runs/bundled_vae --resume
 	$(BIN)/scg-music train vae --config bundled_vae_anneal --out runs/bundled_vae --resume
 	$(BIN)/scg-music train vae --config bundled_vae_decoder --out runs/bundled_vae_decoder --resume
+	$(BIN)/scg-music train vae --config bundled_vae_decoder_anneal --out runs/bundled_vae_decoder --resume
 	$(BIN)/python -c "from scg_music.model_card import calibrate_run; print(calibrate_run())"
 	$(BIN)/scg-music train latents --config bundled_latents
 	$(BIN)/scg-music train dit --config bundled_dit --out runs/bundled_dit --resume
