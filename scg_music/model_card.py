@@ -128,7 +128,7 @@ def calibrate_vae(vae, rolls, grid_notes=(-0.95, -0.9, -0.8, -0.7, -0.6, -0.5, -
     top = max(grid.values())
     def strictness(k): return -2.0 if k[2] is None else k[2]
     ok = [k for k, f in grid.items() if f >= top - keep_tol]
-    om = min((strictness(k), k[2]) for k in ok)[1]
+    om = min(ok, key=strictness)[2]
     best = max((f, k) for k, f in grid.items() if k[2] == om)
     ref = rolls[:, 2] > -0.95
     def pix_f1(t):
