@@ -142,7 +142,8 @@ VAE_CONFIGS = {
 }
 
 # %% ../nbs/02_vae.ipynb #c013z
-ONSET_THRESHOLD = 64 / 63.5 - 1.0      # an onset pixel >= this is an onset (64/127 in MIDI units)
+# what `roll_to_midi` reads as an onset: `unit_to_raw(x) >= 64`, i.e. rint((x + 1) * 63.5) >= 64, i.e. x >= 0
+ONSET_THRESHOLD = 0.0
 
 def drop_weak_orphans(x, orphan_min, note_threshold=-0.95):
     """Rolls `(B,3,P,T)` -> a copy whose *orphan* note runs (sounding runs that do not start on an onset pixel) are
@@ -259,8 +260,8 @@ class AutoencoderKL(nn.Module):
         "Decoder on unscaled chunk latents `(N,4,16,16)` -> `(N,3,128,128)` (with the output calibration, if any)."
         return self.calibrate(self.decoder(self.post_quant_conv(z)))
 
-    # the released decision thresholds of each channel: notes and pedal > -0.95, onsets >= 64/127 in [0,127]
-    ROLL_THRESHOLDS = (-0.95, 64 / 63.5 - 1.0, -0.95)
+    # the released decision thresholds of each channel: notes and pedal > -0.95, onsets >= 64 in [0,127] after rounding (x >= 0)
+    ROLL_THRESHOLDS = (-0.95, ONSET_THRESHOLD, -0.95)
 
     def calibrate(self, x):
         """Monotone remap per channel moving the decision threshold `out_thresholds[c]` onto the roll's: values below
