@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_train.ipynb #c002
 from __future__ import annotations
-import argparse, copy, functools, json, math, os, random, sys, time
+import argparse, copy, functools, json, math, os, random, shutil, sys, time
 from contextlib import nullcontext
 from pathlib import Path
 import numpy as np
@@ -13,14 +13,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 from .diffusion import Diffusion, training_loss, q_sample
+from .pianoroll import CHUNK, WINDOW, raw_to_unit
+from .data import load_manifest
 
 # %% auto #0
 __all__ = ['CONFIG_DIR', 'LOOP_DEFAULTS', 'LATENT_DEFAULTS', 'JOBS', 'load_config', 'dist_info', 'pick_device', 'setup_dist',
            'step_seed', 'seed_everything', 'rng_state', 'set_rng_state', 'EMA', 'atomic_save', 'export_weights',
            'LossLog', 'cpu_has_bf16', 'bf16_fast', 'train_loop', 'make_dataset', 'reseed_dataset', 'draw_batch',
            'build_model', 'init_and_freeze', 'train_vae', 'load_vae', 'latent_windows', 'encode_rolls',
-           'measure_scale_factor', 'chord_labels', 'build_latent_cache', 'load_latent_cache', 'train_dit',
-           'train_classifier', 'build_latents', 'train_main']
+           'measure_scale_factor', 'chord_labels', 'build_latent_cache', 'load_latent_cache', 'block_windows',
+           'build_block_cache', 'train_dit', 'train_classifier', 'build_latents', 'train_main']
 
 # %% ../nbs/05_train.ipynb #c004
 CONFIG_DIR = Path(__file__).resolve().parent / 'configs' / 'train' if '__file__' in globals() else Path('../scg_music/configs/train').resolve()
@@ -478,9 +480,119 @@ def build_latent_cache(vae, cache_dir, out, n_per_class=64, split='train', seed=
 def load_latent_cache(path):
     "A cache written by `build_latent_cache` (dict of CPU tensors + meta)."
     c = torch.load(path, map_location='cpu', weights_only=False)
-    if c.get('format') != 'scg_music.latent_cache/1': raise ValueError(f'{path} is not a latent cache (format {c.get("format")!r})')
+    if c.get('format') not in ('scg_music.latent_cache/1', 'scg_music.latent_blocks/1'): raise ValueError(f'{path} is not a latent cache (format {c.get("format")!r})')
     return c
 
+
+# %% ../nbs/05_train.ipynb #c023b
+def _block_plan(man, split, max_windows_per_class, seed):
+    "Manifest file indices of a split, shuffled per class (seeded), whole files until a class reaches the cap."
+    rng, by_file = np.random.default_rng(seed), {}
+    for f, s in man['windows'][split]: by_file.setdefault(f, []).append(s)
+    take = []
+    for c in sorted({man['files'][f]['label'] for f in by_file}):
+        fs = np.array(sorted(f for f in by_file if man['files'][f]['label'] == c))
+        n = 0
+        for f in rng.permutation(fs).tolist():
+            if max_windows_per_class is not None and n >= max_windows_per_class: break
+            take.append(f); n += len(by_file[f])
+    return take, by_file
+
+def block_windows(zb, rows, n_blocks=8):
+    "Window latents `(B,4,16*n_blocks,16)` from `zb` (float16 blocks) and first rows `rows` (B,)."
+    i = rows.reshape(-1, 1) + torch.arange(n_blocks)
+    w = zb[i]                                             # (B,n,4,16,16)
+    B, n, C, R, P = w.shape
+    return w.permute(0, 2, 1, 3, 4).reshape(B, C, n * R, P)
+
+# %% ../nbs/05_train.ipynb #c023c
+@torch.no_grad()
+def _encode_part(vae, reader, man, files, by_file, rules, batch_blocks, window_blocks):
+    "One part: the encoded blocks of `files` and the labels of their listed windows."
+    from scg_music.rules import RULES
+    dev = next(vae.parameters()).device
+    zs, blocks, wins, lab = [], [], [], {k: [] for k in (*rules, 'chords', 'key')}
+    for f in files:
+        fi, st = man['files'][f], by_file[f]
+        enc = sorted({b for s in st for b in range(s, s + window_blocks)})
+        x = np.stack([reader.frames(fi, b * CHUNK, CHUNK) for b in enc])             # (n,3,128,128) uint8
+        x = torch.from_numpy(raw_to_unit(x))
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16_fast(dev)):
+            z = torch.cat([vae.encode(c.to(dev)).float() / vae.scale_factor for c in x.split(batch_blocks)])
+        zs.append(z.half().cpu()); blocks += [(f, b) for b in enc]
+        pos = {b: k for k, b in enumerate(enc)}
+        for s0 in range(0, len(st), 32):
+            ss = st[s0:s0 + 32]
+            r = torch.from_numpy(raw_to_unit(np.stack([reader.frames(fi, s * CHUNK, window_blocks * CHUNK) for s in ss])))
+            for name in rules: lab[name].append(RULES[name](r.clone()).float())
+            ch, key = chord_labels(r); lab['chords'].append(ch); lab['key'].append(key)
+            wins += [(f, pos[s]) for s in ss]
+    return dict(z=torch.cat(zs), blocks=torch.tensor(blocks), wins=torch.tensor(wins),
+                labels={k: torch.cat(v) for k, v in lab.items()})
+
+# %% ../nbs/05_train.ipynb #c023d
+def _merge_parts(parts, man, window_blocks):
+    "Concatenate part dicts into the cache tensors (rows of `zb` in part order)."
+    zb = torch.cat([p['z'] for p in parts]); blocks = torch.cat([p['blocks'] for p in parts])
+    files, first, row = [], {}, 0
+    for p in parts:
+        for f in dict.fromkeys(p['blocks'][:, 0].tolist()):
+            first[f] = row + int((p['blocks'][:, 0] == f).nonzero()[0]); files.append(f)
+        row += len(p['z'])
+    lab = lambda f: int(man['files'][f]['label'])
+    wins = torch.cat([p['wins'] for p in parts])
+    win = torch.tensor([[first[f] + k, lab(f)] for f, k in wins.tolist()]).reshape(-1, 2)
+    starts = []                                           # every start whose window_blocks blocks are all encoded
+    for r0 in range(len(blocks) - window_blocks + 1):
+        f, b = blocks[r0].tolist()
+        if blocks[r0 + window_blocks - 1].tolist() == [f, b + window_blocks - 1]: starts.append((r0, lab(f)))
+    ftab = torch.tensor([[f, first[f], lab(f)] for f in files])
+    labels = {k: torch.cat([p['labels'][k] for p in parts]) for k in parts[0]['labels']}
+    return zb, blocks, ftab, win, torch.tensor(starts).reshape(-1, 2), labels
+
+# %% ../nbs/05_train.ipynb #c023e
+def build_block_cache(vae, cache_dir, out, split='train', max_windows_per_class=None, seed=0, files_per_part=16,
+                      batch_blocks=64, rules=('pitch_hist', 'note_density'), progress=True, stop_after=None, device=None):
+    """Encode each block covered by a window of a corpus split once (see above) into `out`; resumable by parts.
+    `stop_after` (parts) stops early (tests). Returns the cache dict (None when stopped early)."""
+    from scg_music.data import _ShardReader
+    vae_path = None
+    if isinstance(vae, (str, Path)): vae_path, vae = str(vae), load_vae({'path': str(vae)}, pick_device(device))
+    vae = vae.eval().requires_grad_(False)
+    wb = WINDOW // CHUNK
+    out = Path(out); pdir = out.with_name(out.name + '.parts')
+    want = dict(kind='blocks', vae=vae_path or vae.config.get('name'), cache_dir=str(cache_dir), split=split,
+                seed=int(seed), max_windows_per_class=max_windows_per_class, files_per_part=int(files_per_part), rules=list(rules))
+    if out.exists():
+        c = load_latent_cache(out)
+        if _cache_matches(c['meta'], want): return c
+        raise FileExistsError(f'{out} holds a latent cache built with other settings ({c["meta"]}); remove it or pick another --out')
+    man = load_manifest(cache_dir); reader = _ShardReader(cache_dir)
+    files, by_file = _block_plan(man, split, max_windows_per_class, seed)
+    groups = [files[k:k + files_per_part] for k in range(0, len(files), files_per_part)]
+    pdir.mkdir(parents=True, exist_ok=True); atomic_save(want, pdir / 'meta.pt')
+    n_win = sum(len(by_file[f]) for f in files)
+    bar = tqdm(total=n_win, desc='block cache', disable=not progress, unit='window'); made = 0
+    for k, g in enumerate(groups):
+        p = pdir / f'part_{k:05d}.pt'
+        if not p.exists():
+            if stop_after is not None and made >= stop_after: bar.close(); return None
+            atomic_save(_encode_part(vae, reader, man, g, by_file, rules, batch_blocks, wb), p); made += 1
+        bar.update(sum(len(by_file[f]) for f in g))
+    bar.close()
+    return _finish_block_cache(vae, vae_path, want, man, pdir, len(groups), wb, out)
+
+# %% ../nbs/05_train.ipynb #c023f
+def _finish_block_cache(vae, vae_path, want, man, pdir, n_parts, wb, out):
+    parts = [torch.load(pdir / f'part_{k:05d}.pt', map_location='cpu', weights_only=True) for k in range(n_parts)]
+    zb, blocks, ftab, win, starts, labels = _merge_parts(parts, man, wb)
+    zd = zb.double(); mean = zd.mean().item(); std = math.sqrt(max((zd * zd).mean().item() - mean * mean, 1e-12))
+    meta = dict(want, vae_config=dict(vae.config), vae_scale_factor=float(vae.scale_factor), n=len(win), n_blocks=len(zb))
+    cache = dict(format='scg_music.latent_blocks/1', zb=zb, blocks=blocks, files=ftab, win=win, starts=starts,
+                 labels=labels, scale_factor=1.0 / std, mean=mean, std=std, meta=meta)
+    atomic_save(cache, out)
+    shutil.rmtree(pdir)
+    return cache
 
 # %% ../nbs/05_train.ipynb #c025
 def _latent_source(cfg, dev, out, resume):
@@ -515,6 +627,12 @@ def train_dit(cfg, out, resume=False, progress=True, stop_after=None):
             y = torch.full((x.shape[0],), model.num_classes, dtype=torch.long) if y is None else y
             return z, y.repeat_interleave(z.shape[0] // x.shape[0]).to(dev)
         vae_name = str(cfg['vae'].get('path') or cfg['vae'].get('released'))
+    elif 'zb' in cache:                                                  # block cache: a window may start on any block
+        st, nblk = cache['starts'], rows // cache['zb'].shape[2]
+        def get_batch(step, micro):
+            i = torch.randint(0, len(st), (B,))
+            return (block_windows(cache['zb'], st[i, 0], nblk).float() * scale).to(dev), st[i, 1].to(dev)
+        vae_name = str(cache['meta']['vae'])
     else:
         zc = latent_windows(cache['z'], rows, shift)                     # (N*n_win,4,rows,16) float16, roll-major
         yc = cache['y'].repeat_interleave(zc.shape[0] // cache['z'].shape[0])
@@ -558,10 +676,13 @@ def train_classifier(cfg, out, resume=False, progress=True, stop_after=None):
             zt, t = noisy(encode_rolls(vae, x, scale, bf16))
             return zt, t, lab
     else:
+        blocks = 'zb' in cache
+        n = len(cache['win']) if blocks else cache['z'].shape[0]
         def get_batch(step, micro):
-            i = torch.randint(0, cache['z'].shape[0], (B,))
+            i = torch.randint(0, n, (B,))
             lab = (L['chords'][i], L['key'][i]) if chord else L[rule][i].float()
-            zt, t = noisy((cache['z'][i].float() * scale).to(dev))
+            z = block_windows(cache['zb'], cache['win'][i, 0]) if blocks else cache['z'][i]
+            zt, t = noisy((z.float() * scale).to(dev))
             return zt, t, lab
     def objective(net, batch):
         zt, t, lab = batch
@@ -588,6 +709,12 @@ def build_latents(cfg, out=None, resume=True, progress=True, stop_after=None):
     data = cfg.get('data') or {}
     if not (cfg.get('vae') or {}).get('path'): raise ValueError("the latents job needs vae: {path: <save_model path>}")
     out = out or lc['out']
+    if lc.get('kind') == 'blocks':
+        cache = build_block_cache(cfg['vae']['path'], data.get('cache_dir', 'cache/corpus'), out, split=data.get('split', 'train'),
+                                  max_windows_per_class=lc.get('max_windows_per_class'), seed=int(lc['seed']),
+                                  files_per_part=int(lc.get('files_per_part', 16)), progress=progress, stop_after=stop_after,
+                                  device=(cfg.get('train') or {}).get('device'))
+        return dict(cache=cache, out=Path(out))
     cache = build_latent_cache(cfg['vae']['path'], data.get('cache_dir', 'cache/corpus'), out, n_per_class=int(lc['n_per_class']),
                                split=data.get('split', 'train'), seed=int(lc['seed']), batch=int(lc['batch']),
                                reps=int(lc['reps']), progress=progress, frames=int(lc['frames']),
