@@ -19,10 +19,10 @@ from .data import load_manifest
 # %% auto #0
 __all__ = ['CONFIG_DIR', 'LOOP_DEFAULTS', 'LATENT_DEFAULTS', 'JOBS', 'load_config', 'dist_info', 'pick_device', 'setup_dist',
            'step_seed', 'seed_everything', 'rng_state', 'set_rng_state', 'EMA', 'atomic_save', 'export_weights',
-           'LossLog', 'cpu_has_bf16', 'bf16_fast', 'train_loop', 'make_dataset', 'reseed_dataset', 'draw_batch',
-           'build_model', 'init_and_freeze', 'train_vae', 'load_vae', 'latent_windows', 'encode_rolls',
-           'measure_scale_factor', 'chord_labels', 'build_latent_cache', 'load_latent_cache', 'block_windows',
-           'build_block_cache', 'train_dit', 'train_classifier', 'build_latents', 'train_main']
+           'LossLog', 'resume_from_weights', 'cpu_has_bf16', 'bf16_fast', 'train_loop', 'make_dataset',
+           'reseed_dataset', 'draw_batch', 'build_model', 'init_and_freeze', 'train_vae', 'load_vae', 'latent_windows',
+           'encode_rolls', 'measure_scale_factor', 'chord_labels', 'build_latent_cache', 'load_latent_cache',
+           'block_windows', 'build_block_cache', 'train_dit', 'train_classifier', 'build_latents', 'train_main']
 
 # %% ../nbs/05_train.ipynb #c004
 CONFIG_DIR = Path(__file__).resolve().parent / 'configs' / 'train' if '__file__' in globals() else Path('../scg_music/configs/train').resolve()
@@ -32,6 +32,7 @@ LOOP_DEFAULTS = dict(
     lr=1e-4, base_lr=None,               # base_lr: lr = base_lr * batch * grad_accum * world (taming's rule)
     adam_betas=[0.9, 0.999], weight_decay=0.0, warmup=0, grad_clip=None,
     ema_rate=0.9999, ckpt_every=500, log_every=10, bf16=True, device=None,
+    probe_every=None, resume_from=None, rewarm=None,   # quality probe; restart from committed weights (see the DiT job)
 )
 
 def _deep_update(a: dict, b: dict) -> dict:
@@ -131,6 +132,20 @@ class LossLog:
     def read(self):
         return [json.loads(l) for l in self.path.read_text().splitlines() if l.strip()] if self.path.exists() else []
 
+# %% ../nbs/05_train.ipynb #c010a
+def resume_from_weights(model, ema, src, log, extra):
+    """Continue a run from committed weights when its checkpoint is gone (a fresh clone): `src` = `{weights: <save_model
+    path of the EMA>, log: <its JSONL log>}`. Model and EMA start from the weights, the step and the log continue;
+    AdamW starts fresh and its lr re-warms over `train.rewarm` steps (else `warmup`). Returns `(step, extra)`."""
+    from scg_music.checkpoints import load_model, model_config
+    w = load_model(src['weights']).state_dict()
+    model.load_state_dict(w)
+    if ema is not None: ema.model.load_state_dict(w)
+    step = int(model_config(src['weights'])['train_step'])
+    if src.get('log') and Path(src['log']).exists() and log.active:
+        shutil.copyfile(src['log'], log.path)
+    return step, dict(extra, warm_from=step)
+
 # %% ../nbs/05_train.ipynb #c011
 class _Objective(nn.Module):
     def __init__(self, model, fn):
@@ -152,7 +167,7 @@ def bf16_fast(device) -> bool:
     return device.type == 'cuda' or (device.type == 'cpu' and cpu_has_bf16())
 
 def train_loop(model, objective, get_batch, cfg, out, resume=False, extra=None, export_config=None, progress=True,
-               stop_after=None, export=True):
+               stop_after=None, export=True, probe=None):
     "Generic training loop (CPU / GPU / torchrun DDP); see the notebook for the contract. `stop_after` stops early (tests)."
     tc = cfg['train']
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
@@ -173,6 +188,8 @@ def train_loop(model, objective, get_batch, cfg, out, resume=False, extra=None, 
         opt.load_state_dict(st['opt'])
         step, extra = st['step'], dict(st.get('extra', {}), **{k: v for k, v in extra.items() if k not in st.get('extra', {})})
         set_rng_state(st['rng'])
+    if resume and not ckpt_path.exists() and tc.get('resume_from'):
+        step, extra = resume_from_weights(model, ema, tc['resume_from'], log, extra)
     if resume: log.truncate(step)                 # drop rows logged after the checkpoint (all of them without one)
     elif rank == 0 and log.path.exists(): log.path.unlink()
     if ema is not None: ema.model.to(device)
@@ -214,7 +231,8 @@ def train_loop(model, objective, get_batch, cfg, out, resume=False, extra=None, 
             loss_sum += loss.item() / accum
             for k, v in (logs or {}).items(): logs_sum[k] = logs_sum.get(k, 0.0) + _scalar(v) / accum
         for g in opt.param_groups:                # every step: a resumed run follows its (possibly new) config's lr
-            g['lr'] = lr * (min(1.0, (step + 1) / tc['warmup']) if tc.get('warmup') else 1.0)
+            w0, W = (extra['warm_from'], tc.get('rewarm') or tc.get('warmup')) if extra.get('warm_from') else (0, tc.get('warmup'))
+            g['lr'] = lr * (min(1.0, (step + 1 - w0) / W) if W else 1.0)
         gnorm = torch.nn.utils.clip_grad_norm_(params, tc['grad_clip']) if tc.get('grad_clip') else None
         opt.step()
         if ema is not None: ema.update(model)
@@ -228,6 +246,8 @@ def train_loop(model, objective, get_batch, cfg, out, resume=False, extra=None, 
                        **{k: v for k, v in logs_sum.items() if k != 'loss'})
             if gnorm is not None: row['grad_norm'] = float(gnorm)
             log.write(row)
+        if probe is not None and rank == 0 and tc.get('probe_every') and (step % tc['probe_every'] == 0 or step == total):
+            log.write(dict(step=step, **probe(step, ema.model if ema is not None else model)))
         if step % tc['ckpt_every'] == 0 or step == total: save()
     bar.close()
     return dict(model=model, ema=None if ema is None else ema.model, step=step, history=history, extra=extra, out=out)
@@ -606,7 +626,7 @@ def _latent_source(cfg, dev, out, resume):
     seed_everything(int(cfg['train']['seed']))            # the model init depends only on the seed
     return None, None, None, cache, scale
 
-def train_dit(cfg, out, resume=False, progress=True, stop_after=None):
+def train_dit(cfg, out, resume=False, progress=True, stop_after=None, probe=None):
     "Train the latent DiT (config job 'dit'); from a latent cache when the config has `latents: {cache: path}`."
     cfg = load_config(cfg)
     dev = pick_device(cfg['train'].get('device'))
@@ -645,7 +665,7 @@ def train_dit(cfg, out, resume=False, progress=True, stop_after=None):
         return training_loss(dit, diff, z, dict(y=y)), {}
     meta = dict(scale_factor=scale, vae=vae_name)
     return train_loop(model, objective, get_batch, cfg, out, resume=resume, extra=dict(scale_factor=scale),
-                      export_config=meta, progress=progress, stop_after=stop_after)
+                      export_config=meta, progress=progress, stop_after=stop_after, probe=probe)
 
 # %% ../nbs/05_train.ipynb #c029
 def train_classifier(cfg, out, resume=False, progress=True, stop_after=None):
