@@ -298,7 +298,8 @@ def _cls(depth, hidden_size, num_heads, patch_size, name, chord=False):
         return DiTRotaryClassifier(depth=depth, hidden_size=hidden_size, num_heads=num_heads, patch_size=patch_size, **kw)
     make.__name__ = name.replace('-', '_').replace('/', '_'); return make
 
-_SIZES = {'XL': (28, 1152, 16), 'L': (24, 1024, 16), 'B': (12, 768, 12), 'S': (12, 384, 6), 'T': (4, 128, 4)}
+_SIZES = {'XL': (28, 1152, 16), 'L': (24, 1024, 16), 'B': (12, 768, 12), 'S': (12, 384, 6), 'SM': (4, 256, 4),
+          'T': (4, 128, 4)}   # SM: a 5M-parameter size for CPU training
 DIT_CONFIGS = {}
 for _s, (_d, _h, _n) in _SIZES.items():
     for _p in (8, 16): DIT_CONFIGS[f'DiTRotary_{_s}_{_p}'] = _gen(_d, _h, _n, _p, f'DiTRotary_{_s}_{_p}')

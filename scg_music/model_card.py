@@ -13,11 +13,23 @@ import torch
 from .pianoroll import roll_to_midi, BadInputError
 
 # %% auto #0
-__all__ = ['BUNDLED', 'note_table', 'match_onsets', 'note_f1', 'test_windows', 'vae_note_f1', 'read_log', 'measure_vae',
-           'measure_unguided', 'calibrate_vae', 'calibrate_run', 'guidance_configs', 'measure_guidance',
+__all__ = ['BUNDLED', 'onset_stats', 'note_table', 'match_onsets', 'note_f1', 'test_windows', 'vae_note_f1', 'read_log',
+           'measure_vae', 'measure_unguided', 'calibrate_vae', 'calibrate_run', 'guidance_configs', 'measure_guidance',
            'time_guided_excerpt', 'ship_bundled']
 
 # %% ../nbs/13_model_card.ipynb #c006
+def onset_stats(roll, threshold=-0.95):
+    """`(fraction of notes that start on an onset pixel, their MIDI velocities)` of the notes `roll_to_midi` reads
+    from a roll `(3,128,T)` with orphans kept (a decoded note without an onset is a fading or smeared run)."""
+    from scg_music.pianoroll import unit_to_raw, MIN_PIANO, MAX_PIANO
+    x = np.asarray(roll.detach().float().cpu() if torch.is_tensor(roll) else roll)
+    vel = unit_to_raw(x[0], threshold); vel[:MIN_PIANO] = 0; vel[MAX_PIANO + 1:] = 0
+    on = vel > 0
+    first = on & ~np.concatenate([np.zeros_like(on[:, :1]), on[:, :-1]], 1)
+    onset = (unit_to_raw(x[1], threshold) >= 64) & on
+    starts = first | onset
+    return (float(onset[starts].mean()) if starts.any() else float('nan')), vel[starts].astype(np.int64)
+
 def note_table(roll, threshold=-0.95):
     "`(N,2)` float array `(pitch, onset seconds)` of the notes `roll_to_midi` reads from a roll `(3,128,T)`."
     pm = roll_to_midi(roll, threshold=threshold)
@@ -97,7 +109,11 @@ def measure_unguided(pipe, cache_dir='cache/corpus', n_per_class=8, n_ref=32, st
         half = feature_matrix(list(ref[:n_per_class]))
         oa = oa_metrics(rf, gf, num_runs=num_runs, seed=seed)
         ceil = oa_metrics(feature_matrix(list(ref[n_per_class:])), half, num_runs=num_runs, seed=seed)
+        st, sr = [onset_stats(r) for r in rolls], [onset_stats(r) for r in ref]
+        vel = lambda s: np.concatenate([v for _, v in s]) if any(len(v) for _, v in s) else np.zeros(1)
         out[int(c)] = dict(oa=oa['mean'], oa_test_vs_test=ceil['mean'], samples=n_per_class, reference=len(ref),
+                           onset_fraction=float(np.nanmean([f for f, _ in st])), onset_fraction_reference=float(np.nanmean([f for f, _ in sr])),
+                           velocity_p10_p90=np.percentile(vel(st), [10, 90]).tolist(), velocity_p10_p90_reference=np.percentile(vel(sr), [10, 90]).tolist(),
                            notes_per_sample=float(np.mean([len(note_table(r)) for r in rolls])),
                            notes_per_reference=float(np.mean([len(note_table(r)) for r in ref])), seconds=round(dt, 1))
     return out
