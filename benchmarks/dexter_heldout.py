@@ -1,6 +1,6 @@
 """Held-out evaluation of a trained DExter model (spec section 6) on Vienna 4x22.
 
-    python benchmarks/dexter_heldout.py --model runs/dexter_small/dexter.safetensors --piece Chopin_op10_no3
+    python benchmarks/dexter_heldout.py --model runs/dexter_small/ema.safetensors --piece Chopin_op10_no3
     python benchmarks/dexter_heldout.py --anchor model score human --no-features --out-suffix _anchored
 
 `--anchor`: the tempo level of the renderings: the model's own, the score's metronome marking, or the median
@@ -17,7 +17,7 @@ from scg_music.dexter.evaluate import evaluate_piece, format_table, human_median
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser()
-    ap.add_argument('--model', default='runs/dexter_small/dexter.safetensors')
+    ap.add_argument('--model', default='runs/dexter_small/ema.safetensors')
     ap.add_argument('--data', default='cache/dexter/vienna')
     ap.add_argument('--piece', default='Chopin_op10_no3')
     ap.add_argument('--seeds', type=int, nargs='*', default=[0, 1, 2])

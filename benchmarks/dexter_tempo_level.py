@@ -1,6 +1,6 @@
 """Tempo level on ASAP: the model's own level vs the score's metronome marking, against human performances.
 
-    python benchmarks/dexter_tempo_level.py --model runs/dexter_small/dexter.safetensors --pieces 10
+    python benchmarks/dexter_tempo_level.py --model runs/dexter_small/ema.safetensors --pieces 10
 
 For ASAP scores that carry a metronome marking (partitura `Tempo`), in simple meters (ASAP's beat annotations
 then count the same beat as partitura's notated beat; checked: the score MIDI's annotations have as many beats
@@ -27,7 +27,7 @@ def human_bpm(piece_dir):
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser()
-    ap.add_argument('--model', default='runs/dexter_small/dexter.safetensors')
+    ap.add_argument('--model', default='runs/dexter_small/ema.safetensors')
     ap.add_argument('--pieces', type=int, default=10)
     ap.add_argument('--max-notes', type=int, default=2500)
     ap.add_argument('--steps', type=int, default=20)

@@ -13,7 +13,7 @@ from .dit import DiTRotary, DiTRotaryClassifier, DIT_CONFIGS, rope_freqs, _SIZES
 
 # %% auto #0
 __all__ = ['CheckpointError', 'torch_load', 'detect_kind', 'infer_vae_config', 'infer_dit_config', 'load_strict', 'load_released',
-           'save_model', 'model_config', 'load_model']
+           'register_model_class', 'save_model', 'model_config', 'load_model']
 
 # %% ../nbs/03b_checkpoints.ipynb #c005
 class CheckpointError(ValueError):
@@ -166,6 +166,11 @@ def load_released(path, kind=None, config=None, scale_factor=None, allow_pickle=
 # %% ../nbs/03b_checkpoints.ipynb #c013
 _CLASSES = {'AutoencoderKL': AutoencoderKL, 'DiTRotary': DiTRotary, 'DiTRotaryClassifier': DiTRotaryClassifier}
 
+def register_model_class(cls):
+    "Let `save_model`/`load_model` handle `cls` (its `config['class']` is `cls.__name__`); used by DExter. Returns cls."
+    _CLASSES[cls.__name__] = cls
+    return cls
+
 def _unwrap(model):
     while hasattr(model, 'module') or hasattr(model, '_orig_mod'):
         model = getattr(model, 'module', None) or getattr(model, '_orig_mod')
@@ -179,7 +184,10 @@ def _paths(path):
 def _atomic_write(dst, write):
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=dst.name + '.', suffix='.tmp'); os.close(fd)
-    try: write(tmp); os.replace(tmp, dst)
+    try:
+        write(tmp)
+        mask = os.umask(0); os.umask(mask); os.chmod(tmp, 0o666 & ~mask)   # mkstemp makes 0600; give the usual mode
+        os.replace(tmp, dst)
     finally:
         if os.path.exists(tmp): os.remove(tmp)
 

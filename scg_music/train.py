@@ -18,11 +18,12 @@ from .data import load_manifest
 
 # %% auto #0
 __all__ = ['CONFIG_DIR', 'LOOP_DEFAULTS', 'LATENT_DEFAULTS', 'JOBS', 'load_config', 'dist_info', 'pick_device', 'setup_dist',
-           'step_seed', 'seed_everything', 'rng_state', 'set_rng_state', 'EMA', 'atomic_save', 'export_weights',
-           'LossLog', 'resume_from_weights', 'cpu_has_bf16', 'bf16_fast', 'train_loop', 'make_dataset',
-           'reseed_dataset', 'draw_batch', 'build_model', 'init_and_freeze', 'train_vae', 'load_vae', 'latent_windows',
-           'encode_rolls', 'measure_scale_factor', 'chord_labels', 'build_latent_cache', 'load_latent_cache',
-           'block_windows', 'build_block_cache', 'train_dit', 'train_classifier', 'build_latents', 'train_main']
+           'step_seed', 'seed_everything', 'rng_state', 'set_rng_state', 'EMA', 'atomic_save', 'checkpoint_extra',
+           'export_weights', 'LossLog', 'resume_from_weights', 'cpu_has_bf16', 'bf16_fast', 'train_loop',
+           'make_dataset', 'reseed_dataset', 'draw_batch', 'build_model', 'init_and_freeze', 'train_vae', 'load_vae',
+           'latent_windows', 'encode_rolls', 'measure_scale_factor', 'chord_labels', 'build_latent_cache',
+           'load_latent_cache', 'block_windows', 'build_block_cache', 'train_dit', 'train_classifier', 'build_latents',
+           'train_main']
 
 # %% ../nbs/05_train.ipynb #c004
 CONFIG_DIR = Path(__file__).resolve().parent / 'configs' / 'train' if '__file__' in globals() else Path('../scg_music/configs/train').resolve()
@@ -32,7 +33,7 @@ LOOP_DEFAULTS = dict(
     lr=1e-4, base_lr=None,               # base_lr: lr = base_lr * batch * grad_accum * world (taming's rule)
     adam_betas=[0.9, 0.999], weight_decay=0.0, warmup=0, grad_clip=None,
     ema_rate=0.9999, ckpt_every=500, log_every=10, bf16=True, device=None,
-    probe_every=None, resume_from=None, rewarm=None,   # quality probe; restart from committed weights (see the DiT job)
+    probe_every=None, resume_from=None, rewarm=None, ema_warmup=False, minutes=None,   # quality probe; restart from committed weights (see the DiT job)
 )
 
 def _deep_update(a: dict, b: dict) -> dict:
@@ -98,20 +99,27 @@ def set_rng_state(st):
     if 'cuda' in st and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])
 
 class EMA:
-    "Exponential moving average of a model's parameters (buffers copied), `ema = rate*ema + (1-rate)*p`."
-    def __init__(self, model, rate=0.9999):
-        self.rate = float(rate)
+    """Exponential moving average of a model's parameters (buffers copied), `ema = rate*ema + (1-rate)*p`; with
+    `warmup`, update n uses `min(rate, (1+n)/(10+n))`, so early weights are not dominated by the random init."""
+    def __init__(self, model, rate=0.9999, warmup=False):
+        self.rate, self.warmup = float(rate), bool(warmup)
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
     @torch.no_grad()
-    def update(self, model):
+    def update(self, model, n=None):
+        rate = min(self.rate, (1 + n) / (10 + n)) if self.warmup and n is not None else self.rate
         ep, mp = list(self.model.parameters()), list(model.parameters())
-        torch._foreach_lerp_(ep, [p.detach() for p in mp], 1.0 - self.rate)
+        torch._foreach_lerp_(ep, [p.detach() for p in mp], 1.0 - rate)
         for eb, mb in zip(self.model.buffers(), model.buffers()): eb.copy_(mb)
 
 # %% ../nbs/05_train.ipynb #c009
 def atomic_save(obj, path):
     path = Path(path); tmp = path.with_name(path.name + f'.tmp{os.getpid()}')
     torch.save(obj, tmp); os.replace(tmp, path)
+
+def checkpoint_extra(out) -> dict:
+    "The `extra` dict of a run's `out/ckpt.pt` (what a resumed job needs before building its model), or {}."
+    ck = Path(out) / 'ckpt.pt'
+    return torch.load(ck, map_location='cpu', weights_only=False, mmap=True).get('extra', {}) if ck.exists() else {}
 
 def export_weights(model, path, config=None):
     "`<path>.safetensors` + `<path>.json` via `scg_music.checkpoints.save_model`."
@@ -178,7 +186,7 @@ def train_loop(model, objective, get_batch, cfg, out, resume=False, extra=None, 
     B, accum = int(tc['batch_size']), int(tc['grad_accum'])
     lr = tc['base_lr'] * B * accum * world if tc.get('base_lr') else tc['lr']
     opt = torch.optim.AdamW(params, lr=lr, betas=tuple(tc['adam_betas']), weight_decay=tc['weight_decay'])
-    ema = EMA(model, tc['ema_rate']) if tc.get('ema_rate') else None
+    ema = EMA(model, tc['ema_rate'], tc.get('ema_warmup')) if tc.get('ema_rate') else None
     step, extra = 0, dict(extra or {})
     ckpt_path, log = out / 'ckpt.pt', LossLog(out / 'log.jsonl', rank == 0)
     if resume and ckpt_path.exists():
@@ -215,6 +223,7 @@ def train_loop(model, objective, get_batch, cfg, out, resume=False, extra=None, 
 
     bar = tqdm(total=total, initial=step, desc=f"train {cfg.get('job', '')}", disable=not progress or rank != 0)
     t0, s0 = time.time(), step
+    budget = 60 * float(tc['minutes']) if tc.get('minutes') else None
     while step < end:
         model.train()
         opt.zero_grad(set_to_none=True)
@@ -235,8 +244,8 @@ def train_loop(model, objective, get_batch, cfg, out, resume=False, extra=None, 
             g['lr'] = lr * (min(1.0, (step + 1 - w0) / W) if W else 1.0)
         gnorm = torch.nn.utils.clip_grad_norm_(params, tc['grad_clip']) if tc.get('grad_clip') else None
         opt.step()
-        if ema is not None: ema.update(model)
         step += 1
+        if ema is not None: ema.update(model, step)
         if world > 1:
             t = torch.tensor([loss_sum], device=device); torch.distributed.all_reduce(t); loss_sum = t.item() / world
         history.append((step, loss_sum))
@@ -248,7 +257,10 @@ def train_loop(model, objective, get_batch, cfg, out, resume=False, extra=None, 
             log.write(row)
         if probe is not None and rank == 0 and tc.get('probe_every') and (step % tc['probe_every'] == 0 or step == total):
             log.write(dict(step=step, **probe(step, ema.model if ema is not None else model)))
-        if step % tc['ckpt_every'] == 0 or step == total: save()
+        late = torch.tensor([float(budget is not None and time.time() - t0 > budget)], device=device)
+        if world > 1: torch.distributed.broadcast(late, 0)          # every rank stops at the same step
+        if step % tc['ckpt_every'] == 0 or step == total or late.item(): save()
+        if late.item(): break
     bar.close()
     return dict(model=model, ema=None if ema is None else ema.model, step=step, history=history, extra=extra, out=out)
 
@@ -389,10 +401,8 @@ def _latent_setup(cfg, dev):
 def _resolve_scale(cfg, out, resume, vae=None, ds=None, frames=None, dev=None, cache=None):
     """The latent scale of a DiT/classifier run: the resumed run's own; else `latents.scale_factor`: 'measure' (1/std
     of latents: the cache's, or measured on rolls), 'cache' (= the cache's), 'vae', a number or another run's export."""
-    ck = Path(out) / 'ckpt.pt'
-    if resume and ck.exists():
-        extra = torch.load(ck, map_location='cpu', weights_only=False, mmap=True).get('extra', {})
-        if 'scale_factor' in extra: return float(extra['scale_factor'])
+    extra = checkpoint_extra(out) if resume else {}
+    if 'scale_factor' in extra: return float(extra['scale_factor'])
     sf = cfg.get('latents', {}).get('scale_factor', 'measure')
     if sf == 'cache' and cache is None: raise ValueError("latents.scale_factor 'cache' needs latents.cache (a latent cache file)")
     if sf in ('cache', 'measure') and cache is not None: return float(cache['scale_factor'])
@@ -590,6 +600,8 @@ def build_block_cache(vae, cache_dir, out, split='train', max_windows_per_class=
     man = load_manifest(cache_dir); reader = _ShardReader(cache_dir)
     files, by_file = _block_plan(man, split, max_windows_per_class, seed)
     groups = [files[k:k + files_per_part] for k in range(0, len(files), files_per_part)]
+    if (pdir / 'meta.pt').exists() and torch.load(pdir / 'meta.pt', weights_only=True) != want:
+        raise FileExistsError(f'{pdir} holds parts built with other settings; remove it or pick another out')
     pdir.mkdir(parents=True, exist_ok=True); atomic_save(want, pdir / 'meta.pt')
     n_win = sum(len(by_file[f]) for f in files)
     bar = tqdm(total=n_win, desc='block cache', disable=not progress, unit='window'); made = 0

@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .. import diffusion as D
+from ..checkpoints import save_model, load_model, model_config, load_strict, register_model_class
 from .codec import S_COLS, P_COLS, C_COLS
 
 # %% ../../nbs/22_dexter_model.ipynb #c005
@@ -97,7 +98,7 @@ class DExterDenoiser(nn.Module):
         super().__init__()
         self.config = dict(channels=channels, layers=layers, cond_channels=cond_channels, kernel=kernel,
                            dilation_base=dilation_base, dilation_bound=dilation_bound, emb_dim=emb_dim,
-                           cond_dropout=cond_dropout, perc_dropout=perc_dropout, timesteps=timesteps)
+                           cond_dropout=cond_dropout, perc_dropout=perc_dropout, timesteps=timesteps, **{'class': 'DExterDenoiser'})
         self.cond_dropout, self.perc_dropout = cond_dropout, perc_dropout
         self.inp = nn.Conv1d(len(P_COLS), channels, 1); nn.init.kaiming_normal_(self.inp.weight)
         self.step = StepEmbedding(emb_dim)
@@ -138,6 +139,8 @@ class DExterDenoiser(nn.Module):
             skips = skips + sk
         h = F.relu(self.skip(skips / math.sqrt(len(self.layers))))
         return self.head(h).transpose(1, 2)
+
+register_model_class(DExterDenoiser)
 
 def build_model(name='small', **overrides):
     "A `DExterDenoiser` from a named config (`DEXTER_CONFIGS`) with overrides."
@@ -202,31 +205,18 @@ def sample_codec(model, s, note, c=None, has_c=None, w=1.2, steps=50, sampler='d
 
 # %% ../../nbs/22_dexter_model.ipynb #c016
 def save_dexter(model, path, normalizer_state, extra=None):
-    "Write `<path>.safetensors` + `<path>.json` (config + normalisation) atomically; returns the weights path."
-    from safetensors.torch import save_file
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    model = getattr(model, 'module', model)
-    cfg = dict(kind='dexter', model=model.config, normalizer=normalizer_state, **(extra or {}))
-    st, js = path.with_suffix('.safetensors'), path.with_suffix('.json')
-    tmp = st.with_name(st.name + '.tmp')
-    save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp),
-              metadata={'config': json.dumps(cfg)})
-    os.replace(tmp, st)
-    tmp = js.with_name(js.name + '.tmp'); tmp.write_text(json.dumps(cfg, indent=1)); os.replace(tmp, js)
-    return st
+    "`save_model` with the normaliser (and `extra` training info) in the config; returns the weights path."
+    return save_model(model, path, dict(kind='dexter', normalizer=normalizer_state, **(extra or {})))
 
 def load_dexter(path, device='cpu'):
     "`(model, normalizer_state, config)` from `save_dexter` files (path with or without suffix)."
     from safetensors.torch import load_file
-    path = Path(path)
-    st = path if path.suffix == '.safetensors' else path.with_suffix('.safetensors')
+    st = Path(path) if Path(path).suffix == '.safetensors' else Path(path).with_suffix('.safetensors')
     if not st.exists(): raise FileNotFoundError(f'DExter weights not found: {st}')
-    js = st.with_suffix('.json')
-    if js.exists(): cfg = json.loads(js.read_text())
-    else:
-        from safetensors import safe_open
-        with safe_open(str(st), 'pt') as f: cfg = json.loads(f.metadata()['config'])
+    cfg = model_config(st)
     if cfg.get('kind') != 'dexter': raise ValueError(f'{st} is not a DExter checkpoint')
-    model = DExterDenoiser(**cfg['model'])
-    model.load_state_dict(load_file(str(st), device=str(device)))
+    if 'class' in cfg: model = load_model(st, device)
+    else:                                           # the earlier DExter-only format
+        model = DExterDenoiser(**cfg['model'])
+        load_strict(model, load_file(str(st), device=str(device)), what=st.name)
     return model.to(device).eval(), cfg['normalizer'], cfg

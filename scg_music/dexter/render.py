@@ -35,8 +35,8 @@ def resolve_model(model=None, device='cpu'):
             raise FileNotFoundError(
                 f'no bundled DExter model in {ASSETS} (this installation has none). Train one with\n'
                 '  scg-music dexter-train --build --out runs/dexter_small --minutes 15\n'
-                'and pass it: render(score, model="runs/dexter_small/dexter.safetensors") or '
-                '--model runs/dexter_small/dexter.safetensors')
+                'and pass it: render(score, model="runs/dexter_small/ema.safetensors") or '
+                '--model runs/dexter_small/ema.safetensors')
         model = p
     if isinstance(model, (str, Path)):
         net, ns, cfg = load_dexter(model, device)
