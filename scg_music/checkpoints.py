@@ -100,13 +100,13 @@ def _reset_freqs(model):
     for m in model.modules():
         if hasattr(m, 'freqs') and hasattr(m, 'theta'):
             dev = m.freqs.device if m.freqs.device.type != 'meta' else 'cpu'
-            m.freqs = nn.Parameter(rope_freqs(m.dim, m.theta).to(dev), requires_grad=False)
+            m.freqs = rope_freqs(m.dim, m.theta).to(dev)           # a non-persistent buffer: recomputed, never loaded
 
 def load_strict(model, sd, what='checkpoint'):
     "Load `sd` into `model`, raising `CheckpointError` on any key/shape mismatch; RoPE `freqs` are recomputed."
     own = model.state_dict()
     missing = [k for k in own if k not in sd and not _is_freqs(k)]
-    unexpected = [k for k in sd if k not in own]
+    unexpected = [k for k in sd if k not in own and not _is_freqs(k)]   # released files hold the RoPE freqs
     shapes = [f'{k}: file {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}' for k in own
               if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)]
     if missing or unexpected or shapes:
@@ -222,8 +222,9 @@ def load_model(path, device='cpu'):
     cfg = model_config(path)
     cls = _CLASSES.get(cfg.get('class'))
     if cls is None: raise CheckpointError(f"{js}: unknown model class {cfg.get('class')!r}")
-    import inspect
-    params = inspect.signature(cls.__init__).parameters
+    import inspect, dataclasses
+    params = ({f.name for f in dataclasses.fields(cls.Config)} if hasattr(cls, 'Config')
+              else set(inspect.signature(cls.__init__).parameters))
     kw = {k: v for k, v in cfg.items() if k in params}
     with torch.device('meta'): model = cls(**kw)
     load_strict(model, load_file(str(st), device=str(device)), what=st.name)

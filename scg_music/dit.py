@@ -5,15 +5,16 @@
 # %% ../nbs/03_dit.ipynb #c002
 from __future__ import annotations
 import math
-from functools import partial
+from dataclasses import dataclass, asdict, fields
+from fastcore.basics import patch
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['DIT_CONFIGS', 'rope_freqs', 'RotaryEmbedding', 'rope_reference', 'patchify', 'unpatchify', 'modulate', 'PatchEmbed1D',
-           'TimestepEmbedder', 'LabelEmbedder', 'Attention', 'Mlp', 'DiTBlockRotary', 'FinalLayer', 'DiTRotary',
-           'DiTRotaryClassifier']
+__all__ = ['DIT_CONFIGS', 'rope_freqs', 'RotaryEmbedding', 'patchify', 'unpatchify', 'modulate', 'PatchEmbed1D',
+           'TimestepEmbedder', 'LabelEmbedder', 'Attention', 'Mlp', 'DiTBlockRotary', 'FinalLayer', 'RotaryTrunk',
+           'DiTConfig', 'DiTRotary', 'ClassifierConfig', 'DiTRotaryClassifier']
 
 # %% ../nbs/03_dit.ipynb #c005
 def rope_freqs(dim, theta=10000.0):
@@ -25,11 +26,11 @@ class RotaryEmbedding(nn.Module):
     def __init__(self, dim, theta=10000.0):
         super().__init__()
         self.dim, self.theta = dim, theta
-        self.freqs = nn.Parameter(rope_freqs(dim, theta), requires_grad=False)
+        self.register_buffer('freqs', rope_freqs(dim, theta), persistent=False)
 
     def cos_sin(self, n, device, offset=0):
         "cos/sin tables `(n, dim)` (float32) for positions `offset..offset+n-1`, each angle repeated twice."
-        f = rope_freqs(self.dim, self.theta).to(device)
+        f = (self.freqs if self.freqs.device.type != 'meta' else rope_freqs(self.dim, self.theta)).float().to(device)
         ang = torch.arange(offset, offset + n, device=device, dtype=torch.float32)[:, None] * f[None]
         ang = ang.repeat_interleave(2, dim=-1)
         return ang.cos(), ang.sin()
@@ -43,19 +44,6 @@ class RotaryEmbedding(nn.Module):
         rot = torch.stack((-x2, x1), dim=-1).flatten(-2)            # pairs (a, b) -> (-b, a)
         out = xr * cos + rot * sin
         return torch.cat((out.to(x.dtype), xp), dim=-1)
-
-# %% ../nbs/03_dit.ipynb #c007
-def rope_reference(x, dim, theta=10000.0):
-    "Straightforward per-pair loop version of the rotary embedding (for tests)."
-    out = x.clone().double()
-    N = x.shape[-2]
-    for n in range(N):
-        for j in range(dim // 2):
-            a = n * theta ** (-2 * j / dim)
-            c, s = math.cos(a), math.sin(a)
-            x0, x1 = x[..., n, 2 * j].double(), x[..., n, 2 * j + 1].double()
-            out[..., n, 2 * j], out[..., n, 2 * j + 1] = x0 * c - x1 * s, x1 * c + x0 * s
-    return out
 
 # %% ../nbs/03_dit.ipynb #c010
 def patchify(x, p):
@@ -170,139 +158,153 @@ def _as_timesteps(t, x):
     if t.ndim == 0: t = t.expand(x.shape[0])
     return t.to(x.device)
 
-class DiTRotary(nn.Module):
-    "Rotary DiT denoiser over latents `(B, in_channels, H, W)`; any H with H*W divisible by the patch."
-    def __init__(self, input_size=(128, 16), patch_size=8, in_channels=4, hidden_size=1152, depth=28, num_heads=16,
-                 mlp_ratio=4.0, class_dropout_prob=0.1, num_classes=3, learn_sigma=False, name=None):
-        super().__init__()
-        self.input_size = tuple(input_size) if isinstance(input_size, (tuple, list)) else (input_size, input_size)
-        self.in_channels, self.patch_size, self.num_heads = in_channels, patch_size, num_heads
-        self.learn_sigma, self.num_classes = learn_sigma, num_classes
-        self.out_channels = in_channels * 2 if learn_sigma else in_channels
-        self._cfg = dict(input_size=list(self.input_size), patch_size=patch_size, in_channels=in_channels, hidden_size=hidden_size,
-                         depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio, class_dropout_prob=class_dropout_prob,
-                         num_classes=num_classes, learn_sigma=learn_sigma, name=name)
-        self.x_embedder = PatchEmbed1D(patch_size, in_channels, hidden_size)
-        self.t_embedder = TimestepEmbedder(hidden_size)
-        self.y_embedder = LabelEmbedder(num_classes, hidden_size, class_dropout_prob) if num_classes > 0 else None
-        self.rotary_emb = RotaryEmbedding(int(hidden_size // num_heads * 0.5))
-        self.blocks = nn.ModuleList([DiTBlockRotary(hidden_size, num_heads, self.rotary_emb, mlp_ratio) for _ in range(depth)])
-        self.final_layer = FinalLayer(hidden_size, patch_size, self.out_channels)
-        self.initialize_weights()
+class RotaryTrunk(nn.Module):
+    "Tokenizer, timestep embedding, RoPE and blocks shared by `DiTRotary` and `DiTRotaryClassifier`."
+    def _build_trunk(self, c, before_rope=None):
+        self.x_embedder = PatchEmbed1D(c.patch_size, c.in_channels, c.hidden_size)
+        self.t_embedder = TimestepEmbedder(c.hidden_size)
+        if before_rope is not None: before_rope()                     # the class table sits here in the released order
+        self.rotary_emb = RotaryEmbedding(int(c.hidden_size // c.num_heads * 0.5))
+        self.blocks = nn.ModuleList([DiTBlockRotary(c.hidden_size, c.num_heads, self.rotary_emb, c.mlp_ratio) for _ in range(c.depth)])
 
-    @property
-    def config(self): return dict(self._cfg, **{'class': 'DiTRotary'})
+    def _init_trunk(self):
+        self.apply(_basic_init)
+        nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
+        nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
+        for b in self.blocks:
+            nn.init.zeros_(b.adaLN_modulation[-1].weight); nn.init.zeros_(b.adaLN_modulation[-1].bias)
+
+# %% ../nbs/03_dit.ipynb #c013a
+@patch
+def _check(self: RotaryTrunk, x, what):
+    C, W = self.cfg.in_channels, self.cfg.input_size[1]
+    if not torch.is_tensor(x) or x.ndim != 4 or x.shape[1] != C or x.shape[3] != W:
+        raise ValueError(f'{what} input must be (B,{C},H,{W}); got {tuple(x.shape) if torch.is_tensor(x) else type(x).__name__}')
+
+@patch
+def run_blocks(self: RotaryTrunk, h, c):
+    "Tokens `(B,N,D)` through every block, conditioned on `c (B,D)`."
+    cos_sin = self.rotary_emb.cos_sin(h.shape[1], h.device)
+    for blk in self.blocks: h = blk(h, c, cos_sin)
+    return h
+
+@patch(as_prop=True)
+def config(self: RotaryTrunk): return dict(asdict(self.cfg), input_size=list(self.cfg.input_size), **{'class': type(self).__name__})
+
+def _config(cls, kw):
+    "The config dataclass of `cls` from constructor keywords (unknown keywords are an error)."
+    bad = set(kw) - {f.name for f in fields(cls)}
+    if bad: raise TypeError(f'{cls.__name__} has no setting(s) {sorted(bad)}')
+    c = cls(**kw); c.input_size = tuple(c.input_size) if isinstance(c.input_size, (tuple, list)) else (c.input_size, c.input_size)
+    return c
+
+# %% ../nbs/03_dit.ipynb #c013c
+@dataclass
+class DiTConfig:
+    input_size: tuple = (128, 16); patch_size: int = 8; in_channels: int = 4; hidden_size: int = 1152; depth: int = 28
+    num_heads: int = 16; mlp_ratio: float = 4.0; class_dropout_prob: float = 0.1; num_classes: int = 3
+    learn_sigma: bool = False; name: str | None = None
+
+class DiTRotary(RotaryTrunk):
+    "Rotary DiT denoiser over latents `(B, in_channels, H, W)`; any H with H*W divisible by the patch."
+    Config = DiTConfig
+    def __init__(self, **kw):
+        super().__init__()
+        c = self.cfg = _config(DiTConfig, kw)
+        self.input_size, self.in_channels, self.patch_size, self.num_heads = c.input_size, c.in_channels, c.patch_size, c.num_heads
+        self.learn_sigma, self.num_classes = c.learn_sigma, c.num_classes
+        self.out_channels = c.in_channels * 2 if c.learn_sigma else c.in_channels
+        def labels(): self.y_embedder = LabelEmbedder(c.num_classes, c.hidden_size, c.class_dropout_prob) if c.num_classes > 0 else None
+        self._build_trunk(c, before_rope=labels)
+        self.final_layer = FinalLayer(c.hidden_size, c.patch_size, self.out_channels)
+        self.initialize_weights()
 
     @property
     def null_class(self): return self.num_classes
 
-    def initialize_weights(self):
-        self.apply(_basic_init)
-        if self.y_embedder is not None: nn.init.normal_(self.y_embedder.embedding_table.weight, std=0.02)
-        nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
-        nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
-        for b in self.blocks:
-            nn.init.zeros_(b.adaLN_modulation[-1].weight); nn.init.zeros_(b.adaLN_modulation[-1].bias)
-        for m in (self.final_layer.adaLN_modulation[-1], self.final_layer.linear):
-            nn.init.zeros_(m.weight); nn.init.zeros_(m.bias)
+# %% ../nbs/03_dit.ipynb #c013d
+@patch
+def initialize_weights(self: DiTRotary):
+    self._init_trunk()
+    if self.y_embedder is not None: nn.init.normal_(self.y_embedder.embedding_table.weight, std=0.02)
+    for m in (self.final_layer.adaLN_modulation[-1], self.final_layer.linear):
+        nn.init.zeros_(m.weight); nn.init.zeros_(m.bias)
 
-    def _check(self, x):
-        if not torch.is_tensor(x) or x.ndim != 4 or x.shape[1] != self.in_channels or x.shape[3] != self.input_size[1]:
-            raise ValueError(f'DiT input must be (B,{self.in_channels},H,{self.input_size[1]}); got '
-                             f'{tuple(x.shape) if torch.is_tensor(x) else type(x).__name__}')
-
-    def forward(self, x, t, y=None):
-        "x `(B,C,H,W)`, t `(B,)` timesteps (0..999, may be float), y `(B,)` class ids or None (= null class)."
-        self._check(x)
-        B, C, H, W = x.shape
-        h = self.x_embedder(x)
-        c = self.t_embedder(_as_timesteps(t, x))
-        if self.y_embedder is not None:
-            if y is None: y = torch.full((B,), self.num_classes, dtype=torch.long, device=x.device)
-            y = _as_timesteps(y, x).long()
-            c = c + self.y_embedder(y, self.training)
-        cos_sin = self.rotary_emb.cos_sin(h.shape[1], x.device)
-        for blk in self.blocks: h = blk(h, c, cos_sin)
-        return unpatchify(self.final_layer(h, c), W, self.out_channels)
-
-    def forward_with_cfg(self, x, t, y, w):
-        "Classifier-free guidance as released (spec 4.7), one batched call: `(1+w) eps(x,t,y) - w eps(x,t,null)`."
-        y = _as_timesteps(y, x).long()
-        out = self(torch.cat([x, x]), torch.cat([_as_timesteps(t, x)] * 2), torch.cat([y, torch.full_like(y, self.num_classes)]))
-        cond, unc = out.chunk(2)
-        return (1 + w) * cond - w * unc
+@patch
+def forward(self: DiTRotary, x, t, y=None):
+    "x `(B,C,H,W)`, t `(B,)` timesteps (0..999, may be float), y `(B,)` class ids or None (= null class)."
+    self._check(x, 'DiT')
+    B, C, H, W = x.shape
+    h = self.x_embedder(x)                                          # (B, N, D)
+    c = self.t_embedder(_as_timesteps(t, x))                        # (B, D)
+    if self.y_embedder is not None:
+        if y is None: y = torch.full((B,), self.num_classes, dtype=torch.long, device=x.device)
+        c = c + self.y_embedder(_as_timesteps(y, x).long(), self.training)
+    h = self.run_blocks(h, c)                                       # (B, N, D)
+    return unpatchify(self.final_layer(h, c), W, self.out_channels)  # (B, C_out, H, W)
 
 # %% ../nbs/03_dit.ipynb #c015
-class DiTRotaryClassifier(nn.Module):
+@dataclass
+class ClassifierConfig:
+    input_size: tuple = (128, 16); patch_size: int = 8; in_channels: int = 4; hidden_size: int = 384; depth: int = 12
+    num_heads: int = 6; mlp_ratio: float = 4.0; num_classes: int | None = None; chord: bool = False
+    num_keys: int = 25; window_rows: int = 16; name: str | None = None
+
+class DiTRotaryClassifier(RotaryTrunk):
     "Rotary DiT encoder + regression head (or chord/key heads) on noisy latents `(B,4,H,16)`."
-    def __init__(self, input_size=(128, 16), patch_size=8, in_channels=4, hidden_size=384, depth=12, num_heads=6,
-                 mlp_ratio=4.0, num_classes=None, chord=False, num_keys=25, window_rows=16, name=None):
+    Config = ClassifierConfig
+    def __init__(self, **kw):
         super().__init__()
-        if num_classes is None: raise ValueError('DiTRotaryClassifier needs num_classes (outputs: 12 pitch, 16 nd, 8 chord)')
-        self.input_size = tuple(input_size) if isinstance(input_size, (tuple, list)) else (input_size, input_size)
-        self.in_channels, self.patch_size, self.num_classes, self.chord = in_channels, patch_size, num_classes, chord
-        self.window_rows = window_rows
-        self._cfg = dict(input_size=list(self.input_size), patch_size=patch_size, in_channels=in_channels, hidden_size=hidden_size,
-                         depth=depth, num_heads=num_heads, mlp_ratio=mlp_ratio, num_classes=num_classes, chord=chord,
-                         num_keys=num_keys, window_rows=window_rows, name=name)
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, hidden_size))
-        self.x_embedder = PatchEmbed1D(patch_size, in_channels, hidden_size)
-        self.t_embedder = TimestepEmbedder(hidden_size)
-        self.rotary_emb = RotaryEmbedding(int(hidden_size // num_heads * 0.5))
-        self.blocks = nn.ModuleList([DiTBlockRotary(hidden_size, num_heads, self.rotary_emb, mlp_ratio) for _ in range(depth)])
-        head = lambda n: nn.Sequential(nn.Linear(hidden_size, hidden_size // 4), nn.SiLU(), nn.Linear(hidden_size // 4, n))
-        self.norm = nn.LayerNorm(hidden_size)
-        self.classifier_head = head(num_classes)
-        if chord:
-            self.norm_key = nn.LayerNorm(hidden_size)
-            self.classifier_head_key = head(num_keys)
-        self.initialize_weights()
+        c = self.cfg = _config(ClassifierConfig, kw)
+        if c.num_classes is None: raise ValueError('DiTRotaryClassifier needs num_classes (outputs: 12 pitch, 16 nd, 8 chord)')
+        self.input_size, self.in_channels, self.patch_size = c.input_size, c.in_channels, c.patch_size
+        self.num_classes, self.chord, self.window_rows = c.num_classes, c.chord, c.window_rows
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, c.hidden_size))
+        self._build_trunk(c)
+        head = lambda n: nn.Sequential(nn.Linear(c.hidden_size, c.hidden_size // 4), nn.SiLU(), nn.Linear(c.hidden_size // 4, n))
+        self.norm = nn.LayerNorm(c.hidden_size)
+        self.classifier_head = head(c.num_classes)
+        if c.chord: self.norm_key, self.classifier_head_key = nn.LayerNorm(c.hidden_size), head(c.num_keys)
+        self._init_trunk(); nn.init.normal_(self.cls_token, std=1e-6)
 
-    @property
-    def config(self): return dict(self._cfg, **{'class': 'DiTRotaryClassifier'})
-
-    def initialize_weights(self):
-        self.apply(_basic_init)
-        nn.init.normal_(self.cls_token, std=1e-6)
-        nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
-        nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
-        for b in self.blocks:
-            nn.init.zeros_(b.adaLN_modulation[-1].weight); nn.init.zeros_(b.adaLN_modulation[-1].bias)
-
-    def forward(self, x, t):
-        "Regression `(B,num_classes)`; chord variant: `(key_logits (B,num_keys), chord_logits (B,H/16,num_classes))`."
-        if not torch.is_tensor(x) or x.ndim != 4 or x.shape[1] != self.in_channels or x.shape[3] != self.input_size[1]:
-            raise ValueError(f'classifier input must be (B,{self.in_channels},H,{self.input_size[1]}); got '
-                             f'{tuple(x.shape) if torch.is_tensor(x) else type(x).__name__}')
-        B, C, H, W = x.shape
-        h = self.x_embedder(x)
-        h = torch.cat([self.cls_token.expand(B, -1, -1).to(h.dtype), h], dim=1)
-        c = self.t_embedder(_as_timesteps(t, x))
-        cos_sin = self.rotary_emb.cos_sin(h.shape[1], x.device)
-        for blk in self.blocks: h = blk(h, c, cos_sin)
-        if not self.chord: return self.classifier_head(self.norm(h[:, 0]))
-        if H % self.window_rows: raise ValueError(f'chord classifier needs H a multiple of {self.window_rows} latent rows; got {H}')
-        key = self.classifier_head_key(self.norm_key(h[:, 0]))
-        win = h[:, 1:].reshape(B, H // self.window_rows, -1, h.shape[-1]).mean(2)
-        return key, self.classifier_head(self.norm(win))
+# %% ../nbs/03_dit.ipynb #c015a
+@patch
+def forward(self: DiTRotaryClassifier, x, t):
+    "Regression `(B,num_classes)`; chord variant: `(key_logits (B,num_keys), chord_logits (B,H/16,num_classes))`."
+    self._check(x, 'classifier')
+    B, C, H, W = x.shape
+    h = self.x_embedder(x)                                                        # (B, N, D)
+    h = torch.cat([self.cls_token.expand(B, -1, -1).to(h.dtype), h], dim=1)       # (B, 1+N, D)
+    h = self.run_blocks(h, self.t_embedder(_as_timesteps(t, x)))
+    if not self.chord: return self.classifier_head(self.norm(h[:, 0]))             # (B, num_classes)
+    if H % self.window_rows: raise ValueError(f'chord classifier needs H a multiple of {self.window_rows} latent rows; got {H}')
+    key = self.classifier_head_key(self.norm_key(h[:, 0]))                        # (B, num_keys)
+    win = h[:, 1:].reshape(B, H // self.window_rows, -1, h.shape[-1]).mean(2)     # (B, H/16, D)
+    return key, self.classifier_head(self.norm(win))
 
 # %% ../nbs/03_dit.ipynb #c017
-def _gen(depth, hidden_size, num_heads, patch_size, name):
-    def make(**kw): return DiTRotary(depth=depth, hidden_size=hidden_size, num_heads=num_heads, patch_size=patch_size,
-                                     **dict(dict(name=name), **kw))
-    make.__name__ = name.replace('-', '_').replace('/', '_'); return make
-
-def _cls(depth, hidden_size, num_heads, patch_size, name, chord=False):
-    def make(**kw):
-        kw = dict(dict(name=name, chord=chord, num_classes=8 if chord else None), **kw)
-        return DiTRotaryClassifier(depth=depth, hidden_size=hidden_size, num_heads=num_heads, patch_size=patch_size, **kw)
-    make.__name__ = name.replace('-', '_').replace('/', '_'); return make
-
 _SIZES = {'XL': (28, 1152, 16), 'L': (24, 1024, 16), 'B': (12, 768, 12), 'S': (12, 384, 6), 'SM': (4, 256, 4),
-          'T': (4, 128, 4)}   # SM: a 5M-parameter size for CPU training
-DIT_CONFIGS = {}
-for _s, (_d, _h, _n) in _SIZES.items():
-    for _p in (8, 16): DIT_CONFIGS[f'DiTRotary_{_s}_{_p}'] = _gen(_d, _h, _n, _p, f'DiTRotary_{_s}_{_p}')
-for _s, (_d, _h, _n) in dict(_SIZES, XS=(4, 384, 6)).items():
-    DIT_CONFIGS[f'DiTRotary-{_s}/8-cls'] = _cls(_d, _h, _n, 8, f'DiTRotary-{_s}/8-cls')
-    DIT_CONFIGS[f'DiTRotary-{_s}/8-chord-cls'] = _cls(_d, _h, _n, 8, f'DiTRotary-{_s}/8-chord-cls', chord=True)
+          'XS': (4, 384, 6), 'T': (4, 128, 4)}           # (depth, width, heads); SM: a 5M-parameter size for CPU training
+
+def _size(s, name, patch=8): d, h, n = _SIZES[s]; return dict(depth=d, hidden_size=h, num_heads=n, patch_size=patch, name=name)
+def _dit(s, p, kw): return DiTRotary(**{**_size(s, f'DiTRotary_{s}_{p}', p), **kw})
+def _cls(s, kw, chord=False):
+    name = f"DiTRotary-{s}/8-{'chord-' if chord else ''}cls"
+    return DiTRotaryClassifier(**{**_size(s, name), 'chord': chord, 'num_classes': 8 if chord else None, **kw})
+
+# %% ../nbs/03_dit.ipynb #c017a
+DIT_CONFIGS = {
+    'DiTRotary_XL_8': lambda **kw: _dit('XL', 8, kw),  'DiTRotary_XL_16': lambda **kw: _dit('XL', 16, kw),
+    'DiTRotary_L_8':  lambda **kw: _dit('L', 8, kw),   'DiTRotary_L_16':  lambda **kw: _dit('L', 16, kw),
+    'DiTRotary_B_8':  lambda **kw: _dit('B', 8, kw),   'DiTRotary_B_16':  lambda **kw: _dit('B', 16, kw),
+    'DiTRotary_S_8':  lambda **kw: _dit('S', 8, kw),   'DiTRotary_S_16':  lambda **kw: _dit('S', 16, kw),
+    'DiTRotary_SM_8': lambda **kw: _dit('SM', 8, kw),  'DiTRotary_SM_16': lambda **kw: _dit('SM', 16, kw),
+    'DiTRotary_T_8':  lambda **kw: _dit('T', 8, kw),   'DiTRotary_T_16':  lambda **kw: _dit('T', 16, kw),
+    'DiTRotary-XL/8-cls': lambda **kw: _cls('XL', kw), 'DiTRotary-XL/8-chord-cls': lambda **kw: _cls('XL', kw, True),
+    'DiTRotary-L/8-cls':  lambda **kw: _cls('L', kw),  'DiTRotary-L/8-chord-cls':  lambda **kw: _cls('L', kw, True),
+    'DiTRotary-B/8-cls':  lambda **kw: _cls('B', kw),  'DiTRotary-B/8-chord-cls':  lambda **kw: _cls('B', kw, True),
+    'DiTRotary-S/8-cls':  lambda **kw: _cls('S', kw),  'DiTRotary-S/8-chord-cls':  lambda **kw: _cls('S', kw, True),
+    'DiTRotary-SM/8-cls': lambda **kw: _cls('SM', kw), 'DiTRotary-SM/8-chord-cls': lambda **kw: _cls('SM', kw, True),
+    'DiTRotary-XS/8-cls': lambda **kw: _cls('XS', kw), 'DiTRotary-XS/8-chord-cls': lambda **kw: _cls('XS', kw, True),
+    'DiTRotary-T/8-cls':  lambda **kw: _cls('T', kw),  'DiTRotary-T/8-chord-cls':  lambda **kw: _cls('T', kw, True),
+}

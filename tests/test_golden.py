@@ -27,8 +27,14 @@ def _fp32_one_thread():
     else: os.environ['SCG_BF16'] = old_env
 
 def _seeded(module, seed, std=0.02):
+    "Random N(0, std) weights from `seed`. The RoPE `freqs` were a parameter (drawn here, unused) when the files were"
+    "recorded and are a buffer since: their draw, just before the blocks, is kept so every other weight is the same."
     torch.manual_seed(seed)
-    for p in module.parameters(): torch.nn.init.normal_(p, std=std)
+    rope, drawn = getattr(module, 'rotary_emb', None), False
+    for name, p in module.named_parameters():
+        if rope is not None and not drawn and name.startswith('blocks.') and 'freqs' not in dict(rope.named_parameters()):
+            torch.empty(rope.dim // 2).normal_(std=std); drawn = True
+        torch.nn.init.normal_(p, std=std)
     return module
 
 @pytest.fixture(scope='module')
