@@ -13,9 +13,9 @@ from .pianoroll import BadInputError
 # %% auto #0
 __all__ = ['TARGET_NAMES', 'ND_PAIRS', 'RULE_NAMES', 'COND_FNS', 'METHODS', 'CONFIG_DIR', 'SHIPPED', 'target_rule_names',
            'Classifiers', 'CondFn', 'Guidance', 'SCG', 'Sampling', 'DC', 'Edit', 'Config', 'load_config',
-           'shipped_configs', 'find_config', 'config_targets', 'config_schedule', 'resolve_classifier', 'build_shift',
-           'TargetSampler', 'save_rolls', 'measure', 'summarize', 'method_name', 'tile_windows', 'generate', 'edit',
-           'generate_main', 'edit_main']
+           'shipped_configs', 'find_config', 'config_targets', 'config_schedule', 'resolve_classifier',
+           'config_guidance', 'TargetSampler', 'save_rolls', 'summarize', 'method_name', 'config_call', 'tile_windows',
+           'generate', 'edit', 'generate_main', 'edit_main']
 
 # %% ../nbs/10_generate.ipynb #c005
 TARGET_NAMES = {'pitch_hist': 12, 'chord_progression': 8, 'vertical_nd': 8, 'horizontal_nd': 8,
@@ -356,11 +356,10 @@ def find_config(name):
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from . import diffusion as D
 from .rules import get_rule
-from .collage import collage_width, collage_model, long_targets, windowing
-from .guidance import (Guide, RuleScore, ClassifierTerm, DPSClassifierTerm, DPSRuleTerm, edit_mask,
-                                edit_x0_hook, edit_start, nd_class_shift)
+from .collage import collage_width, windowing
+from .guidance import nd_class_shift
+from .pipeline import measure
 
 def config_targets(cfg):
     "Rule name -> tensor (D,) | None | ('shift', vertical, horizontal) from `cfg.target_rules`."
@@ -417,20 +416,21 @@ def resolve_classifier(pipe, path, model_dir=None):
     raise BadInputError(f"classifier {path!r} not found: not among the pipeline's classifiers {list(getattr(pipe, 'classifiers', {}))} "
                         f"and no file under {model_dir or Path.cwd()} (train one with `scg-music train classifier` or pass --model-dir)")
 
-def build_shift(cfg, pipe, targets, model_dir=None, rows=None):
-    "The mean-shift spec for `Guide.shift` (classifier guidance or DPS) from `guidance.cond_fn`, or None."
-    c, g = cfg.guidance.cond_fn, cfg.guidance
-    if c is None or g.method == 'no_guidance': return None
-    terms, k = [], 0
-    for fn, name, scale in zip(c.fns, c.rule_names, c.classifier_scales):
-        tgt = targets[name]
-        if fn == 'rule_x0_mse_dummy':
-            terms.append(DPSRuleTerm(name, tgt, pipe.decode, scale, rows)); continue
-        model = resolve_classifier(pipe, c.classifiers.paths[k], model_dir); k += 1
-        kind = 'chord' if 'chord' in fn else 'mse'
-        cls = DPSClassifierTerm if g.method == 'dps' else ClassifierTerm
-        terms.append(cls(model, tgt, scale, kind, name))
-    return ('dps', terms, g.step_size) if g.method == 'dps' else ('classifier', terms)
+def config_guidance(cfg, pipe, model_dir=None):
+    "The `pipe(...)` guidance keywords of a config: the guidance name, SCG candidates and weights, classifier/DPS terms."
+    g, c = cfg.guidance, cfg.guidance.cond_fn
+    shift = None if c is None or g.method == 'no_guidance' else ('dps' if g.method == 'dps' else 'classifier')
+    kw = dict(guidance='+'.join(x for x in ('scg' if g.scg else None, shift) if x) or None,
+              n_candidates=cfg.scg.num_samples if g.scg else 1, x0_timestep=cfg.scg.x0_timestep if cfg.scg else 'next',
+              weights={k: cfg.scg.weights.get(k, 1.0) for k in cfg.rule_names} if g.scg else None, step_size=g.step_size)
+    if shift:
+        via, k = {}, 0
+        for fn, rule in zip(c.fns, c.rule_names):
+            if fn == 'rule_x0_mse_dummy': via[rule] = 'rule'; continue
+            resolve_classifier(pipe, c.classifiers.paths[k], model_dir)
+            via[rule] = _classifier_key(c.classifiers.paths[k]); k += 1
+        kw.update(scales=dict(zip(c.rule_names, c.classifier_scales)), via=via)
+    return kw
 
 # %% ../nbs/10_generate.ipynb #c026
 class TargetSampler:
@@ -471,15 +471,6 @@ def save_rolls(rolls, out_dir, stems, png=True):
         names.append(f'{stem}.mid')
     return names
 
-def measure(rolls, targets):
-    "Per-rule achieved values `(B,D)` and losses `(B,)` of rolls against targets `{name: (B,D)}`."
-    vals, losses = {}, {}
-    for name, tgt in targets.items():
-        r = get_rule(name)
-        vals[name] = r.fn(rolls)
-        losses[name] = r.loss(vals[name], tgt.to(vals[name].device))
-    return vals, losses
-
 def summarize(records):
     "Mean / std / count of every rule loss over the sample records."
     out = {}
@@ -500,15 +491,14 @@ def method_name(cfg):
     return shift or 'no_guidance'
 
 # %% ../nbs/10_generate.ipynb #c030
-def _decoder(pipe, max_chunks=256):
-    "VAE decode for scoring, in sub-batches of at most `max_chunks` 1.28 s chunks (bounds SCG's n*B*8 decoder memory)."
-    return lambda z: pipe.decode(z, max_chunks=max_chunks)
-
-def _model_fn(pipe, cfg):
-    eps = pipe.model_fn()
-    if not cfg.sampling.diff_collage: return eps
-    d = cfg.dc
-    return collage_model(lambda x, t, y=None: eps(x, t, y), d.type, 128, d.overlap_size, d.exact)
+def config_call(cfg, pipe, steps=None, model_dir=None):
+    "`pipe(...)` keywords of a config: schedule, guidance and, for long pieces, DiffCollage (SCG per `guidance.dc.base` rows)."
+    diff, sampler, sched, t_end = config_schedule(cfg, pipe.diffusion, steps)
+    kw = dict(config_guidance(cfg, pipe, model_dir), diffusion=diff, sampler=sampler, schedule=sched, t_end=t_end, eta=cfg.sampling.eta)
+    if cfg.sampling.diff_collage:
+        H, d, base = _latent_rows(cfg), cfg.dc, cfg.guidance.dc_base
+        kw['collage'] = dict(kind=d.type, overlap=d.overlap_size, exact=d.exact, chunk_rows=base if base and base < H else None)
+    return kw
 
 def _latent_rows(cfg):
     if cfg.sampling.diff_collage: return collage_width(cfg.dc.type, cfg.dc.num_img, 128, cfg.dc.overlap_size)
@@ -544,17 +534,14 @@ def generate(pipe, config, num_samples=20, batch_size=4, out_dir='out/generate',
     cfg = config if isinstance(config, Config) else load_config(find_config(config))
     if cfg.edit is not None: raise BadInputError(f"{cfg.path}: this is an edit config; use `edit` / `scg-music edit`")
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    dev = pipe.device
-    diff, sampler, sched, t_end = config_schedule(cfg, pipe.diffusion, steps)
-    H = _latent_rows(cfg)
-    frames = 8 * H
+    dev, H = pipe.device, _latent_rows(cfg)
+    frames, g = 8 * H, cfg.guidance
     given = config_targets(cfg)
     tsamp = TargetSampler(corpus, class_label, frames, seed=seed) if any(v is None for v in given.values()) else None
-    model_fn = _model_fn(pipe, cfg)
-    g = cfg.guidance
-    chunk = g.dc_base if (cfg.sampling.diff_collage and g.dc_base and g.dc_base < H) else None
     if g.cond_fn is not None and g.method != 'no_guidance' and H != 128 and any(f != 'rule_x0_mse_dummy' for f in g.cond_fn.fns):
         raise BadInputError(f"{cfg.path}: classifiers were trained on 10.24 s latents; classifier/DPS-NN guidance of a {H}-row DiffCollage latent is not supported")
+    call = config_call(cfg, pipe, steps, model_dir)
+    diff, sampler, sched, t_end = (call[k] for k in ('diffusion', 'sampler', 'schedule', 't_end'))
     res_path = out / 'results.json'
     meta = dict(version=1, method=method_name(cfg), rules=cfg.rule_names, config=cfg.to_dict(), class_label=class_label, seed=seed, num_samples=num_samples,
                 batch_size=batch_size, sampler=sampler, steps=diff.num_timesteps, schedule=sched, t_end=t_end,
@@ -574,22 +561,14 @@ def generate(pipe, config, num_samples=20, batch_size=4, out_dir='out/generate',
         rng = np.random.default_rng([seed, b])
         gen = torch.Generator(dev).manual_seed(int(seed) * 100003 + b)
         targets = _batch_targets(cfg, given, tsamp, B, rng, H, dev)
-        scorer = RuleScore(targets, _decoder(pipe), cfg.scg.weights, chunk_rows=chunk) if g.scg else None
-        guide = Guide(scg=scorer, n=cfg.scg.num_samples if g.scg else 1, shift=build_shift(cfg, pipe, targets, model_dir),
-                      schedule=sched, x0_timestep=cfg.scg.x0_timestep if cfg.scg else 'next', chunk_rows=chunk)
-        y = torch.full((B,), int(class_label), dtype=torch.long, device=dev) if class_label is not None and pipe.dit.num_classes > 0 else None
-        shape = (B, pipe.dit.in_channels, H, pipe.dit.input_size[1])
-        z = D.sample(model_fn, diff, shape, sampler=sampler, eta=cfg.sampling.eta, t_end=t_end, model_kwargs={'y': y},
-                     step_hook=guide, generator=gen, progress=progress, device=dev)
-        with torch.no_grad(): rolls = pipe.decode(z, threshold=True).clamp(-1, 1)
-        vals, losses = measure(rolls, targets)
-        names = save_rolls(rolls, out, [f'sample_{lo + k}' for k in range(B)], png)
+        o = pipe(B, targets, class_label=class_label, generator=gen, frames=frames, progress=progress, **call)
+        names = save_rolls(torch.from_numpy(o.rolls), out, [f'sample_{lo + k}' for k in range(B)], png)
         dt = time.time() - t0; t_total += dt
         for k in range(B):
             records.append(dict(index=lo + k, file=names[k], png=names[k][:-4] + '.png' if png else None, class_label=class_label,
                                 batch=b, targets={n: _tolist(v[k]) for n, v in targets.items()},
-                                achieved={n: _tolist(v[k]) for n, v in vals.items()},
-                                losses={n: float(v[k]) for n, v in losses.items()}))
+                                achieved={n: v[k] for n, v in o.values.items()},
+                                losses={n: v[k] for n, v in o.losses.items()}))
         res = dict(meta, samples=records, summary=summarize(records), seconds=round(t_total, 2))
         _atomic_text(res_path, json.dumps(res, indent=1))
         bar.set_postfix({n: f"{s['loss_mean']:.3g}" for n, s in res['summary'].items()})
@@ -642,11 +621,11 @@ def edit(pipe, config, source=None, num_samples=4, batch_size=4, out_dir='out/ed
     source = source or e.source
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     dev = pipe.device
-    diff, sampler, sched, t_end = config_schedule(cfg, pipe.diffusion, steps)
+    call = config_call(cfg, pipe, steps, model_dir)
+    diff, sampler, sched = call['diffusion'], call['sampler'], call['schedule']
     given = config_targets(cfg)
     tsamp = TargetSampler(corpus, class_label, 1024, seed=seed) if source == 'dataset' else None
     rows = (e.l_start, e.l_end)
-    mask = edit_mask(128, *rows, device=dev)
     records, t_total = [], 0.0
     for b in tqdm(range(math.ceil(num_samples / batch_size)), desc='edit', disable=not progress):
         lo, B = b * batch_size, min(batch_size, num_samples - b * batch_size)
@@ -656,18 +635,11 @@ def edit(pipe, config, source=None, num_samples=4, batch_size=4, out_dir='out/ed
         cgen = torch.Generator().manual_seed(int(seed) * 100003 + b)
         src = (tsamp.rolls(B, rng) if tsamp else _load_source(source, B)).to(dev)
         z_src = pipe.encode(src)
-        tg, tf, orig = _edit_targets(cfg, given, src, rows, cgen)
-        hook = edit_x0_hook(z_src, mask)
-        scorer = RuleScore(tg, _decoder(pipe), cfg.scg.weights, rows=rows) if g.scg else None
-        guide = Guide(scg=scorer, n=cfg.scg.num_samples if g.scg else 1, shift=build_shift(cfg, pipe, tf, model_dir),
-                      schedule=sched, x0_timestep=cfg.scg.x0_timestep if cfg.scg else 'next', mask=1 - mask, x0_hook=hook)
-        i0, x_start = edit_start(diff, z_src, e.noise_level, gen)
-        y = torch.full((B,), int(class_label), dtype=torch.long, device=dev) if class_label is not None and pipe.dit.num_classes > 0 else None
-        z = D.sample(pipe.model_fn(), diff, x_T=x_start, start=i0, sampler=sampler, eta=cfg.sampling.eta, t_end=min(t_end, i0),
-                     model_kwargs={'y': y}, x0_hook=hook, step_hook=guide, generator=gen, progress=progress, device=dev)
-        with torch.no_grad():
-            rolls = pipe.decode(z, threshold=True).clamp(-1, 1)
-            recon = pipe.decode(z_src, threshold=True).clamp(-1, 1)        # what an unedited round trip gives
+        tg, tf, orig = _edit_targets(cfg, given, src, rows, cgen)     # span targets (SCG scores them), full-excerpt ones
+        o = pipe(B, tf, class_label=class_label, generator=gen, progress=progress,
+                 edit=dict(latents=z_src, rows=rows, noise_level=e.noise_level), **call)
+        rolls = torch.from_numpy(o.rolls).to(dev)
+        with torch.no_grad(): recon = pipe.decode(z_src, threshold=True).clamp(-1, 1)     # what an unedited round trip gives
         kept = torch.cat([torch.arange(0, 8 * rows[0]), torch.arange(8 * rows[1], 1024)]).to(dev)
         vals, losses = measure(rolls[..., 8 * rows[0]:8 * rows[1]], tg)
         _, src_losses = measure(src[..., 8 * rows[0]:8 * rows[1]], tg)

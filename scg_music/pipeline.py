@@ -14,10 +14,13 @@ from . import diffusion as D
 from .checkpoints import load_released, load_model
 
 # %% auto #0
-__all__ = ['MODELS_DIR', 'default_device', 'default_bf16', 'RuleGuidedPipeline']
+__all__ = ['MODELS_DIR', 'CLASS_ALIASES', 'DEFAULT_RULES', 'GUIDANCE', 'CLASSIFIER_KEYS', 'SCG_WEIGHTS', 'CLASSIFIER_SCALES',
+           'DPS_SCALES', 'default_device', 'default_bf16', 'RuleGuidedPipeline', 'class_id', 'resolve_targets',
+           'span_targets', 'measure', 'GenerationOutput', 'latent_shape', 'tiny_pipeline']
 
 # %% ../nbs/09_pipeline.ipynb #c006
 import scg_music
+from .pianoroll import BadInputError, CLASS_NAMES, roll_to_midi
 MODELS_DIR = Path(scg_music.__file__).resolve().parent / 'assets' / 'models'
 
 def default_device():
@@ -29,10 +32,10 @@ def _labels(class_label, n, num_classes, device):
     else:
         y = torch.as_tensor(class_label, dtype=torch.long).flatten()
         if y.numel() == 1: y = y.expand(n).clone()
-        if y.numel() != n: raise ValueError(f'class_label has {y.numel()} entries for {n} samples')
-    if num_classes <= 0 and class_label is not None: raise ValueError('this DiT is unconditional (num_classes=0); use class_label=None')
+        if y.numel() != n: raise BadInputError(f'class_label has {y.numel()} entries for {n} samples')
+    if num_classes <= 0 and class_label is not None: raise BadInputError('this DiT is unconditional (num_classes=0); use class_label=None')
     if ((y < 0) | (y > num_classes)).any():
-        raise ValueError(f'class_label must lie in 0..{num_classes} ({num_classes} = null class); got {y.tolist()}')
+        raise BadInputError(f'class_label must lie in 0..{num_classes} ({num_classes} = null class); got {y.tolist()}')
     return y.to(device)
 
 # %% ../nbs/09_pipeline.ipynb #c007
@@ -49,6 +52,7 @@ class RuleGuidedPipeline:
     def __init__(self, vae: AutoencoderKL, dit: DiTRotary, diffusion: D.Diffusion | None = None, classifiers=None, device=None,
                  bf16=None):
         self.device = torch.device(device) if device is not None else default_device()
+        self._bf16 = bf16                                                         # None: default_bf16(device)
         self.bf16 = default_bf16(self.device) if bf16 is None else bool(bf16)     # autocast for DiT and VAE decoder
         self.vae = vae.to(self.device).eval().requires_grad_(False)
         self.dit = dit.to(self.device).eval().requires_grad_(False)
@@ -62,7 +66,7 @@ class RuleGuidedPipeline:
 
     # -- construction ---------------------------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, dir=None, device=None, diffusion=None):
+    def from_pretrained(cls, dir=None, device=None, diffusion=None, bf16=None):
         "Our checkpoints: `dir/vae`, `dir/dit` and any `dir/classifier_<name>` (safetensors + json)."
         d = Path(dir) if dir is not None else MODELS_DIR
         missing = [f for f in ('vae.safetensors', 'dit.safetensors') if not (d / f).is_file()]
@@ -72,17 +76,17 @@ class RuleGuidedPipeline:
             raise FileNotFoundError(f'{d}: missing {", ".join(missing)} ({hint})')
         cls_files = sorted(d.glob('classifier_*.safetensors'))
         classifiers = {p.stem[len('classifier_'):]: load_model(p) for p in cls_files}
-        return cls(load_model(d / 'vae'), load_model(d / 'dit'), diffusion, classifiers, device)
+        return cls(load_model(d / 'vae'), load_model(d / 'dit'), diffusion, classifiers, device, bf16)
 
     @classmethod
-    def from_released(cls, vae_ckpt, dit_ckpt, classifier_ckpts=None, device=None, diffusion=None):
+    def from_released(cls, vae_ckpt, dit_ckpt, classifier_ckpts=None, device=None, diffusion=None, bf16=None):
         """The authors' files: `epoch_14.ckpt`, `ema_0.9999_1200000.pt` and optional classifiers, given as a dict
         name -> path or a list of paths (named after their folder, e.g. `classifier/nd/model009999.pt` -> 'nd')."""
         if isinstance(classifier_ckpts, (str, os.PathLike)): classifier_ckpts = [classifier_ckpts]
         if classifier_ckpts is not None and not isinstance(classifier_ckpts, dict):
             classifier_ckpts = {Path(p).parent.name or Path(p).stem: p for p in classifier_ckpts}
         classifiers = {k: load_released(p, kind='classifier') for k, p in (classifier_ckpts or {}).items()}
-        return cls(load_released(vae_ckpt, kind='vae'), load_released(dit_ckpt, kind='dit'), diffusion, classifiers, device)
+        return cls(load_released(vae_ckpt, kind='vae'), load_released(dit_ckpt, kind='dit'), diffusion, classifiers, device, bf16)
 
     # -- latents ----------------------------------------------------------------------------------------------------
     def _autocast(self):
@@ -135,7 +139,10 @@ class RuleGuidedPipeline:
                frames=1024, return_latents=False, **hooks):
         """Sample `n` rolls `(n,3,128,frames)` in [-1,1] (background thresholded at -0.95, as released).
         `class_label`: 0 maestro, 1 muscore, 2 pop, None = unconditional (null class). `sampler='ddim'` with
-        `eta=1` is the released stochastic DDIM; `sampler='ddpm', steps=1000` the full ancestral sampler."""
+        `eta=1` is the released stochastic DDIM; `sampler='ddpm', steps=1000` the full ancestral sampler. Unguided:
+        rule-guided sampling is `pipe(n, targets=..., guidance=...)`."""
+        bad = sorted(set(hooks) & {'targets', 'guidance', 'edit', 'n_candidates'})
+        if bad: raise BadInputError(f"pipe.sample draws unguided samples and takes no {bad[0]}=; call pipe(n, targets=..., guidance=...)")
         z = self.sample_latents(n, class_label, sampler, steps, eta, cfg, seed, progress, frames, **hooks)
         with torch.no_grad(): rolls = self.decode(z, threshold=True).clamp(-1, 1)
         return (rolls, z) if return_latents else rolls
@@ -173,3 +180,271 @@ class RuleGuidedPipeline:
             if wav:
                 written.append(write_wav(out / f'{stem}.wav', roll_to_audio(pm, sr=sr), sr=sr))
         return written
+
+# %% ../nbs/09_pipeline.ipynb #p01
+CLASS_ALIASES = {'classical performance': 0, 'classical': 0, 'performance': 0, 'maestro': 0, 'sheet music': 1, 'sheet': 1,
+                 'score': 1, 'muscore': 1, 'pop': 2, 'pop909': 2, 'none': None, 'unconditional': None, 'null': None}
+
+def class_id(label):
+    "Class id(s) from an int, a class name or alias ('pop', 'classical', 'sheet'), a sequence of those, or None."
+    if isinstance(label, str):
+        key = ' '.join(label.lower().replace('_', ' ').split())
+        if key not in CLASS_ALIASES:
+            raise BadInputError(f"unknown class {label!r}; one of {list(CLASS_NAMES)}, 'classical', 'sheet', 'pop' or None")
+        return CLASS_ALIASES[key]
+    if isinstance(label, (list, tuple)): return [class_id(x) for x in label]
+    return label                                          # an int, ids as a tensor / array, or None: checked by _labels
+
+# %% ../nbs/09_pipeline.ipynb #p04
+from .rules import get_rule, parse_targets, extract_rules, load_roll, fit_frames, _ND_PAIR
+from .collage import windowing, collage_model
+
+DEFAULT_RULES = ('pitch_hist', 'note_density', 'chord_progression')    # the rules the classifiers were trained on
+
+def _rule_name(key):
+    m = _ND_PAIR.match(str(key))
+    return ('note_density' + (f'_hr_{m.group(3)}' if m.group(2) else '')) if m else key
+
+def resolve_targets(targets, n=1, frames=1024, device='cpu'):
+    "Targets `{rule: (n, D)}` from a dict of rule -> values (`(D,)` or `(n, D)`) or a MIDI/score path (its rules)."
+    if targets is None: return {}
+    if isinstance(targets, (str, os.PathLike)):
+        if not Path(targets).is_file(): raise BadInputError(f'targets: file not found: {targets}')
+        targets = extract_rules(targets, names=DEFAULT_RULES, n_frames=frames)
+    if not isinstance(targets, dict): raise BadInputError(f'targets: expected a dict of rule -> values or a MIDI/score path, got {type(targets).__name__}')
+    null = [k for k, v in targets.items() if v is None]
+    if null: raise BadInputError(f'target {null[0]!r} is null; give values (the YAML jobs draw null targets from a corpus)')
+    parsed = parse_targets({k: v for k, v in targets.items() if not torch.is_tensor(v)})
+    out = {}
+    for k, v in targets.items():
+        name = k if torch.is_tensor(v) else _rule_name(k)
+        if name in out: continue
+        t = (v if torch.is_tensor(v) else parsed[name]).to(device)
+        get_rule(name)
+        if t.ndim == 1: t = t[None].expand(n, -1)
+        if t.ndim != 2 or t.shape[0] != n: raise BadInputError(f'target {name!r}: expected (D,) or ({n}, D) values, got shape {tuple(t.shape)}')
+        want = {'halves': 2 * (frames // 128), 'windows': frames // 128}.get(windowing(name))
+        if want is not None and t.shape[-1] != want:
+            raise BadInputError(f'target {name!r} has {t.shape[-1]} values; {frames} frames make {frames // 128} windows of 1.28 s: it needs {want}')
+        out[name] = t
+    return out
+
+# %% ../nbs/09_pipeline.ipynb #p05
+def span_targets(targets, rows):
+    "Targets on latent rows `[l0, l1)` (whole 1.28 s windows of 16 rows): windowed rules cut, global ones kept."
+    w0, w1 = rows[0] // 16, rows[1] // 16
+    out = {}
+    for k, v in targets.items():
+        kind, W = windowing(k), v.shape[-1] // 2
+        if kind == 'halves': out[k] = torch.cat([v[..., w0:w1], v[..., W + w0:W + w1]], -1)
+        elif kind == 'windows': out[k] = v[..., w0:w1]
+        else: out[k] = v
+    return out
+
+def measure(rolls, targets):
+    "Per-rule achieved values `(B,D)` and losses `(B,)` of rolls against targets `{name: (B,D)}`."
+    vals, losses = {}, {}
+    for name, tgt in targets.items():
+        r = get_rule(name)
+        vals[name] = r.fn(rolls)
+        losses[name] = r.loss(vals[name], tgt.to(vals[name].device))
+    return vals, losses
+
+# %% ../nbs/09_pipeline.ipynb #p08
+import json, time
+from dataclasses import dataclass, field
+
+def _atomic(path, write):
+    tmp = path.with_name(f'.{path.name}.tmp'); write(tmp); os.replace(tmp, path)
+    return path
+
+@dataclass
+class GenerationOutput:
+    "What `pipe(...)` returns."
+    rolls: np.ndarray                  # (n, 3, 128, T) in [-1, 1]
+    latents: torch.Tensor              # (n, 4, T/8, 16), scaled, on the CPU
+    targets: dict                      # rule -> per-sample targets (lists)
+    values: dict                       # rule -> per-sample achieved values (lists), of the full rolls
+    losses: dict                       # rule -> per-sample losses (floats)
+    seconds: float
+    notes: list = field(default_factory=list)       # what guidance could not do (e.g. a rule without a classifier)
+    settings: dict = field(default_factory=dict)    # the call's arguments
+
+    def __len__(self): return len(self.rolls)
+
+    @property
+    def midi(self):
+        "One `PrettyMIDI` per roll."
+        if getattr(self, '_midi', None) is None: self._midi = [roll_to_midi(r) for r in self.rolls]
+        return self._midi
+
+# %% ../nbs/09_pipeline.ipynb #p09
+def _save(self: GenerationOutput, dir, prefix='sample'):
+    "Write `<prefix>_<i>.mid` per sample and `<prefix>s.json` (targets, values, losses, settings); returns the paths."
+    out = Path(dir); out.mkdir(parents=True, exist_ok=True)
+    paths = [_atomic(out / f'{prefix}_{i}.mid', lambda p, pm=pm: pm.write(str(p))) for i, pm in enumerate(self.midi)]
+    rec = [dict(index=i, file=p.name, **{part: {k: v[i] for k, v in getattr(self, part).items()}
+                                         for part in ('targets', 'values', 'losses')}) for i, p in enumerate(paths)]
+    info = dict(settings=self.settings, seconds=round(self.seconds, 3), notes=self.notes, samples=rec)
+    paths.append(_atomic(out / f'{prefix}s.json', lambda p: p.write_text(json.dumps(info, indent=1))))
+    return paths
+
+GenerationOutput.save = _save
+
+# %% ../nbs/09_pipeline.ipynb #p11
+from .guidance import Guide, RuleScore, ClassifierTerm, DPSClassifierTerm, DPSRuleTerm, DIFF_RULES, edit_mask, edit_x0_hook, edit_start
+
+GUIDANCE = ('scg', 'classifier', 'dps', 'scg+classifier', 'scg+dps')
+CLASSIFIER_KEYS = {'pitch_hist': 'pitch', 'note_density': 'nd', 'chord_progression': 'chord'}
+SCG_WEIGHTS = {'pitch_hist': 40.0, 'note_density': 1.0, 'chord_progression': 1.0}          # cond_table/*/scg.yml
+CLASSIFIER_SCALES = {'pitch_hist': 400.0, 'note_density': 10.0, 'chord_progression': 10.0}  # cond_table/*/classifier.yml
+DPS_SCALES = {'pitch_hist': 40.0, 'note_density': 1.0, 'chord_progression': 1.0}           # cond_table/*/dps_nn.yml
+
+def _shift_terms(self, kind, targets, scales=None, via=None):
+    "`(terms, missing)`: classifier-guidance or DPS terms for the rules, and the rules without a classifier."
+    names, default = list(scales) if scales is not None else list(targets), CLASSIFIER_SCALES if kind == 'classifier' else DPS_SCALES
+    terms, missing = [], []
+    for name in names:
+        if name not in targets: raise BadInputError(f'guidance scale for {name!r}, which has no target (targets: {list(targets)})')
+        scale = float(scales[name]) if scales is not None else default.get(name, 1.0)
+        key = (via or {}).get(name, CLASSIFIER_KEYS.get(name, name))
+        model = self.classifiers.get(key)
+        if kind == 'dps' and (key == 'rule' or (model is None and name in DIFF_RULES)):
+            terms.append(DPSRuleTerm(name, targets[name], self.decode, scale)); continue
+        if model is None: missing.append(name); continue
+        term = ClassifierTerm if kind == 'classifier' else DPSClassifierTerm
+        terms.append(term(model, targets[name], scale, 'chord' if getattr(model, 'chord', False) else 'mse', name))
+    return terms, missing
+
+RuleGuidedPipeline._shift_terms = _shift_terms
+
+# %% ../nbs/09_pipeline.ipynb #p12
+def _guide(self, guidance, targets, n_candidates=8, weights=None, scales=None, via=None, schedule=None, x0_timestep='next',
+           step_size=1.0, rows=None, keep=None, chunk_rows=None, long=False, notes=None):
+    "The `Guide` step hook for `guidance` (None: nothing steers the steps)."
+    if guidance is None: return None
+    if guidance not in GUIDANCE: raise BadInputError(f"unknown guidance {guidance!r}; one of {list(GUIDANCE)} or None")
+    if not targets: raise BadInputError(f"guidance {guidance!r} needs rule targets (targets=...)")
+    scorer = shift = None
+    if guidance.startswith('scg'):
+        w = dict(SCG_WEIGHTS, **(weights or {}))
+        scorer = RuleScore(span_targets(targets, rows) if rows else targets, lambda z: self.decode(z, max_chunks=256),
+                           {k: w.get(k, 1.0) for k in targets}, rows=rows, chunk_rows=chunk_rows)
+    kind = guidance.split('+')[-1]
+    if kind in ('classifier', 'dps'):
+        terms, missing = self._shift_terms(kind, targets, scales, via)
+        if missing and notes is not None:
+            notes.append(f"no guidance classifier for {', '.join(m.replace('_', ' ') for m in missing)} in this pipeline" + (': SCG guides it' if scorer else ': left unguided'))
+        if not terms and scorer is None:
+            raise BadInputError(f"this pipeline has no guidance classifiers for {', '.join(missing)} (it has {list(self.classifiers) or 'none'}); use guidance='scg'")
+        if long and any(isinstance(t, ClassifierTerm) for t in terms):
+            raise BadInputError('classifiers were trained on 10.24 s latents; classifier guidance of a longer (DiffCollage) latent is not supported')
+        if terms: shift = ('dps', terms, float(step_size)) if kind == 'dps' else ('classifier', terms)
+    mask, hook = keep if keep is not None else (None, None)
+    return Guide(scg=scorer, n=int(n_candidates), shift=shift, schedule=schedule, x0_timestep=x0_timestep, mask=mask,
+                 x0_hook=hook, chunk_rows=chunk_rows)
+
+RuleGuidedPipeline._guide = _guide
+
+# %% ../nbs/09_pipeline.ipynb #p14
+def _edit_start(self, edit, shape, diff, gen):
+    "`(start index, x_start, rows, (mask of edited rows, x0 hook))` of an edit."
+    n, C, H, Wd = shape
+    if not isinstance(edit, dict) or not ({'latents', 'source'} & set(edit)): raise BadInputError("edit: give a dict with 'latents' or 'source'")
+    if 'latents' in edit: z = torch.as_tensor(edit['latents']).to(self.device, torch.float32)
+    else: z = self.encode(fit_frames(load_roll(edit['source']).float(), 8 * H)[:1].clamp(-1, 1))
+    z = z[None] if z.ndim == 3 else z
+    if z.shape[0] == 1 and n > 1: z = z.expand(n, -1, -1, -1)
+    if tuple(z.shape) != tuple(shape): raise BadInputError(f'edit: latents of shape {tuple(z.shape)}, expected {tuple(shape)}')
+    if 'windows' in edit:
+        a, b = edit['windows']
+        if not 1 <= a <= b <= H // 16: raise BadInputError(f'edit windows must satisfy 1 <= a <= b <= {H // 16}, got {a}..{b}')
+        rows = (16 * (a - 1), 16 * b)
+    else: rows = tuple(int(r) for r in edit.get('rows', (0, H)))
+    if not 0 <= rows[0] < rows[1] <= H: raise BadInputError(f'edit rows must satisfy 0 <= l0 < l1 <= {H}, got {rows}')
+    level = int(edit.get('noise_level', 500))
+    if not 1 <= level <= self.diffusion.num_timesteps: raise BadInputError(f'edit noise_level must lie in 1..{self.diffusion.num_timesteps}, got {level}')
+    keep = edit_mask(H, *rows, device=self.device)
+    i0, x_start = edit_start(diff, z, level, gen)
+    return i0, x_start, rows, (1 - keep, edit_x0_hook(z, keep))
+
+RuleGuidedPipeline._edit_start = _edit_start
+
+# %% ../nbs/09_pipeline.ipynb #p16
+def _call(self, n=1, targets=None, guidance='scg', class_label=1, steps=50, sampler='ddim', n_candidates=8, seed=None,
+          generator=None, edit=None, frames=1024, progress=True, callback=None, *, eta=1.0, t_end=0, diffusion=None,
+          collage=None, **guide_opts) -> GenerationOutput:
+    "Sample `n` rolls steered toward rule `targets` by `guidance` (see above); returns a `GenerationOutput`."
+    t0, notes, cl = time.time(), [], class_id(class_label)
+    if int(n) < 1 or int(n_candidates) < 1: raise BadInputError(f'n and n_candidates must be >= 1, got {n}, {n_candidates}')
+    # 1. schedule, noise, class labels and targets
+    diff = diffusion if diffusion is not None else self.schedule(sampler, steps)
+    gen = generator if generator is not None else (torch.Generator(self.device).manual_seed(int(seed)) if seed is not None else None)
+    shape = self.latent_shape(n, frames)
+    y = _labels(cl, n, self.dit.num_classes, self.device) if self.dit.num_classes > 0 else None
+    tg = resolve_targets(targets, n, frames, self.device)
+    # 2. where sampling starts (an edit: the noised source latents) and the guidance step hook
+    start, x_T, rows, keep = (diff.num_timesteps - 1, None, None, None) if edit is None else self._edit_start(edit, shape, diff, gen)
+    guide = self._guide(guidance, tg, n_candidates, rows=rows, keep=keep, chunk_rows=(collage or {}).get('chunk_rows'),
+                        long=shape[2] != self.dit.input_size[0], notes=notes, **guide_opts)
+    # 3. the reverse diffusion, from the diffusion core
+    z = D.sample(self._eps(collage), diff, shape, x_T=x_T, start=start, sampler=sampler, eta=eta, t_end=min(t_end, start),
+                 model_kwargs={'y': y}, step_hook=guide, x0_hook=keep[1] if keep else None, generator=gen,
+                 progress=progress, callback=_step_callback(callback, start, min(t_end, start)), device=self.device)
+    # 4. decode, measure the rules on the full rolls
+    settings = dict(guidance=guidance, class_label=cl if not torch.is_tensor(cl) else cl.tolist(), sampler=sampler,
+                    steps=diff.num_timesteps, n_candidates=int(n_candidates), seed=seed, frames=frames, edit_rows=rows)
+    return self._output(z, tg, notes, time.time() - t0, settings)
+
+RuleGuidedPipeline.__call__ = _call
+
+# %% ../nbs/09_pipeline.ipynb #p17
+def _step_callback(callback, start, t_end):
+    if callback is None: return None
+    total = start - t_end + 1
+    return lambda s: callback(start - int(s['i']) + 1, total, s['x0'].detach())
+
+def latent_shape(self, n, frames=1024):
+    "Latent shape `(n, 4, frames/8, 16)` of `n` rolls of `frames` frames."
+    if frames % self.vae.chunk: raise BadInputError(f'frames={frames} must be a multiple of the VAE chunk {self.vae.chunk}')
+    return (int(n), self.dit.in_channels, frames // self.vae.down, self.dit.input_size[1])
+
+def _eps(self, collage=None):
+    "The DiT's ε function, or DiffCollage's over a long latent of overlapping windows."
+    eps = self.model_fn()
+    if not collage: return eps
+    return collage_model(lambda x, t, y=None: eps(x, t, y), collage.get('kind', 'chain'), self.dit.input_size[0],
+                         collage.get('overlap', 64), collage.get('exact', False))
+
+def _output(self, z, targets, notes, seconds, settings):
+    with torch.no_grad(): rolls = self.decode(z, threshold=True).clamp(-1, 1)
+    vals, losses = measure(rolls, targets)
+    lists = lambda d: {k: v.detach().cpu().tolist() for k, v in d.items()}
+    return GenerationOutput(rolls.float().cpu().numpy(), z.detach().cpu(), lists(targets), lists(vals), lists(losses),
+                            seconds, notes, settings)
+
+RuleGuidedPipeline.latent_shape, RuleGuidedPipeline._eps, RuleGuidedPipeline._output = latent_shape, _eps, _output
+
+# %% ../nbs/09_pipeline.ipynb #p19
+def _to(self, device):
+    "Move the VAE, DiT and classifiers to `device` (bf16 autocast follows `default_bf16` unless it was given)."
+    self.device = torch.device(device)
+    self.bf16 = default_bf16(self.device) if self._bf16 is None else bool(self._bf16)
+    for m in (self.vae, self.dit, *self.classifiers.values()): m.to(self.device)
+    return self
+
+RuleGuidedPipeline.to = _to
+
+# %% ../nbs/09_pipeline.ipynb #p21
+def tiny_pipeline(seed=0, device=None):
+    "A `RuleGuidedPipeline` of the smallest VAE and DiT configs with random weights (tests, demos, CI)."
+    from scg_music.vae import VAE_CONFIGS
+    from scg_music.dit import DIT_CONFIGS
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        vae, dit = AutoencoderKL(**VAE_CONFIGS['tiny']), DIT_CONFIGS['DiTRotary_T_8']()
+        for p in dit.parameters(): torch.nn.init.normal_(p, std=0.02)
+        with torch.no_grad(): vae.decoder.conv_out.bias.fill_(-2.0)    # mostly background: sparse random notes
+    pipe = RuleGuidedPipeline(vae, dit, device=device or default_device())
+    pipe.random_weights = True
+    return pipe

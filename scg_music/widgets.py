@@ -12,32 +12,17 @@ import ipywidgets as W
 from .pianoroll import (CLASS_NAMES, BadInputError, FS, MIDI_EXTS, SCORE_EXTS, plot_roll, roll_to_audio,
                                  roll_to_midi)
 from .rules import get_rule, extract_rules, parse_targets, VERTICAL_ND_CENTER, HORIZONTAL_ND_CENTER
-from . import diffusion as D
-from .guidance import RuleScore, Guide, ClassifierTerm, edit_mask, edit_x0_hook, edit_start
-from .pipeline import RuleGuidedPipeline, default_device, MODELS_DIR
+from .pipeline import (RuleGuidedPipeline, default_device, MODELS_DIR, tiny_pipeline, span_targets, SCG_WEIGHTS,
+                                CLASSIFIER_SCALES, CLASSIFIER_KEYS)
 
 # %% auto #0
 __all__ = ['PITCH_NAMES', 'DEGREES', 'WINDOWS', 'ND_MAX', 'RULES3', 'RULE_LABELS', 'HIST_PRESETS', 'DENSITY_PRESETS',
-           'CHORD_PRESETS', 'METHODS', 'SCG_WEIGHTS', 'CLASSIFIER_SCALES', 'CLASSIFIER_KEYS', 'tiny_pipeline',
-           'load_pipeline', 'tiny_dexter', 'check_hist', 'check_density', 'check_chords', 'make_targets', 'Stopped',
-           'slice_targets', 'classifier_terms', 'measure_rules', 'guided_sample', 'roll_png', 'wav_bytes', 'midi_bytes',
-           'download_link', 'rule_table_html', 'compare_png', 'RuleTuner', 'example_scores', 'deadpan_curves',
-           'curves_png', 'RendererWidget']
+           'CHORD_PRESETS', 'METHODS', 'GUIDANCE_OF', 'load_pipeline', 'tiny_dexter', 'check_hist', 'check_density',
+           'check_chords', 'make_targets', 'Stopped', 'slice_targets', 'measure_rules', 'guided_sample', 'roll_png',
+           'wav_bytes', 'midi_bytes', 'download_link', 'rule_table_html', 'compare_png', 'RuleTuner', 'example_scores',
+           'deadpan_curves', 'curves_png', 'RendererWidget']
 
 # %% ../nbs/30_widgets.ipynb #c005
-def tiny_pipeline(seed=0, device=None):
-    "A `RuleGuidedPipeline` of the smallest VAE and DiT configs with random weights (tests, demos, CI)."
-    from scg_music.vae import AutoencoderKL, VAE_CONFIGS
-    from scg_music.dit import DIT_CONFIGS
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        vae, dit = AutoencoderKL(**VAE_CONFIGS['tiny']), DIT_CONFIGS['DiTRotary_T_8']()
-        for p in dit.parameters(): torch.nn.init.normal_(p, std=0.02)
-        with torch.no_grad(): vae.decoder.conv_out.bias.fill_(-2.0)    # mostly background: sparse random notes
-    pipe = RuleGuidedPipeline(vae, dit, device=device or default_device())
-    pipe.random_weights = True
-    return pipe
-
 def load_pipeline(dir=None, device=None, fallback=True):
     "`RuleGuidedPipeline.from_pretrained(dir)`; with `fallback`, a `tiny_pipeline` when no models are found."
     try: return RuleGuidedPipeline.from_pretrained(dir, device=device)
@@ -138,32 +123,14 @@ def make_targets(pitch_hist=None, vertical=None, horizontal=None, chords=None):
 
 # %% ../nbs/30_widgets.ipynb #c011
 METHODS = ('SCG', 'classifier', 'both', 'none')
-SCG_WEIGHTS = {'pitch_hist': 40.0, 'note_density': 1.0, 'chord_progression': 1.0}      # cond_table/*/scg.yml
-CLASSIFIER_SCALES = {'pitch_hist': 400.0, 'note_density': 10.0, 'chord_progression': 10.0}  # cond_table/*/cls.yml
-CLASSIFIER_KEYS = {'pitch_hist': 'pitch', 'note_density': 'nd', 'chord_progression': 'chord'}
+GUIDANCE_OF = {'SCG': 'scg', 'classifier': 'classifier', 'both': 'scg+classifier', 'none': None}   # pipe(guidance=...)
 
 class Stopped(Exception): "Raised by a callback to stop sampling."
 
 def slice_targets(targets, windows):
     "Targets restricted to 1.28 s windows `a..b` (1-based, inclusive); global rules unchanged."
     a, b = windows
-    out = {}
-    for k, v in targets.items():
-        if k.startswith('note_density'): out[k] = torch.cat([v[a - 1:b], v[WINDOWS + a - 1:WINDOWS + b]])
-        elif k == 'chord_progression': out[k] = v[a - 1:b]
-        else: out[k] = v
-    return out
-
-def classifier_terms(pipe, targets, scales=None):
-    "`(terms, missing)`: `ClassifierTerm`s for the rules the pipeline has a classifier for, and the rules it lacks one for."
-    scales = dict(CLASSIFIER_SCALES, **(scales or {}))
-    terms, missing = [], []
-    for name, tgt in targets.items():
-        model = getattr(pipe, 'classifiers', {}).get(CLASSIFIER_KEYS.get(name, name))
-        if model is None: missing.append(name); continue
-        kind = 'chord' if name == 'chord_progression' else 'mse'
-        terms.append(ClassifierTerm(model, tgt[None].to(pipe.device), scales[name], kind, name))
-    return terms, missing
+    return {k: v[0] for k, v in span_targets({k: v[None] for k, v in targets.items()}, (16 * (a - 1), 16 * b)).items()}
 
 def measure_rules(roll, targets):
     "`(values, losses)` of one roll `(3,128,T)` for the target rules: `{name: list}`, `{name: float}`."
@@ -178,65 +145,26 @@ def measure_rules(roll, targets):
 
 def guided_sample(pipe, targets, class_label=1, method='SCG', n=8, steps=50, sampler='ddim', seed=0, eta=1.0,
                   edit=None, callback=None, every=5, weights=None, scales=None):
-    """One rule-guided excerpt. Returns dict(roll (3,128,T) numpy, z (1,4,H,16), targets, values, losses, notes,
-    seconds, device, ...). `targets`: `{rule: (D,)}` (empty with method 'none')."""
+    """One rule-guided excerpt through `pipe(...)`. Returns dict(roll (3,128,T) numpy, z (1,4,H,16), targets, values,
+    losses, notes, seconds, device, ...). `targets`: `{rule: (D,)}` (empty with method 'none')."""
     if method not in METHODS: raise BadInputError(f"method must be one of {METHODS}, got {method!r}")
     if method != 'none' and not targets: raise BadInputError('no rule targets: switch on at least one rule (or choose method "none")')
     if int(n) < 1: raise BadInputError(f'candidates n must be >= 1, got {n}')
-    t0, dev, notes = time.time(), pipe.device, []
-    diff = pipe.schedule(sampler, int(steps))
-    gen = torch.Generator(dev).manual_seed(int(seed))
-    H = pipe.dit.input_size[0]
-    y = None
-    if pipe.dit.num_classes > 0:
-        y = torch.full((1,), pipe.dit.num_classes if class_label is None else int(class_label), dtype=torch.long, device=dev)
-    gt = {k: v.to(dev) for k, v in targets.items()}
-    rows = mask = hook = None
+    ed = None if edit is None else dict(latents=edit['z'], windows=tuple(edit['windows']), noise_level=int(edit.get('noise_level', 500)))
+    def cb(k, total, x0):
+        if callback is not None: callback(k, total, x0 if k == total or k % max(int(every), 1) == 0 else None)
+    sc = None if scales is None else {k: dict(CLASSIFIER_SCALES, **scales).get(k, 1.0) for k in targets}
+    out = pipe(1, targets, GUIDANCE_OF[method], class_label, int(steps), sampler, int(n), seed=int(seed), edit=ed,
+               progress=False, callback=cb, eta=eta, weights=weights, scales=sc)
+    roll = out.rolls[0]
+    res = dict(roll=roll, z=out.latents, targets={k: v.tolist() for k, v in targets.items()}, values={k: v[0] for k, v in out.values.items()},
+               losses={k: v[0] for k, v in out.losses.items()}, notes=out.notes, method=method, n=int(n), steps=int(steps),
+               sampler=sampler, seed=int(seed), class_label=class_label, device=str(pipe.device), edit=None, seconds=out.seconds)
     if edit is not None:
-        a, b = edit['windows']
-        if not 1 <= a <= b <= WINDOWS: raise BadInputError(f'edit windows must satisfy 1 <= a <= b <= {WINDOWS}, got {a}..{b}')
-        rows = (16 * (a - 1), 16 * b)
-        z_src = torch.as_tensor(edit['z']).to(dev, torch.float32)
-        keep = edit_mask(H, *rows, device=dev)
-        mask, hook = 1 - keep, edit_x0_hook(z_src, keep)
-        scg_targets = slice_targets(gt, (a, b))
-    else: scg_targets = gt
-    scorer, shift = None, None
-    if method in ('SCG', 'both') and gt:
-        w = dict(SCG_WEIGHTS, **(weights or {}))
-        scorer = RuleScore({k: v[None] for k, v in scg_targets.items()}, pipe.decode, {k: w.get(k, 1.0) for k in gt}, rows=rows)
-    if method in ('classifier', 'both'):
-        terms, missing = classifier_terms(pipe, gt, scales)
-        if missing: notes.append(f"no guidance classifier for {', '.join(RULE_LABELS.get(m, m) for m in missing)} in this pipeline"
-                                 + (': SCG guides it' if method == 'both' else ': left unguided'))
-        if not terms and method == 'classifier':
-            raise BadInputError('this pipeline has no guidance classifiers (pitch / nd / chord) for the chosen rules; use method SCG')
-        if terms: shift = ('classifier', terms)
-    guide = Guide(scg=scorer, n=int(n), shift=shift, mask=mask, x0_hook=hook) if (scorer is not None or shift is not None) else None
-    if edit is None:
-        start, x_T = diff.num_timesteps - 1, None
-    else:
-        start, x_T = edit_start(diff, z_src, int(edit.get('noise_level', 500)), gen)
-    total = start + 1
-    def cb(s):
-        k = start - int(s['i']) + 1
-        if callback is not None:
-            show = k == total or k % max(int(every), 1) == 0
-            callback(k, total, s['x0'].detach() if show else None)
-    z = D.sample(pipe.model_fn(), diff, shape=(1, pipe.dit.in_channels, H, pipe.dit.input_size[1]), x_T=x_T, start=start,
-                 sampler=sampler, eta=eta, model_kwargs={'y': y}, step_hook=guide, x0_hook=hook, generator=gen,
-                 progress=False, callback=cb, device=dev)
-    with torch.no_grad(): roll = pipe.decode(z, threshold=True).clamp(-1, 1)[0].float().cpu().numpy()
-    vals, losses = measure_rules(roll, targets)
-    res = dict(roll=roll, z=z.detach().cpu(), targets={k: v.tolist() for k, v in targets.items()}, values=vals, losses=losses,
-               notes=notes, method=method, n=int(n), steps=int(steps), sampler=sampler, seed=int(seed), class_label=class_label,
-               device=str(dev), edit=None, seconds=time.time() - t0)
-    if edit is not None:
-        span = slice(8 * rows[0], 8 * rows[1])
-        st = {k: v.cpu() for k, v in scg_targets.items()}
+        a, b = ed['windows']
+        span, st = slice(128 * (a - 1), 128 * b), {k: v.cpu() for k, v in slice_targets(targets, (a, b)).items()}
         src_roll = edit.get('roll')
-        res['edit'] = dict(windows=tuple(edit['windows']), noise_level=int(edit.get('noise_level', 500)),
-                           span_losses=measure_rules(roll[..., span], st)[1],
+        res['edit'] = dict(windows=ed['windows'], noise_level=ed['noise_level'], span_losses=measure_rules(roll[..., span], st)[1],
                            source_span_losses=measure_rules(src_roll[..., span], st)[1] if src_roll is not None else None)
     return res
 
