@@ -205,6 +205,7 @@ def _rule_name(key):
     m = _ND_PAIR.match(str(key))
     return ('note_density' + (f'_hr_{m.group(3)}' if m.group(2) else '')) if m else key
 
+# %% ../nbs/09_pipeline.ipynb #p04b
 def resolve_targets(targets, n=1, frames=1024, device='cpu'):
     "Targets `{rule: (n, D)}` from a dict of rule -> values (`(D,)` or `(n, D)`) or a MIDI/score path (its rules)."
     if targets is None: return {}
@@ -409,6 +410,7 @@ def latent_shape(self, n, frames=1024):
     if frames % self.vae.chunk: raise BadInputError(f'frames={frames} must be a multiple of the VAE chunk {self.vae.chunk}')
     return (int(n), self.dit.in_channels, frames // self.vae.down, self.dit.input_size[1])
 
+# %% ../nbs/09_pipeline.ipynb #p17b
 def _eps(self, collage=None):
     "The DiT's ε function, or DiffCollage's over a long latent of overlapping windows."
     eps = self.model_fn()

@@ -143,6 +143,7 @@ def measure_rules(roll, targets):
         losses[name] = float(r.loss(v, tgt[None].to(v)))
     return vals, losses
 
+# %% ../nbs/30_widgets.ipynb #c011b
 def guided_sample(pipe, targets, class_label=1, method='SCG', n=8, steps=50, sampler='ddim', seed=0, eta=1.0,
                   edit=None, callback=None, every=5, weights=None, scales=None):
     """One rule-guided excerpt through `pipe(...)`. Returns dict(roll (3,128,T) numpy, z (1,4,H,16), targets, values,

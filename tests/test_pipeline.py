@@ -135,3 +135,58 @@ def test_bf16_autocast_path_close(pipe):
     r16, z16 = p16.sample(2, class_label=1, steps=5, seed=4, progress=False, frames=128, return_latents=True)
     assert z16.dtype == torch.float32 and r16.dtype == torch.float32
     assert (z16 - z32).abs().max() < 0.05 * z32.abs().max()
+
+# ---------------------------------------------------------------------------------------------------------------------
+# pipe(...): the one guided-sampling call
+
+GOAL2 = {'pitch_hist': [2, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0], 'vertical_nd': [2.0, 3.0], 'horizontal_nd': [5.0, 10.0]}
+
+def test_call_scg_batch_class_names_and_save(pipe, tmp_path):
+    import json
+    out = pipe(2, GOAL2, 'scg', class_label='pop', steps=3, n_candidates=2, seed=0, progress=False, frames=256)
+    assert out.rolls.shape == (2, 3, 128, 256) and isinstance(out.rolls, np.ndarray) and out.latents.shape == (2, 4, 32, 16)
+    assert list(out.losses) == ['pitch_hist', 'note_density'] and len(out.losses['note_density']) == 2
+    assert len(out.values['note_density'][0]) == 4 and len(out.midi) == 2 and out.seconds > 0
+    again = pipe(2, GOAL2, 'scg', class_label=2, steps=3, n_candidates=2, seed=0, progress=False, frames=256)
+    plain = pipe(2, GOAL2, None, class_label=2, steps=3, seed=0, progress=False, frames=256)
+    assert np.array_equal(out.rolls, again.rolls) and not torch.equal(out.latents, plain.latents)
+    # the values are those of the full decoded rolls
+    from scg_music.rules import get_rule
+    assert np.allclose(get_rule('note_density').fn(torch.from_numpy(out.rolls)).numpy(), out.values['note_density'])
+    paths = out.save(tmp_path, prefix='s')
+    assert sorted(p.name for p in paths) == ['s_0.mid', 's_1.mid', 'ss.json'] and not list(tmp_path.glob('.*tmp'))
+    info = json.loads((tmp_path / 'ss.json').read_text())
+    assert info['samples'][1]['losses'] == {k: v[1] for k, v in out.losses.items()} and info['settings']['class_label'] == 2
+    assert len(pretty_midi.PrettyMIDI(str(tmp_path / 's_0.mid')).instruments[0].notes) == len(out.midi[0].instruments[0].notes)
+
+def test_call_dps_rule_edit_callback_and_targets_file(pipe, data_dir):
+    seen = []
+    base = pipe(1, GOAL2, 'dps', steps=3, seed=1, progress=False, frames=256)       # no classifiers: differentiable rules
+    ed = pipe(1, GOAL2, 'scg', steps=6, n_candidates=2, seed=2, progress=False, frames=256, callback=lambda k, T, x0: seen.append((k, T)),
+              edit=dict(latents=base.latents, windows=(2, 2), noise_level=600))
+    dz = (ed.latents - base.latents).abs()[0].mean((0, 2))
+    assert float(dz[:16].max()) < 1e-5 and float(dz[16:].mean()) > 1e-3 and seen[-1][0] == seen[-1][1] == len(seen)
+    midi = data_dir / 'pop909' / '002.mid'
+    from scg_music.pipeline import resolve_targets
+    t = resolve_targets(midi, n=1)
+    assert set(t) == {'pitch_hist', 'note_density', 'chord_progression'} and t['note_density'].shape == (1, 16)
+
+def test_call_errors_are_one_line(pipe):
+    from scg_music.pianoroll import BadInputError
+    cases = [(dict(guidance='beam'), 'unknown guidance'), (dict(class_label='jazz'), 'unknown class'),
+             (dict(targets={'pitch_histogram': [1] * 12}), 'unknown rule'), (dict(targets=None), 'needs rule targets'),
+             (dict(guidance='classifier'), 'no guidance classifiers'), (dict(targets={'chord_progression': [1] * 8}), 'needs 2'),
+             (dict(edit=dict(latents=torch.zeros(1, 4, 32, 16), windows=(1, 3))), 'edit windows'), (dict(n_candidates=0), '>= 1')]
+    for kw, msg in cases:
+        args = dict(dict(targets=GOAL2, steps=2, progress=False, frames=256), **kw)
+        with pytest.raises(BadInputError, match=msg): pipe(1, **args)
+    with pytest.raises(BadInputError, match=r'pipe\(n, targets'): pipe.sample(1, targets=GOAL2, steps=2, progress=False)
+
+def test_to_device_keeps_one_bf16_policy(monkeypatch):
+    vae, dit = tiny_models(seed=3)
+    p = RuleGuidedPipeline(vae, dit, device='cpu')
+    monkeypatch.setenv('SCG_BF16', '1')
+    assert p.to('cpu') is p and p.bf16 and p.device.type == 'cpu'
+    monkeypatch.setenv('SCG_BF16', '0')
+    assert not p.to('cpu').bf16
+    assert RuleGuidedPipeline(vae, dit, device='cpu', bf16=True).to('cpu').bf16          # given explicitly: kept
