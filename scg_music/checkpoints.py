@@ -8,6 +8,7 @@ import json, os, pickle, re, tempfile, warnings
 from pathlib import Path
 import torch
 import torch.nn as nn
+from .core import atomic_write
 from .vae import AutoencoderKL, VAE_CONFIGS
 from .dit import DiTRotary, DiTRotaryClassifier, DIT_CONFIGS, rope_freqs, _SIZES
 
@@ -181,15 +182,7 @@ def _paths(path):
     if p.suffix in ('.safetensors', '.json'): p = p.with_suffix('')
     return p.with_name(p.name + '.safetensors'), p.with_name(p.name + '.json')
 
-def _atomic_write(dst, write):
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=dst.name + '.', suffix='.tmp'); os.close(fd)
-    try:
-        write(tmp)
-        mask = os.umask(0); os.umask(mask); os.chmod(tmp, 0o666 & ~mask)   # mkstemp makes 0600; give the usual mode
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp): os.remove(tmp)
+_atomic_write = atomic_write
 
 def save_model(model, path, config=None):
     "Write `<path>.safetensors` + `<path>.json`; `config` entries are added to the model's own config. Returns the weights path."

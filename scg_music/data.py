@@ -8,6 +8,7 @@ import os, re, json, glob, time, warnings, argparse, zlib
 from pathlib import Path
 import numpy as np
 import torch
+from .core import atomic_bytes, PACKAGE_DIR
 from .pianoroll import (BadInputError, FS, WINDOW, CHUNK, MIN_PIANO, MAX_PIANO, CLASS_NAMES, MIDI_EXTS,
                                  SCORE_EXTS, piano_like, midi_to_raw, score_to_midi, raw_to_unit)
 
@@ -17,7 +18,7 @@ __all__ = ['FORMAT', 'find_shared', 'piece_id', 'normalize_sources', 'three_clas
            'RollDataset', 'ChunkDataset', 'build_corpus_main']
 
 # %% ../nbs/01_data.ipynb #c005
-_REPO = Path(__file__).resolve().parents[1] if '__file__' in globals() else Path.cwd().parent
+_REPO = PACKAGE_DIR.parent                # the checkout (or site-packages) the package sits in
 
 def find_shared() -> Path | None:
     "Path to the shared corpora folder (`$SCG_SHARED`, else `../shared` from the repo root or cwd) or None."
@@ -116,10 +117,7 @@ def window_starts(active, n_blocks_window, hop_blocks):
 # %% ../nbs/01_data.ipynb #c017
 FORMAT = 2   # cache layout version (bumped when the on-disk layout changes)
 
-def _atomic_write_bytes(path, write_fn):
-    path = Path(path); tmp = path.with_name(path.name + f'.tmp{os.getpid()}')
-    with open(tmp, 'wb') as f: write_fn(f)
-    os.replace(tmp, path)
+_atomic_write_bytes = atomic_bytes
 
 def _shard_paths(out_dir, idx):
     b = Path(out_dir) / f'shard_{idx:05d}'

@@ -11,12 +11,12 @@ import argparse, json, time
 from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
+from .core import CONFIG_DIR
 from .pianoroll import (FS, WINDOW, BadInputError, score_to_roll, midi_to_roll, roll_to_midi, plot_roll,
                                  roll_to_audio, write_wav, MIDI_EXTS)
 
 # %% ../nbs/12_demo.ipynb #c003
-DEMO_CONFIG = Path(__file__).resolve().parent / 'configs' / 'demo' / 'cpu.yml' if '__file__' in globals() \
-    else Path('../scg_music/configs/demo/cpu.yml').resolve()
+DEMO_CONFIG = CONFIG_DIR / 'demo' / 'cpu.yml'
 
 def example_score():
     "A real piano score that ships with the dependencies: Joplin's Maple Leaf Rag from music21's corpus."
@@ -29,9 +29,9 @@ def example_score():
 
 # %% ../nbs/12_demo.ipynb #c005
 def _save_png(roll, path, title):
-    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(12, 4.5))
-    plot_roll(roll, ax=ax, title=title); fig.tight_layout(); fig.savefig(path, dpi=100); plt.close(fig)
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(12, 4.5)); ax = fig.subplots()
+    plot_roll(roll, ax=ax, title=title); fig.tight_layout(); fig.savefig(path, dpi=100)
     return Path(path)
 
 def step_roll(score, out, seconds=2 * WINDOW / FS, bpm=120.0):
@@ -58,10 +58,10 @@ def targets_from_file(path):
 
 def plot_rules(sample, path=None, title=None):
     "Bars of target vs achieved values for each rule of one `results.json` sample (losses in the titles)."
-    import matplotlib; import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     rules = [r for r in sample['targets'] if r in sample.get('achieved', {})]
     if not rules: raise BadInputError('plot_rules: the sample has no rule with both a target and an achieved value')
-    fig, axs = plt.subplots(1, len(rules), figsize=(4.2 * len(rules), 2.8), squeeze=False)
+    fig = Figure(figsize=(4.2 * len(rules), 2.8)); axs = fig.subplots(1, len(rules), squeeze=False)
     for ax, r in zip(axs[0], rules):
         t, v = np.ravel(sample['targets'][r]).astype(float), np.ravel(sample['achieved'][r]).astype(float)
         x = np.arange(len(t))
@@ -72,7 +72,7 @@ def plot_rules(sample, path=None, title=None):
     axs[0][0].legend(fontsize=7)
     if title: fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    if path is not None: fig.savefig(path, dpi=100); plt.close(fig); return Path(path)
+    if path is not None: fig.savefig(path, dpi=100); return Path(path)
     return fig
 
 def step_generate(out, config=None, targets_from=None, class_label=1, seed=0, steps=None, model_dir=None,

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from . import rules as R
+from .core import atomic_text, BadInputError
 
 # %% auto #0
 __all__ = ['RESULTS_VERSION', 'METHOD_LABELS', 'METHOD_ORDER', 'FEATURES', 'RULE_SHORT', 'write_results', 'read_results',
@@ -25,17 +26,11 @@ METHOD_LABELS = {'no_guidance': 'no guidance', 'classifier': 'classifier', 'dps'
 METHOD_ORDER = list(METHOD_LABELS)
 
 def _bad(msg):
-    from scg_music.pianoroll import BadInputError
     raise BadInputError(msg)
 
 def _tolist(v):
     if torch.is_tensor(v): v = v.detach().cpu()
     return np.asarray(v).tolist()
-
-def _atomic_write(path, text):
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(text); os.replace(tmp, path)
 
 def write_results(out_dir, samples, method, rules=None, config=None):
     """Write `out_dir/results.json`. `samples`: list of dicts with `file` and `targets` (+ optional `achieved`,
@@ -44,7 +39,7 @@ def write_results(out_dir, samples, method, rules=None, config=None):
                for s in samples]
     rules = rules or sorted({n for s in samples for n in s.get('targets', {})})
     doc = {'version': RESULTS_VERSION, 'method': method, 'rules': list(rules), 'config': config or {}, 'samples': samples}
-    _atomic_write(Path(out_dir) / 'results.json', json.dumps(doc, indent=1))
+    atomic_text(Path(out_dir) / 'results.json', json.dumps(doc, indent=1))
     return Path(out_dir) / 'results.json'
 
 def read_results(run_dir) -> dict:
@@ -261,11 +256,9 @@ def oa_metrics(ref_feats: dict, gen_feats: dict, num_runs=10, n=None, seed=0, re
 # %% ../nbs/08_evaluate.ipynb #c017
 def plot_kdes(ref_feats, gen_feats, title=None, path=None, seed=0):
     "Intra-set (ground truth) vs inter-set distance KDEs for the 7 features (one run); saves to `path` if given."
-    import matplotlib
-    if path is not None: matplotlib.use('Agg', force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     res = oa_metrics(ref_feats, gen_feats, num_runs=1, seed=seed, return_dists=True)
-    fig, axes = plt.subplots(2, 4, figsize=(16, 6.5)); rng = np.random.default_rng(seed)
+    fig = Figure(figsize=(16, 6.5)); axes = fig.subplots(2, 4); rng = np.random.default_rng(seed)
     for ax, f in zip(axes.flat, FEATURES):
         intra, inter = res['dists'][f]
         lo, hi = min(intra.min(), inter.min()), max(intra.max(), inter.max())
@@ -277,7 +270,7 @@ def plot_kdes(ref_feats, gen_feats, title=None, path=None, seed=0):
     axes.flat[-1].axis('off'); axes.flat[0].legend(fontsize=8)
     fig.suptitle(title or f"overlapping area, avg {res['runs'][0]['avg']:.3f}")
     fig.tight_layout()
-    if path is not None: fig.savefig(path, dpi=90); plt.close(fig)
+    if path is not None: fig.savefig(path, dpi=90)
     return fig
 
 # %% ../nbs/08_evaluate.ipynb #c020
@@ -302,8 +295,8 @@ def write_table(rows: dict, path_stem, digits=4):
         cell = lambda v: '' if v[0] is None else (f'{v[0]:.{digits}f}' + ('' if v[1] is None else f' ± {v[1]:.{digits}f}'))
         md.append(f'| {METHOD_LABELS.get(m, m)} | ' + ' | '.join(cell(v) for v in vals) + ' |')
     stem = Path(path_stem)
-    _atomic_write(stem.with_suffix('.csv'), '\n'.join(lines) + '\n')
-    _atomic_write(stem.with_suffix('.md'), '\n'.join(md) + '\n')
+    atomic_text(stem.with_suffix('.csv'), '\n'.join(lines) + '\n')
+    atomic_text(stem.with_suffix('.md'), '\n'.join(md) + '\n')
     return '\n'.join(md)
 
 # %% ../nbs/08_evaluate.ipynb #c023

@@ -10,23 +10,15 @@ import numpy as np
 import pretty_midi
 
 # %% auto #0
-__all__ = ['FS', 'MIN_PIANO', 'MAX_PIANO', 'WINDOW', 'CHUNK', 'CLASS_NAMES', 'NULL_CLASS', 'SCORE_EXTS', 'MIDI_EXTS',
-           'BadInputError', 'piano_like', 'load_midi', 'read_midi_events', 'midi_to_raw', 'raw_to_unit', 'unit_to_raw',
+__all__ = ['SCORE_EXTS', 'MIDI_EXTS', 'piano_like', 'load_midi', 'read_midi_events', 'midi_to_raw', 'raw_to_unit', 'unit_to_raw',
            'midi_to_roll', 'roll_to_midi', 'roundtrip_stats', 'score_to_midi', 'score_to_roll', 'plot_roll',
            'roll_to_audio', 'write_wav', 'roll_main']
 
 # %% ../nbs/00_pianoroll.ipynb #c005
-FS = 100                  # frames per second
-MIN_PIANO, MAX_PIANO = 21, 108   # 88-key piano range (inclusive MIDI numbers)
-WINDOW = 1024             # frames in a 10.24 s window (the diffusion model's canvas)
-CHUNK = 128               # frames in a 1.28 s VAE chunk
-CLASS_NAMES = ('classical performance', 'sheet music', 'pop')
-NULL_CLASS = len(CLASS_NAMES)   # the unconditional / CFG label
+from .core import (FS, MIN_PIANO, MAX_PIANO, WINDOW, CHUNK, CLASS_NAMES, NULL_CLASS, NOTE_THRESHOLD,
+                            ONSET_THRESHOLD, BadInputError, atomic_bytes)     # the roll constants live in `core`
 SCORE_EXTS = ('.musicxml', '.xml', '.mxl', '.mei', '.krn', '.kern')
 MIDI_EXTS = ('.mid', '.midi')
-
-class BadInputError(ValueError):
-    "A file or value we cannot turn into music; the message names the culprit."
 
 # %% ../nbs/00_pianoroll.ipynb #c007
 def piano_like(roll):
@@ -258,7 +250,7 @@ def raw_to_unit(raw):
     x /= np.float32(63.5); x -= np.float32(1)
     return x
 
-def unit_to_raw(x, threshold=-0.95):
+def unit_to_raw(x, threshold=NOTE_THRESHOLD):
     "float in [-1,1] -> uint8 0..127: values <= `threshold` become 0, others `rint((x+1)*63.5)` clipped."
     x = np.asarray(x, dtype=np.float32)
     y = x + np.float32(1); y *= np.float32(63.5)
@@ -291,7 +283,7 @@ def _segments(on, starts_mask):
     W = T + 1
     return st // W, st % W, nxt % W
 
-def roll_to_midi(roll, fs=FS, threshold=-0.95, orphans='keep', piano=True, program=0) -> pretty_midi.PrettyMIDI:
+def roll_to_midi(roll, fs=FS, threshold=NOTE_THRESHOLD, orphans='keep', piano=True, program=0) -> pretty_midi.PrettyMIDI:
     """Piano roll (numpy or torch; `(3,128,T)`, `(2,128,T)` notes+pedal or `(128,T)` notes only, in [-1,1])
     -> `PrettyMIDI` with one piano instrument. The onset channel splits repeated notes; `orphans='keep'` keeps
     sounding runs that lack an onset at their start ('drop' = released behaviour). `piano` clears rows
@@ -332,7 +324,7 @@ def _note_table(pm):
     a = _notes_array(pm)
     return a[np.lexsort((a[:, 0], a[:, 2]))] if len(a) else a
 
-def roundtrip_stats(midi, fs=FS, tol=0.010, merge='max', orphans='keep', threshold=-0.95):
+def roundtrip_stats(midi, fs=FS, tol=0.010, merge='max', orphans='keep', threshold=NOTE_THRESHOLD):
     "Note-level fidelity of `roll_to_midi(midi_to_roll(midi))`: dict of counts (see above)."
     ev = _events(midi)
     a = ev[0][np.lexsort((ev[0][:, 0], ev[0][:, 2]))]
@@ -424,7 +416,7 @@ def plot_roll(roll, ax=None, fs=FS, title=None, pitch_range=(MIN_PIANO, MAX_PIAN
         ax.scatter((tt + 0.5) / fs, pp + lo, s=6, c='tab:red', marker='|', label='onset', linewidths=1)
     if x.shape[0] >= 2:
         ped = x[-1, MIN_PIANO:MAX_PIANO + 1].mean(0)
-        tt = np.flatnonzero(ped > -0.95)
+        tt = np.flatnonzero(ped > NOTE_THRESHOLD)
         if len(tt):
             v = (ped[tt] + 1) / 2
             ax.vlines(tt / fs, lo - 0.5, lo - 0.5 + 4 * v, colors='tab:blue', linewidths=1, label='pedal')
@@ -460,10 +452,7 @@ def write_wav(path, audio, sr=22050):
     from scipy.io import wavfile
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     pcm = (np.clip(np.asarray(audio, dtype=np.float32), -1, 1) * 32767).astype(np.int16)
-    tmp = path.with_name(path.name + '.tmp')
-    with open(tmp, 'wb') as f: wavfile.write(f, sr, pcm)
-    os.replace(tmp, path)
-    return path
+    return atomic_bytes(path, lambda f: wavfile.write(f, sr, pcm))
 
 # %% ../nbs/00_pianoroll.ipynb #c035
 def roll_main(argv=None):
@@ -479,12 +468,12 @@ def roll_main(argv=None):
     elif src.suffix.lower() in SCORE_EXTS: roll = score_to_roll(src, bpm=a.bpm)
     else: raise BadInputError(f'unknown file type (want MIDI or MusicXML/MXL/MEI/kern): {src}')
     if a.seconds: roll = roll[..., :int(a.seconds * FS)]
-    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     stem = src.stem
     np.save(out / f'{stem}.npy', roll)
-    fig, ax = plt.subplots(figsize=(max(6, min(30, roll.shape[-1] / FS / 2)), 5))
+    fig = Figure(figsize=(max(6, min(30, roll.shape[-1] / FS / 2)), 5)); ax = fig.subplots()
     plot_roll(roll, ax=ax, title=f'{src.name}  {tuple(roll.shape)}'); fig.tight_layout()
-    fig.savefig(out / f'{stem}.png', dpi=100); plt.close(fig)
+    fig.savefig(out / f'{stem}.png', dpi=100)
     pm = roll_to_midi(roll)
     pm.write(str(out / f'{stem}_roundtrip.mid'))
     written = [out / f'{stem}.npy', out / f'{stem}.png', out / f'{stem}_roundtrip.mid']

@@ -14,25 +14,19 @@ import torch
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['MIN_PIANO', 'MAX_PIANO', 'FS', 'WINDOW', 'NOTE_THRESHOLD', 'VERTICAL_ND_BOUNDS', 'VERTICAL_ND_CENTER',
-           'HORIZONTAL_ND_BOUNDS', 'HORIZONTAL_ND_CENTER', 'KEY_DICT', 'IND2KEY', 'NO_KEY', 'AARDEN_ESSEN_MAJOR',
-           'AARDEN_ESSEN_MINOR', 'PC_STEP', 'KEY_TONIC_PC', 'KEY_MODE', 'KEY_TONIC_STEP', 'TICKS_PER_FRAME',
-           'GRID_PER_QUARTER', 'BAR', 'CHORD_TOL', 'LOSSES', 'RULE_REGISTRY', 'RULES', 'RULE_LOSSES', 'pitch_hist',
-           'note_density', 'note_density_hr_1', 'note_density_hr_2', 'note_density_class', 'chord_progression',
-           'detect_key', 'chord_tag_num', 'chord_progression_music21', 'mse_loss_mean', 'zero_one_loss_mean', 'Rule',
-           'register_rule', 'get_rule', 'rule_loss', 'note_density_pixel', 'chord_progression_pixel', 'parse_targets',
-           'fit_frames', 'load_roll', 'extract_rules']
+__all__ = ['VERTICAL_ND_BOUNDS', 'VERTICAL_ND_CENTER', 'HORIZONTAL_ND_BOUNDS', 'HORIZONTAL_ND_CENTER', 'KEY_DICT', 'IND2KEY',
+           'NO_KEY', 'AARDEN_ESSEN_MAJOR', 'AARDEN_ESSEN_MINOR', 'PC_STEP', 'KEY_TONIC_PC', 'KEY_MODE',
+           'KEY_TONIC_STEP', 'TICKS_PER_FRAME', 'GRID_PER_QUARTER', 'BAR', 'CHORD_TOL', 'LOSSES', 'RULE_REGISTRY',
+           'RULES', 'RULE_LOSSES', 'pitch_hist', 'note_density', 'note_density_hr_1', 'note_density_hr_2',
+           'note_density_class', 'chord_progression', 'detect_key', 'chord_tag_num', 'chord_progression_music21',
+           'mse_loss_mean', 'zero_one_loss_mean', 'Rule', 'register_rule', 'get_rule', 'rule_loss',
+           'note_density_pixel', 'chord_progression_pixel', 'parse_targets', 'fit_frames', 'load_roll', 'extract_rules']
 
 # %% ../nbs/06_rules.ipynb #c003
-MIN_PIANO, MAX_PIANO = 21, 108
-FS = 100
-WINDOW = 1024
-NOTE_THRESHOLD = -0.95          # channel-0 values below this are background
+from .core import MIN_PIANO, MAX_PIANO, FS, WINDOW, NOTE_THRESHOLD, BadInputError   # channel 0 below NOTE_THRESHOLD is background
 
 def _bad(msg):
     "Raise the package's `BadInputError` (a `ValueError`)."
-    try: from scg_music.pianoroll import BadInputError
-    except ImportError: BadInputError = ValueError
     raise BadInputError(msg)
 
 def _check(rolls, name):

@@ -10,8 +10,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['VAE_CONFIGS', 'ONSET_THRESHOLD', 'Normalize', 'swish', 'ResnetBlock', 'AttnBlock', 'Downsample', 'Upsample',
-           'Encoder', 'Decoder', 'drop_weak_orphans', 'AutoencoderKL']
+__all__ = ['VAE_CONFIGS', 'Normalize', 'swish', 'ResnetBlock', 'AttnBlock', 'Downsample', 'Upsample', 'Encoder', 'Decoder',
+           'drop_weak_orphans', 'AutoencoderKL']
 
 # %% ../nbs/02_vae.ipynb #c005
 def Normalize(c): return nn.GroupNorm(32, c, eps=1e-6, affine=True)
@@ -143,9 +143,9 @@ VAE_CONFIGS = {
 
 # %% ../nbs/02_vae.ipynb #c013z
 # what `roll_to_midi` reads as an onset: `unit_to_raw(x) >= 64`, i.e. rint((x + 1) * 63.5) >= 64, i.e. x >= 0
-ONSET_THRESHOLD = 0.0
+from .core import NOTE_THRESHOLD, ONSET_THRESHOLD
 
-def drop_weak_orphans(x, orphan_min, note_threshold=-0.95):
+def drop_weak_orphans(x, orphan_min, note_threshold=NOTE_THRESHOLD):
     """Rolls `(B,3,P,T)` -> a copy whose *orphan* note runs (sounding runs that do not start on an onset pixel) are
     cleared (set to -1 in channel 0) unless their peak note value reaches `orphan_min`. Runs are split at onsets the
     way `roll_to_midi` splits them. Whole rolls only: on 1.28 s chunks a note crossing a chunk edge would look like an
@@ -261,7 +261,7 @@ class AutoencoderKL(nn.Module):
         return self.calibrate(self.decoder(self.post_quant_conv(z)))
 
     # the released decision thresholds of each channel: notes and pedal > -0.95, onsets >= 64 in [0,127] after rounding (x >= 0)
-    ROLL_THRESHOLDS = (-0.95, ONSET_THRESHOLD, -0.95)
+    ROLL_THRESHOLDS = (NOTE_THRESHOLD, ONSET_THRESHOLD, NOTE_THRESHOLD)
 
     def calibrate(self, x):
         """Monotone remap per channel moving the decision threshold `out_thresholds[c]` onto the roll's: values below
@@ -284,7 +284,7 @@ class AutoencoderKL(nn.Module):
         x = self._batched(self.decode_chunks, self.latents_to_chunks(z / self.scale_factor), max_chunks)
         x = self.from_chunks(x, B)
         if self.orphan_min is not None and x.shape[1] == 3: x = drop_weak_orphans(x, self.orphan_min)
-        if threshold: x = torch.where(x <= -0.95, torch.full_like(x, -1.0), x)
+        if threshold: x = torch.where(x <= NOTE_THRESHOLD, torch.full_like(x, -1.0), x)
         return x
 
     def forward(self, x, sample=True):

@@ -12,6 +12,7 @@ import json, os, time, warnings, re
 from pathlib import Path
 import numpy as np
 import partitura as pt
+from ..core import atomic_bytes, atomic_json
 from tqdm.auto import tqdm
 from .codec import (P_COLS, S_COLS, C_COLS, bad_input, load_score, score_note_array,
                                     encode_score, encode_performance, load_perceptual, alignment_stats,
@@ -142,13 +143,6 @@ def score_entry(name, sources, min_ratio=0.5, log=None):
                 ratios=np.array([r[6]['ratio'] for r in rows], np.float32)), errors
 
 # %% ../../nbs/21_dexter_data.ipynb #c011
-def _atomic_savez(path, **arrays):
-    tmp = Path(str(path) + '.tmp.npz')
-    np.savez(tmp, **arrays); os.replace(tmp, path)
-
-def _atomic_json(path, obj):
-    tmp = Path(str(path) + '.tmp'); tmp.write_text(json.dumps(obj, indent=1)); os.replace(tmp, path)
-
 def build_dataset(sources, out_dir, min_ratio=0.5, progress=True):
     "Encode `{name: [source]}` into `out_dir/<name>.npz` + `manifest.json`; returns the manifest."
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
@@ -161,12 +155,12 @@ def build_dataset(sources, out_dir, min_ratio=0.5, progress=True):
         man['skipped'] = [e for e in man['skipped'] if e['piece'] != name] + errors
         for e in errors: tqdm.write(f"skipped {e['source']}: {e['error']}")
         if entry is not None:
-            _atomic_savez(f, **{k: v for k, v in entry.items() if isinstance(v, np.ndarray)})
+            atomic_bytes(f, lambda fh: np.savez(fh, **{k: v for k, v in entry.items() if isinstance(v, np.ndarray)}))
             man['pieces'][name] = dict(file=f.name, score_path=entry['score_path'], unfolded=entry['unfolded'],
                                        n_notes=int(len(entry['ids'])), n_perfs=int(len(entry['P'])),
                                        performers=entry['performers'].tolist(),
                                        match_ratio=[round(float(r), 4) for r in entry['ratios']])
-        _atomic_json(man_path, man)
+        atomic_json(man_path, man)
     return man
 
 def load_dataset(out_dir, names=None):

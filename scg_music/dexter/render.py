@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import partitura as pt
+from ..core import MODELS_DIR
 from partitura.performance import Performance
 from .codec import (P_COLS, C_COLS, bad_input, load_score, score_note_array, encode_score,
                                     decode_performance, encode_performance, _index_of)
@@ -20,7 +21,7 @@ from .data import Normalizer
 from .model import load_dexter, sample_codec, DExterDenoiser
 
 # %% ../../nbs/23_dexter_render.ipynb #c005
-ASSETS = Path(__file__).resolve().parents[1] / 'assets' / 'models' if '__file__' in globals() else Path('../scg_music/assets/models')
+ASSETS = MODELS_DIR                     # the bundled weights (scg_music/assets/models)
 
 def bundled_model_path():
     "Path of the bundled DExter weights, or None."
@@ -174,16 +175,15 @@ def codec_curves(onset_beat, p, valid=None):
 
 def plot_curves(curves, path=None, title=None):
     "Tempo and velocity curves: `curves` maps a label to `(onsets, tempo, velocity)`."
-    import matplotlib; matplotlib.use('Agg', force=False)
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(2, 1, figsize=(10, 5), sharex=True)
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(10, 5)); ax = fig.subplots(2, 1, sharex=True)
     for lab, (o, t, v) in curves.items():
         ax[0].plot(o, t, label=lab, lw=1); ax[1].plot(o, v * 127, label=lab, lw=1)
     ax[0].set_ylabel('tempo (bpm)'); ax[1].set_ylabel('velocity'); ax[1].set_xlabel('score beat')
     ax[0].legend(fontsize=7, ncol=4)
     if title: ax[0].set_title(title)
     fig.tight_layout()
-    if path is not None: fig.savefig(path, dpi=100); plt.close(fig)
+    if path is not None: fig.savefig(path, dpi=100)
     return fig
 
 def write_outputs(perf, out, wav=True, plot=True):
