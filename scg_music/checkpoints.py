@@ -56,6 +56,7 @@ def _count(sd, prefix):
     idx = {int(m.group(1)) for k in sd if (m := re.match(re.escape(prefix) + r'(\d+)\.', k))}
     return max(idx) + 1 if idx else 0
 
+# %% ../nbs/03b_checkpoints.ipynb #c007_a
 def infer_vae_config(sd):
     "Constructor kwargs of `AutoencoderKL` matching the shapes of a VAE state dict."
     ch = _shape(sd, 'encoder.conv_in.weight')[0]
@@ -75,6 +76,7 @@ def _heads(sd, D, depth):
         if (d, h) == (depth, D): return n
     raise CheckpointError('cannot infer the number of heads (no rotary_emb.freqs and unknown width/depth)')
 
+# %% ../nbs/03b_checkpoints.ipynb #c007_b
 def infer_dit_config(sd, kind, in_channels=4):
     "Constructor kwargs of `DiTRotary` / `DiTRotaryClassifier` matching the shapes of a flat state dict."
     D = _shape(sd, 'x_embedder.MLP.2.weight')[0]
@@ -103,6 +105,7 @@ def _reset_freqs(model):
             dev = m.freqs.device if m.freqs.device.type != 'meta' else 'cpu'
             m.freqs = rope_freqs(m.dim, m.theta).to(dev)           # a non-persistent buffer: recomputed, never loaded
 
+# %% ../nbs/03b_checkpoints.ipynb #c009_a
 def load_strict(model, sd, what='checkpoint'):
     "Load `sd` into `model`, raising `CheckpointError` on any key/shape mismatch; RoPE `freqs` are recomputed."
     own = model.state_dict()
@@ -184,6 +187,7 @@ def _paths(path):
 
 _atomic_write = atomic_write
 
+# %% ../nbs/03b_checkpoints.ipynb #c013_a
 def save_model(model, path, config=None):
     "Write `<path>.safetensors` + `<path>.json`; `config` entries are added to the model's own config. Returns the weights path."
     from safetensors.torch import save_file
@@ -207,6 +211,7 @@ def model_config(path):
         if 'config' in meta: return json.loads(meta['config'])
     raise FileNotFoundError(f'no model config at {js} (nor inside {st})')
 
+# %% ../nbs/03b_checkpoints.ipynb #c013_b
 def load_model(path, device='cpu'):
     "Rebuild and strictly load a model written by `save_model` (path with or without suffix)."
     from safetensors.torch import load_file

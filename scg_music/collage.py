@@ -55,6 +55,7 @@ def chain_eps(eps_fn, x, t, y=None, base=BASE, overlap=OVERLAP, close=False):
         for k, s in enumerate(starts[:m]): out[..., s + stride:s + base, :] -= et[k * B:(k + 1) * B]
     return out
 
+# %% ../nbs/07b_collage.ipynb #c007_a
 def circle_eps(eps_fn, x, t, y=None, base=BASE, overlap=OVERLAP, exact=False):
     """DiffCollage loop (`CondIndCircle`): composite eps of a latent whose last rows continue into its first.
     `H` must be a multiple of `base-overlap`. Released behaviour (default): average the two estimates of
@@ -76,6 +77,7 @@ def collage_eps(eps_fn, x, t, y=None, kind='chain', base=BASE, overlap=OVERLAP, 
     if kind == 'circle': return circle_eps(eps_fn, x, t, y, base, overlap, exact)
     raise ValueError(f"DiffCollage type must be 'chain' or 'circle'; got {kind!r}")
 
+# %% ../nbs/07b_collage.ipynb #c007_b
 def collage_model(eps_fn, kind='chain', base=BASE, overlap=OVERLAP, exact=False):
     "Wrap `eps_fn(x, t, y)` into a noise predictor for long latents (drop-in for the sampler's model)."
     def fn(x, t, y=None): return collage_eps(eps_fn, x, t, y, kind, base, overlap, exact)
@@ -99,6 +101,7 @@ def split_target(name, target, num_chunks):
     if target.shape[-1] % num_chunks: raise ValueError(f"{name} target of {target.shape[-1]} values cannot be split into {num_chunks} chunks")
     return list(target.chunk(num_chunks, -1))
 
+# %% ../nbs/07b_collage.ipynb #c013_a
 def join_targets(name, targets):
     "Inverse of `split_target`: per-chunk (e.g. per-10.24 s) targets -> one long-piece target."
     kind = windowing(name)

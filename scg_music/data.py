@@ -50,6 +50,7 @@ def _expand(paths):
         else: out.append(x)
     return out
 
+# %% ../nbs/01_data.ipynb #c008_a
 def normalize_sources(sources):
     "Sources as a list of dicts with explicit, sorted `files`."
     out = []
@@ -123,6 +124,7 @@ def _shard_paths(out_dir, idx):
     b = Path(out_dir) / f'shard_{idx:05d}'
     return b.with_suffix('.bin'), b.with_suffix('.idx.npy'), b.with_suffix('.json')
 
+# %% ../nbs/01_data.ipynb #c017_a
 def _build_shard(job):
     "Worker: convert the files of one shard; write blocks, index and sidecar atomically. Returns the sidecar."
     idx, files, out_dir, bpm = job
@@ -150,6 +152,7 @@ def _build_shard(job):
     _atomic_write_bytes(side, lambda fh: fh.write(json.dumps(dict(shard=idx, files=info)).encode()))
     return dict(shard=idx, files=info)
 
+# %% ../nbs/01_data.ipynb #c017_b
 def build_corpus(sources, out_dir, hop=512, window=WINDOW, test_fraction=0.1, seed=0, workers=2,
                  files_per_shard=16, bpm=120.0, progress=True) -> dict:
     """Build (or resume) the sharded roll cache for `sources` in `out_dir`; returns the manifest dict.
@@ -215,6 +218,7 @@ def build_corpus(sources, out_dir, hop=512, window=WINDOW, test_fraction=0.1, se
     _atomic_write_bytes(out_dir / 'manifest.json', lambda fh: fh.write(json.dumps(man, indent=1).encode()))
     return man
 
+# %% ../nbs/01_data.ipynb #c017_c
 def load_manifest(cache_dir) -> dict:
     p = Path(cache_dir) / 'manifest.json'
     if not p.exists(): raise BadInputError(f'no corpus cache at {cache_dir} (manifest.json missing): run `scg-music build-corpus`')
@@ -246,6 +250,7 @@ def time_stretch(x, length: int):
         out[..., 1, :, 1:][rise] = on
     return out
 
+# %% ../nbs/01_data.ipynb #c021_a
 def pitch_shift(x, k: int):
     "Shift ch0-1 of `(..., 3, 128, T)` down by `k` semitones (`new[p] = old[p+k]`); pedal untouched; fill 'off'."
     k = int(k)
@@ -285,6 +290,7 @@ class _ShardReader:
             try: _close(fd)
             except Exception: pass
 
+# %% ../nbs/01_data.ipynb #c024_a
 class _Augmenter:
     "Per-process RNG: DataLoader workers are forked with the parent's state, so reseed from torch's worker seed."
     def _rng(self):
@@ -295,6 +301,7 @@ class _Augmenter:
             self._rng_, self._rng_pid = np.random.default_rng(seed), os.getpid()
         return self._rng_
 
+# %% ../nbs/01_data.ipynb #c024_b
 class RollDataset(torch.utils.data.Dataset, _Augmenter):
     "Windows of the corpus cache as `(x float32 (3,128,length) in [-1,1], y int)`, optionally augmented."
     def __init__(self, cache_dir, split='train', length=WINDOW, augment=True, stretch=(0.95, 1.05), shift=6, seed=None):
@@ -319,6 +326,7 @@ class RollDataset(torch.utils.data.Dataset, _Augmenter):
         else: r = self.reader.frames(f, start, self.length)
         return torch.from_numpy(raw_to_unit(r)), int(f['label'])
 
+# %% ../nbs/01_data.ipynb #c024_c
 class ChunkDataset(torch.utils.data.Dataset, _Augmenter):
     "Active 1.28 s chunks of the split's files as `(x float32 (3,128,128) in [-1,1], y int)` for the VAE."
     def __init__(self, cache_dir, split='train', augment=True, shift=6, seed=None):

@@ -56,6 +56,7 @@ def targets_from_file(path):
     return {'pitch_hist': r['pitch_hist'].tolist(), 'vertical_nd': nd[:8],
             'horizontal_nd': [v * 5 for v in nd[8:]], 'chord_progression': [int(v) for v in r['chord_progression']]}
 
+# %% ../nbs/12_demo.ipynb #c008_a
 def plot_rules(sample, path=None, title=None):
     "Bars of target vs achieved values for each rule of one `results.json` sample (losses in the titles)."
     from matplotlib.figure import Figure
@@ -75,6 +76,7 @@ def plot_rules(sample, path=None, title=None):
     if path is not None: fig.savefig(path, dpi=100); return Path(path)
     return fig
 
+# %% ../nbs/12_demo.ipynb #c008_b
 def step_generate(out, config=None, targets_from=None, class_label=1, seed=0, steps=None, model_dir=None,
                   num_samples=1, device=None, progress=True):
     "Guided generation with the bundled (or `model_dir`) models; writes MIDI, PNG, WAV, a rule plot and results.json."
@@ -128,6 +130,7 @@ def demo(out='demo_out', score=None, config=None, targets_from=None, class_label
     (out / 'summary.json').write_text(json.dumps(summary, indent=1))
     return summary
 
+# %% ../nbs/12_demo.ipynb #c012_a
 def demo_main(argv=None):
     "CLI: `scg-music demo [--out DIR] [--score FILE] [--targets-from MIDI] [--config YML] ...`."
     ap = argparse.ArgumentParser(prog='scg-music demo', description='roll, rule-guided excerpt and expressive rendering')

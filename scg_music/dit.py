@@ -21,6 +21,7 @@ def rope_freqs(dim, theta=10000.0):
     "Frequencies `theta^(-2j/dim)`, j = 0..dim/2-1 (float32)."
     return 1.0 / theta ** (torch.arange(0, dim, 2)[: dim // 2].float() / dim)
 
+# %% ../nbs/03_dit.ipynb #c005_a
 class RotaryEmbedding(nn.Module):
     "Interleaved-pair RoPE on the first `dim` features of each head."
     def __init__(self, dim, theta=10000.0):
@@ -67,6 +68,7 @@ class PatchEmbed1D(nn.Module):
         self.MLP = nn.Sequential(nn.Linear(patch_size * in_channels, mlp_hidden), nn.SiLU(), nn.Linear(mlp_hidden, hidden_size))
     def forward(self, x): return self.MLP(patchify(x, self.patch_size))
 
+# %% ../nbs/03_dit.ipynb #c010_a
 class TimestepEmbedder(nn.Module):
     def __init__(self, hidden_size, frequency_embedding_size=256):
         super().__init__()
@@ -86,6 +88,7 @@ class TimestepEmbedder(nn.Module):
     def forward(self, t):
         return self.mlp(self.timestep_embedding(t, self.frequency_embedding_size).to(self.mlp[0].weight.dtype))
 
+# %% ../nbs/03_dit.ipynb #c010_b
 class LabelEmbedder(nn.Module):
     "Class table with `num_classes + 1` rows; row `num_classes` is the null class (label dropout / CFG)."
     def __init__(self, num_classes, hidden_size, dropout_prob):
@@ -99,6 +102,7 @@ class LabelEmbedder(nn.Module):
             y = torch.where(drop, torch.full_like(y, self.num_classes), y)
         return self.embedding_table(y)
 
+# %% ../nbs/03_dit.ipynb #c010_c
 class Attention(nn.Module):
     "Multi-head self-attention with a fused qkv projection, RoPE on q and k, SDPA."
     def __init__(self, dim, num_heads, rotary_emb):
@@ -122,6 +126,7 @@ class Mlp(nn.Module):
         self.fc1, self.act, self.fc2 = nn.Linear(dim, hidden), nn.GELU(approximate='tanh'), nn.Linear(hidden, dim)
     def forward(self, x): return self.fc2(self.act(self.fc1(x)))
 
+# %% ../nbs/03_dit.ipynb #c010_d
 class DiTBlockRotary(nn.Module):
     "adaLN-Zero transformer block: `x += gate * f(modulate(LN(x), shift, scale))` for attention and MLP."
     def __init__(self, hidden_size, num_heads, rotary_emb, mlp_ratio=4.0):
@@ -158,6 +163,7 @@ def _as_timesteps(t, x):
     if t.ndim == 0: t = t.expand(x.shape[0])
     return t.to(x.device)
 
+# %% ../nbs/03_dit.ipynb #c013_a
 class RotaryTrunk(nn.Module):
     "Tokenizer, timestep embedding, RoPE and blocks shared by `DiTRotary` and `DiTRotaryClassifier`."
     def _build_trunk(self, c, before_rope=None):

@@ -42,6 +42,7 @@ def write_results(out_dir, samples, method, rules=None, config=None):
     atomic_text(Path(out_dir) / 'results.json', json.dumps(doc, indent=1))
     return Path(out_dir) / 'results.json'
 
+# %% ../nbs/08_evaluate.ipynb #c005_a
 def read_results(run_dir) -> dict:
     "Load and validate `run_dir/results.json`; raises `BadInputError` naming the problem."
     p = Path(run_dir) / 'results.json'
@@ -79,6 +80,7 @@ def _midi_roll(path, n_frames=R.WINDOW):
     from scg_music import pianoroll as pr
     return R.fit_frames(torch.from_numpy(pr.midi_to_roll(path, pedal=False)), n_frames)
 
+# %% ../nbs/08_evaluate.ipynb #c007_a
 def run_rule_losses(run_dir, recompute=False) -> dict:
     "Per-rule lists of per-sample losses for a generation folder (`results.json` + MIDI files)."
     doc = read_results(run_dir)
@@ -104,6 +106,7 @@ def _to_pm(x):
     if isinstance(x, (str, Path, bytes)): return pr.load_midi(x)
     return pr.roll_to_midi(x)
 
+# %% ../nbs/08_evaluate.ipynb #c009_a
 def midi_features(x) -> dict:
     "The 7 features of a `PrettyMIDI`, MIDI path or roll `(3,128,T)`: {name: float or (12,) array}."
     pm = _to_pm(x)
@@ -133,6 +136,7 @@ def midi_features(x) -> dict:
         f['note_density'] = float(len(n) / end) if end > 0 else 0.
     return f
 
+# %% ../nbs/08_evaluate.ipynb #c009_b
 def feature_matrix(items) -> dict:
     "Features of many excerpts -> {name: (N,) or (N,12) array}."
     fs = [midi_features(x) for x in items]
@@ -156,6 +160,7 @@ def cut_excerpt(pm, start, seconds=10.24):
     out.instruments.append(ins)
     return out
 
+# %% ../nbs/08_evaluate.ipynb #c011_a
 def _corpus_files(ref):
     "MIDI files of a folder, or of a named corpus in ../shared/data: 'asap' (performances), 'asap-score', 'pop909'."
     from scg_music.data import find_shared
@@ -169,6 +174,7 @@ def _corpus_files(ref):
     if ref == 'pop909': return sorted((d / 'pop909').glob('*.mid'))
     _bad(f"unknown reference {ref!r}: a folder of MIDI files or one of 'asap', 'asap-score', 'pop909'")
 
+# %% ../nbs/08_evaluate.ipynb #c011_b
 def reference_excerpts(ref, n, seconds=10.24, seed=0, min_notes=8, files=None):
     """`n` random 10.24 s excerpts (one per file, files drawn without replacement while possible) of a folder
     or named corpus (see `_corpus_files`); windows with fewer than `min_notes` notes are redrawn."""
@@ -206,6 +212,7 @@ def _kde(x, rng):
     except np.linalg.LinAlgError:
         return gaussian_kde(x + rng.normal(0, 1e-6 * max(1., abs(x).max()), len(x)))
 
+# %% ../nbs/08_evaluate.ipynb #c014_a
 def overlap_area(intra, inter, seed=0, method='grid', n_grid=2049):
     """OA and KL of two distance samples (spec A.7). `method='quad'` integrates with `scipy.integrate.quad` as
     released (slow: ~1 s per call for a few thousand distances); 'grid' (default) uses the trapezoid rule on
@@ -228,6 +235,7 @@ def overlap_area(intra, inter, seed=0, method='grid', n_grid=2049):
     kl = float(entropy(k1(x1) + 1e-300, k2(x2) + 1e-300))
     return float(min(max(oa, 0.), 1.)), kl
 
+# %% ../nbs/08_evaluate.ipynb #c014_b
 def oa_metrics(ref_feats: dict, gen_feats: dict, num_runs=10, n=None, seed=0, return_dists=False, method='grid'):
     """OA (and KL) per feature and their average over `num_runs` random ground-truth subsets.
     Returns {'mean': {feat: oa, ..., 'avg': .}, 'std': {...}, 'kl_mean': {...}, 'runs': [...]} (+ 'dists' of run 0)."""
@@ -318,6 +326,7 @@ def evaluate_run(run_dir, reference=None, ref_feats=None, num_runs=10, recompute
     write_table({doc['method']: row}, run_dir / 'summary')
     return res
 
+# %% ../nbs/08_evaluate.ipynb #c023_a
 def evaluate_runs(run_dirs, reference=None, out=None, num_runs=10, recompute=False, seed=0) -> dict:
     "Evaluate several generation folders (one method each) and write a comparison table to `out` (stem)."
     ref_feats = None
@@ -334,6 +343,7 @@ def evaluate_runs(run_dirs, reference=None, out=None, num_runs=10, recompute=Fal
     md = write_table(rows, out) if out is not None else None
     return {'results': results, 'table': md}
 
+# %% ../nbs/08_evaluate.ipynb #c023_b
 def evaluate_main(argv=None):
     ap = argparse.ArgumentParser(prog='scg-music evaluate',
                                  description='Rule losses and music quality (OA) of generation folders (results.json + MIDI).')

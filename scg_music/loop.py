@@ -58,6 +58,7 @@ def step_seed(seed, step, micro=0, rank=0):
 def seed_everything(s):
     random.seed(s); np.random.seed(s % (2 ** 32)); torch.manual_seed(s)
 
+# %% ../nbs/05a_loop.ipynb #l006_a
 def rng_state():
     st = dict(python=random.getstate(), numpy=np.random.get_state(), torch=torch.get_rng_state())
     if torch.cuda.is_available(): st['cuda'] = torch.cuda.get_rng_state_all()
@@ -93,6 +94,7 @@ def export_weights(model, path, config=None):
     from scg_music.checkpoints import save_model
     return save_model(model, path, config=config)
 
+# %% ../nbs/05a_loop.ipynb #l009_a
 class LossLog:
     "Append-only JSONL log (rank 0); `truncate(step)` drops rows after `step` (resume)."
     def __init__(self, path, active=True):
@@ -129,7 +131,7 @@ class _Objective(nn.Module):
 
 def _scalar(v): return float(v.detach().float().mean()) if torch.is_tensor(v) else float(v)
 
-
+# %% ../nbs/05a_loop.ipynb #l011_a
 def train_loop(model, objective, get_batch, cfg, out, resume=False, extra=None, export_config=None, progress=True,
                stop_after=None, export=True, probe=None):
     "Generic training loop (CPU / GPU / torchrun DDP); see the notebook for the contract. `stop_after` stops early (tests)."

@@ -36,6 +36,7 @@ def note_table(roll, threshold=-0.95):
     notes = [n for i in pm.instruments for n in i.notes]
     return np.array([(n.pitch, n.start) for n in notes], dtype=np.float64).reshape(-1, 2)
 
+# %% ../nbs/13_model_card.ipynb #c006_a
 def match_onsets(ref, est, tol=0.02) -> int:
     "Number of one-to-one matches between two note tables: same pitch, |onset difference| <= `tol` seconds."
     hits = 0
@@ -94,6 +95,7 @@ def measure_vae(vae, cache_dir='cache/corpus', n_per_class=8, seed=0, tol=0.02) 
     out.update(windows=len(x), tol_s=tol, seconds=round(time.time() - t0, 1))
     return out
 
+# %% ../nbs/13_model_card.ipynb #c011_a
 def measure_unguided(pipe, cache_dir='cache/corpus', n_per_class=8, n_ref=32, steps=20, seed=0, num_runs=10) -> dict:
     """Unguided class-conditional samples (DDIM-`steps`, eta 1) vs `n_ref` test windows of the same class:
     OA per feature (`scg_music.evaluate.oa_metrics`), plus the test set against itself as a ceiling."""
@@ -155,6 +157,7 @@ def calibrate_vae(vae, rolls, grid_notes=(-0.95, -0.9, -0.8, -0.7, -0.6, -0.5, -
     return dict(out_thresholds=vae.out_thresholds, orphan_min=vae.orphan_min, f1=best[0], best_f1=top,
                 pedal_pixel_f1=pix_f1(t2), windows=len(rolls), grid={f'{a:g},{b:g},{c}': f for (a, b, c), f in grid.items()})
 
+# %% ../nbs/13_model_card.ipynb #c011b_a
 def calibrate_run(src='runs/bundled_vae_decoder/ema', dst='runs/bundled_vae_decoder/calibrated', cache_dir='cache/corpus', n_per_class=8,
                   seed=1) -> dict:
     "Calibrate the VAE export `src` on `n_per_class` train windows per class and save it as `dst` (what ships)."
@@ -188,6 +191,7 @@ def guidance_configs(rule, steps=10, scg_samples=4):
         if 'scg' in c: c['scg']['num_samples'] = scg_samples
     return cfgs
 
+# %% ../nbs/13_model_card.ipynb #c012_a
 def measure_guidance(pipe, out_dir, rules=('pitch_hist', 'note_density', 'chord_progression'), num_samples=20,
                      batch_size=4, steps=10, scg_samples=4, class_label=1, cache_dir='cache/corpus', seed=0) -> dict:
     "Rule-loss table `{rule: {method: {loss_mean, loss_std, n, seconds}}}` with targets from test windows of `class_label`."
@@ -217,6 +221,7 @@ def time_guided_excerpt(pipe, config=None, out_dir='/tmp/scg_model_card_speed', 
 BUNDLED = {'vae': 'bundled_vae_decoder', 'dit': 'bundled_dit', 'classifier_pitch': 'bundled_cls_pitch',
            'classifier_nd': 'bundled_cls_nd', 'classifier_chord': 'bundled_cls_chord'}
 
+# %% ../nbs/13_model_card.ipynb #c014_a
 def ship_bundled(runs='runs', dest=None, dexter=None) -> dict:
     "Copy `runs/<bundled run>/ema` into `dest` (default the package's assets/models); returns `{file: bytes}`."
     import shutil

@@ -66,6 +66,7 @@ def _vlq(d, i):
         v = (v << 7) | (b & 0x7F)
         if b < 0x80: return v, i
 
+# %% ../nbs/00_pianoroll.ipynb #c013_a
 def _read_track(d, i, end, first):
     "Events of one MTrk chunk: notes (tick, on?, ch, pitch, vel), programs, cc64, tempos (track 0 only)."
     notes, progs, ccs, tempos = [], [], [], []
@@ -115,6 +116,7 @@ def _read_track(d, i, end, first):
     if i != end or n == 0: raise _Unusual
     return notes, progs, ccs, tempos, tick
 
+# %% ../nbs/00_pianoroll.ipynb #c013_b
 def read_midi_events(data: bytes):
     """Fast reader: `(notes (N,4) [start, end, pitch, velocity], pedal_times, pedal_values)` of the non-drum
     parts of a Standard MIDI File, identical to what pretty_midi yields. Raises `_Unusual` to decline."""
@@ -199,6 +201,7 @@ def _pedal_events(pm):
     a = np.array(ev, dtype=np.float64).reshape(-1, 2)
     return a[:, 0], a[:, 1].astype(np.int64)
 
+# %% ../nbs/00_pianoroll.ipynb #c015_a
 def _events(midi):
     "(notes, pedal_times, pedal_values) of a path/bytes (fast reader, pretty_midi fallback) or PrettyMIDI."
     if not isinstance(midi, pretty_midi.PrettyMIDI):
@@ -212,6 +215,7 @@ def _events(midi):
     pm = load_midi(midi)
     return (_notes_array(pm), *_pedal_events(pm))
 
+# %% ../nbs/00_pianoroll.ipynb #c015_b
 def midi_to_raw(midi, fs=FS, merge='max', pedal=True):
     "`(3,128,T)` uint8 roll in raw units 0..127 (see `midi_to_roll`)."
     notes, pt, pv = _events(midi)
@@ -244,6 +248,7 @@ def midi_to_raw(midi, fs=FS, merge='max', pedal=True):
     roll[2, MIN_PIANO:MAX_PIANO + 1] = ped
     return roll
 
+# %% ../nbs/00_pianoroll.ipynb #c015_c
 def raw_to_unit(raw):
     "uint8/int 0..127 -> float32 in [-1, 1] (`x/63.5 - 1`)."
     x = np.array(raw, dtype=np.float32)
@@ -283,6 +288,7 @@ def _segments(on, starts_mask):
     W = T + 1
     return st // W, st % W, nxt % W
 
+# %% ../nbs/00_pianoroll.ipynb #c019_a
 def roll_to_midi(roll, fs=FS, threshold=NOTE_THRESHOLD, orphans='keep', piano=True, program=0) -> pretty_midi.PrettyMIDI:
     """Piano roll (numpy or torch; `(3,128,T)`, `(2,128,T)` notes+pedal or `(128,T)` notes only, in [-1,1])
     -> `PrettyMIDI` with one piano instrument. The onset channel splits repeated notes; `orphans='keep'` keeps
@@ -324,6 +330,7 @@ def _note_table(pm):
     a = _notes_array(pm)
     return a[np.lexsort((a[:, 0], a[:, 2]))] if len(a) else a
 
+# %% ../nbs/00_pianoroll.ipynb #c022_a
 def roundtrip_stats(midi, fs=FS, tol=0.010, merge='max', orphans='keep', threshold=NOTE_THRESHOLD):
     "Note-level fidelity of `roll_to_midi(midi_to_roll(midi))`: dict of counts (see above)."
     ev = _events(midi)
@@ -368,6 +375,7 @@ def _score_note_array(path):
         raise BadInputError(f'cannot parse score {path}: {type(e).__name__}: {e}') from e
     return na
 
+# %% ../nbs/00_pianoroll.ipynb #c026_a
 def score_to_midi(path, bpm=120.0, velocity=64) -> pretty_midi.PrettyMIDI:
     "A score file (MusicXML/MXL/MEI/kern or MIDI) as a flat `PrettyMIDI` at `bpm` with fixed `velocity`."
     path = Path(path)
@@ -392,6 +400,7 @@ def score_to_midi(path, bpm=120.0, velocity=64) -> pretty_midi.PrettyMIDI:
     pm.instruments.append(ins)
     return pm
 
+# %% ../nbs/00_pianoroll.ipynb #c026_b
 def score_to_roll(path, bpm=120.0, fs=FS, velocity=64, return_midi=False):
     "Score file -> `(3,128,T)` roll at a constant `bpm` (quarter = 60/bpm s), every note at `velocity`."
     pm = score_to_midi(path, bpm=bpm, velocity=velocity)
@@ -447,6 +456,7 @@ def roll_to_audio(roll_or_pm, sr=22050, fs=FS):
     peak = float(np.abs(audio).max()) if audio.size else 0.0
     return audio / peak * 0.9 if peak > 0 else audio
 
+# %% ../nbs/00_pianoroll.ipynb #c032_a
 def write_wav(path, audio, sr=22050):
     "Write a float signal in [-1,1] as 16-bit PCM WAV (atomic)."
     from scipy.io import wavfile

@@ -43,6 +43,7 @@ def _notes_channel(rolls, name='rule'):
     x[:, MIN_PIANO:MAX_PIANO + 1] = rolls[:, 0, MIN_PIANO:MAX_PIANO + 1]                 # caller's is never written
     return x
 
+# %% ../nbs/06_rules.ipynb #c003_a
 def _sounding(rolls, name='rule'):
     "Boolean (B,128,T): a piano key sounds where channel 0 >= -0.95 (the rules' background threshold)."
     rolls = _check(rolls, name)
@@ -82,6 +83,7 @@ def note_density(rolls, interval=128, quantize_factor=1, horizontal_scale=5):
 def note_density_hr_1(rolls): return note_density(rolls, horizontal_scale=1)
 def note_density_hr_2(rolls): return note_density(rolls, horizontal_scale=2)
 
+# %% ../nbs/06_rules.ipynb #c007_a
 def note_density_class(rolls, interval=128, quantize_factor=1, horizontal_scale=1):
     "Note density bucketised into 8 classes per value (0..7) with the dataset's quantile bounds, `(B,2W)` long."
     nd = note_density(rolls, interval, quantize_factor, horizontal_scale)
@@ -116,6 +118,7 @@ def _key_tables():
         mode[i] = int(m == 'minor'); step[i] = _LETTERS.index(L)
     return pc, mode, step
 
+# %% ../nbs/06_rules.ipynb #c011_a
 KEY_TONIC_PC, KEY_MODE, KEY_TONIC_STEP = _key_tables()
 _KEY_OF = {(p, m): i for i, (p, m) in enumerate(zip(KEY_TONIC_PC, KEY_MODE))}   # (tonic pc, mode) -> key index
 
@@ -153,6 +156,7 @@ def _runs(b):
 
 CHORD_TOL = 55             # music21 gathers notes starting < 1/4 quarter (55 ticks) apart, ending <= 55 apart
 
+# %% ../nbs/06_rules.ipynb #c012_a
 def _group_chords(bi, on_t, off_t):
     """music21's MIDI import gathers notes into chords greedily in (onset, pitch) order: the first ungathered
     note leads and takes every later note starting < 55 ticks after it whose end is within 55 ticks of its end.
@@ -194,6 +198,7 @@ def _group_chords(bi, on_t, off_t):
         far |= (idx - k >= left) & ~close[k - 1] & lead[j]
     return lead, mem, ch, dur, far
 
+# %% ../nbs/06_rules.ipynb #c012_b
 def _nearest_union(ql):
     "Nearest point of {k/4} u {k/3} (music21 `bestMatch`, ties to the 1/4 unit) in grid units, and its divisor."
     c4, c3 = torch.round(ql * 4) * 3, torch.round(ql * 3) * 4
@@ -201,6 +206,7 @@ def _nearest_union(ql):
     use4 = (x - c4).abs() <= (x - c3).abs()
     return torch.where(use4, c4, c3).long(), torch.where(use4, 4, 3)
 
+# %% ../nbs/06_rules.ipynb #c012_c
 def _quantise(bi, on_t, du_t, n_batch, music21_version=8):
     """music21's quantisation of element onsets / durations (ticks; elements sorted by batch, onset) -> grid
     units (1/12 quarter): q, d. `music21_version` 8 (the released code's 8.3.0) or >= 9 (gap-filling rule)."""
@@ -240,6 +246,7 @@ def _quantise(bi, on_t, du_t, n_batch, music21_version=8):
     pick4 = (r4 < r3) | ((r4 == r3) & (e4 <= e3))
     return q, torch.where(pick4, m4, m3).long()
 
+# %% ../nbs/06_rules.ipynb #c012_d
 def _grid_notes(b, fs=FS, music21_version=8):
     """Notes of a bool roll (B,128,T) as music21 sees them after MIDI import, laid out in measures (see
     `_measure_layout`): pieces (batch, pitch, start, length) in grid units (1/12 quarter) and the measure
@@ -258,6 +265,7 @@ def _grid_notes(b, fs=FS, music21_version=8):
     chordy = torch.bincount(ch, minlength=len(lead))[ch] >= 2          # member of a chord (not a lone note)
     return _measure_layout(bi[mem], pitch[mem], q, d, bi[lead], ql, dl, voices, B, chordy)
 
+# %% ../nbs/06_rules.ipynb #c012_e
 def _measure_layout(bi, pitch, q, d, ebi, eq, ed, voices, B, chordy=None):
     """music21 then makes 4/4 measures; if the part needs voices, every measure whose elements overlap gets
     voices, and `makeTies` splits notes at barlines, carrying the remainder into the next measure *outside* its
@@ -296,6 +304,7 @@ def _measure_layout(bi, pitch, q, d, ebi, eq, ed, voices, B, chordy=None):
         cur = torch.where(moved, m + 1, cur); rel = torch.where(moved, 0, rel); carried = carried | moved
     return torch.cat(P_bi), torch.cat(P_p), torch.cat(P_s), torch.cat(P_l), starts
 
+# %% ../nbs/06_rules.ipynb #c012_f
 def _key_from_pcdist(pcd):
     "Pearson correlation of pitch-class distributions (B,12) with the 24 keys -> (key index (B,), corr (B,))."
     dev = pcd.device
@@ -313,6 +322,7 @@ def _key_from_pcdist(pcd):
     key = torch.where(x.sum(-1) > 0, lut[arg], torch.full_like(arg, NO_KEY))
     return key, torch.where(key == NO_KEY, torch.zeros_like(best), best)
 
+# %% ../nbs/06_rules.ipynb #c012_g
 def _chord_steps(act, low):
     """Root letter (B,S) of chords given as letter presence `act` (B,S,7) bool and the lowest MIDI pitch of each
     letter `low` (B,S,7) (large where absent); -1 for empty chords."""
@@ -331,6 +341,7 @@ def _chord_steps(act, low):
     root = torch.where(n == 7, bass, root)
     return torch.where(n == 0, torch.full_like(root, -1), root)
 
+# %% ../nbs/06_rules.ipynb #c012_h
 def _aug6_class(pcs, key):
     """Degree class override for music21's augmented-sixth names (It -> 1, Ger/Fr -> 0), -1 elsewhere.
     With the default spelling an augmented sixth is spelled only E-..C# (in G major/minor) or B-..G# (in D):
@@ -351,6 +362,7 @@ def _aug6_class(pcs, key):
         out = torch.where(ger | fr, torch.zeros_like(out), out)
     return out
 
+# %% ../nbs/06_rules.ipynb #c012_i
 def _chords_and_key(rolls, fs=FS, window_size=1.28, aug6=True, music21_version=8):
     b = _sounding(rolls, 'chord_progression')
     B, _, T = b.shape
@@ -410,6 +422,7 @@ def _chords_and_key(rolls, fs=FS, window_size=1.28, aug6=True, music21_version=8
     chords = torch.where((key == NO_KEY)[:, None], torch.zeros_like(chords), chords)
     return chords, key, corr
 
+# %% ../nbs/06_rules.ipynb #c012_j
 def chord_progression(rolls, return_key=False, fs=FS, window_size=1.28, music21_version=8):
     """Degree class (0 = none, 1..7 = scale step of the longest chord's root in the detected key) per
     `window_size` window, `(B, W)` long (W = 8 for 10.24 s). With `return_key=True` also the key index per
@@ -450,6 +463,7 @@ def _roll_to_midi_bytes(x127, fs=FS):
     buf = io.BytesIO(); pm.write(buf)
     return buf.getvalue()
 
+# %% ../nbs/06_rules.ipynb #c015_a
 def _music21_one(x127, fs=FS, window_size=1.28):
     from music21 import midi as m21midi, chord as m21chord, key as m21key, roman
     T = x127.shape[-1]; total = T / fs; n_win = int(total / window_size)
@@ -473,6 +487,7 @@ def _music21_one(x127, fs=FS, window_size=1.28):
     figs += ['null'] * (n_win - len(figs))
     return [chord_tag_num(f) for f in figs], KEY_DICT[kstr], corr, figs
 
+# %% ../nbs/06_rules.ipynb #c015_b
 def chord_progression_music21(rolls, return_key=False, fs=FS, window_size=1.28, return_figures=False):
     "Reference `chord_progression` through MIDI + music21 (slow: one parse per roll). Same outputs, on CPU."
     x = _notes_channel(rolls, 'chord_progression_music21')
@@ -508,6 +523,7 @@ class Rule:
     description: str = ''
     discrete: bool = False                    # integer-valued output (classes)
 
+# %% ../nbs/06_rules.ipynb #c018_a
 RULE_REGISTRY: dict[str, Rule] = {}
 RULES: dict[str, Callable] = {}
 RULE_LOSSES: dict[str, Callable] = {}
@@ -523,6 +539,7 @@ def _float_target(name, dim, lo=None, hi=None):
         return t
     return parse
 
+# %% ../nbs/06_rules.ipynb #c018_b
 def _int_target(name, dim, n_classes):
     def parse(v):
         t = torch.as_tensor(v)
@@ -535,6 +552,7 @@ def _int_target(name, dim, n_classes):
         return t
     return parse
 
+# %% ../nbs/06_rules.ipynb #c018_c
 def register_rule(name, fn, loss='mse', parse_target=None, dim=None, description='', discrete=None):
     """Add (or replace) rule `name`. `loss` is 'mse' | 'zero_one' | a callable `(values, target) -> (B,)`;
     `parse_target` turns a user-given target into a tensor (default: `dim` finite floats, or `dim` integers for
@@ -554,6 +572,7 @@ def get_rule(name) -> Rule:
     if name not in RULE_REGISTRY: _bad(f'unknown rule {name!r}; known rules: {sorted(RULE_REGISTRY)}')
     return RULE_REGISTRY[name]
 
+# %% ../nbs/06_rules.ipynb #c018_d
 def rule_loss(name, values, target):
     "Loss of rule `name` between measured `values` `(B,D)` and `target` `(D,)` or `(B,D)` -> `(B,)`."
     r = get_rule(name)
@@ -571,6 +590,7 @@ def _hist_target(name):
         return t / t.sum()
     return parse
 
+# %% ../nbs/06_rules.ipynb #c018_e
 register_rule('pitch_hist', pitch_hist, 'mse', _hist_target('pitch_hist'), 12,
               'pitch-class histogram (12, sums to 1), velocity x duration weighted')
 register_rule('note_density', note_density, 'mse', _float_target('note_density', 16, lo=0), 16,
@@ -594,6 +614,7 @@ register_rule('chord_progression_pixel', chord_progression_pixel, 'zero_one', _i
 # %% ../nbs/06_rules.ipynb #c021
 _ND_PAIR = re.compile(r'^(vertical|horizontal)_nd(_hr_(\d+))?$')
 
+# %% ../nbs/06_rules.ipynb #c021_a
 def parse_targets(spec: dict) -> dict:
     "User target dict -> {rule name: target tensor (or None)}; raises `BadInputError` naming the rule."
     if not isinstance(spec, dict): _bad(f'targets must be a dict of rule name -> values, got {type(spec).__name__}')
@@ -646,6 +667,7 @@ def load_roll(path_or_roll):
     if x.dim() != 4 or x.shape[-2] != 128: _bad(f'expected a roll (C,128,T) or (B,C,128,T), got {tuple(x.shape)}')
     return x.float()
 
+# %% ../nbs/06_rules.ipynb #c024_a
 def extract_rules(path_or_roll, names=None, n_frames=WINDOW, squeeze=None) -> dict:
     """Measure rules `names` (default: all registered) of a MIDI/score path or a roll, fitted to `n_frames`.
     Returns {name: tensor}: `(D,)` for a path or a single roll, `(B,D)` for a batch `(B,C,128,T)`."""

@@ -66,6 +66,7 @@ def _item_xy(item):
     x = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x).float()
     return x, (None if y is None else int(y))
 
+# %% ../nbs/05_train.ipynb #c015_a
 def reseed_dataset(ds, seed):
     "Re-derive a dataset's own augmentation RNG from `seed` (so batches depend only on the step seed)."
     if hasattr(ds, 'reseed'): ds.reseed(seed); return
@@ -75,6 +76,7 @@ def reseed_dataset(ds, seed):
     elif isinstance(getattr(ds, 'rng', None), np.random.Generator): ds.rng = g
     elif hasattr(ds, '_rng'): ds._rng_, ds._rng_pid = g, os.getpid()   # not drawn yet: pre-seed the cache
 
+# %% ../nbs/05_train.ipynb #c015_b
 def draw_batch(ds, batch_size, frames=None):
     "A random batch `(x (B,3,128,T), y (B,) or None)` from `ds` using the global RNG; random `frames`-long crops."
     n = len(ds)
@@ -105,6 +107,7 @@ def build_model(section):
         return DIT_CONFIGS[name](**kw)
     raise ValueError(f'unknown model {name!r}; VAE configs {sorted(VAE_CONFIGS)}, DiT configs {sorted(DIT_CONFIGS)}')
 
+# %% ../nbs/05_train.ipynb #c017_a
 def init_and_freeze(model, cfg):
     """Optional config keys for fine-tuning: `init` (a `save_model` path whose weights start the run; its shapes must
     match) and `freeze` (names of top-level sub-modules kept fixed, e.g. `[encoder, quant_conv]` so that the latents,
@@ -122,6 +125,7 @@ def init_and_freeze(model, cfg):
         names[n].requires_grad_(False)
     return model
 
+# %% ../nbs/05_train.ipynb #c017_b
 def train_vae(cfg, out, resume=False, progress=True, stop_after=None):
     """Train a VAE on random 1.28 s chunks (config job 'vae'; `loss: {kl_weight, fg_weight, mse_weight}`;
     optional `init` / `freeze` for decoder fine-tuning, see `init_and_freeze`)."""
@@ -165,6 +169,7 @@ def encode_rolls(vae, x, scale, bf16=False):
         z = vae.encode(x)
     return z.float() / vae.scale_factor * scale
 
+# %% ../nbs/05_train.ipynb #c019_a
 @torch.no_grad()
 def measure_scale_factor(vae, batches):
     "1 / std of all latent values (at scale 1) over an iterable of roll batches."
@@ -182,6 +187,7 @@ def _latent_setup(cfg, dev):
     if frames % vae.chunk: raise ValueError(f'latents.frames={frames} must be a multiple of the VAE chunk {vae.chunk}')
     return vae, ds, frames
 
+# %% ../nbs/05_train.ipynb #c019_b
 def _resolve_scale(cfg, out, resume, vae=None, ds=None, frames=None, dev=None, cache=None):
     """The latent scale of a DiT/classifier run: the resumed run's own; else `latents.scale_factor`: 'measure' (1/std
     of latents: the cache's, or measured on rolls), 'cache' (= the cache's), 'vae', a number or another run's export."""
@@ -228,6 +234,7 @@ def _cache_plan(labels, n_per_class, reps, seed):
 def _cache_matches(meta, want):
     return all(meta.get(k) == v for k, v in want.items())
 
+# %% ../nbs/05_train.ipynb #c021_a
 @torch.no_grad()
 def build_latent_cache(vae, cache_dir, out, n_per_class=64, split='train', seed=0, batch=8, reps=1, progress=True,
                        frames=1024, rules=('pitch_hist', 'note_density'), save_every=16, stop_after=None, device=None):
@@ -291,12 +298,12 @@ def build_latent_cache(vae, cache_dir, out, n_per_class=64, split='train', seed=
     if partial.exists(): partial.unlink()
     return cache
 
+# %% ../nbs/05_train.ipynb #c021_b
 def load_latent_cache(path):
     "A cache written by `build_latent_cache` (dict of CPU tensors + meta)."
     c = torch.load(path, map_location='cpu', weights_only=False)
     if c.get('format') not in ('scg_music.latent_cache/1', 'scg_music.latent_blocks/1'): raise ValueError(f'{path} is not a latent cache (format {c.get("format")!r})')
     return c
-
 
 # %% ../nbs/05_train.ipynb #c023b
 def _block_plan(man, split, max_windows_per_class, seed):
@@ -422,6 +429,7 @@ def _latent_source(cfg, dev, out, resume):
     seed_everything(int(cfg['train']['seed']))            # the model init depends only on the seed
     return None, None, None, cache, scale
 
+# %% ../nbs/05_train.ipynb #c025_a
 def train_dit(cfg, out, resume=False, progress=True, stop_after=None, probe=None):
     "Train the latent DiT (config job 'dit'); from a latent cache when the config has `latents: {cache: path}`."
     cfg = load_config(cfg)
@@ -539,6 +547,7 @@ def build_latents(cfg, out=None, resume=True, progress=True, stop_after=None):
 
 JOBS = {'vae': train_vae, 'dit': train_dit, 'classifier': train_classifier, 'latents': build_latents}
 
+# %% ../nbs/05_train.ipynb #c033_a
 def train_main(argv=None):
     "`scg-music train` entry point."
     p = argparse.ArgumentParser(prog='scg-music train', description='Train the VAE, the latent DiT or a rule classifier; build a latent cache.')

@@ -37,6 +37,7 @@ class ResnetBlock(nn.Module):
         if self.in_channels != self.out_channels: x = self.nin_shortcut(x)
         return x + h
 
+# %% ../nbs/02_vae.ipynb #c005_a
 class AttnBlock(nn.Module):
     "Single-head self-attention over all H*W positions (scale c^-1/2), 1x1 conv projections, residual."
     def __init__(self, c):
@@ -58,6 +59,7 @@ class Downsample(nn.Module):
         self.conv = nn.Conv2d(c, c, 3, 2, 0)
     def forward(self, x): return self.conv(F.pad(x, (0, 1, 0, 1)))
 
+# %% ../nbs/02_vae.ipynb #c005_b
 class Upsample(nn.Module):
     "Nearest-neighbour x2, then conv3x3."
     def __init__(self, c):
@@ -98,6 +100,7 @@ class Encoder(nn.Module):
         h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(h)))
         return self.conv_out(swish(self.norm_out(h)))
 
+# %% ../nbs/02_vae.ipynb #c010_a
 class Decoder(nn.Module):
     def __init__(self, *, ch=128, out_ch=3, ch_mult=(1, 2, 2, 4), num_res_blocks=2, attn_resolutions=(), dropout=0.0,
                  resolution=128, z_channels=4, **ignore):

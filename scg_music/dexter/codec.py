@@ -113,6 +113,7 @@ def pedal_at(ppart, times):
 def _ppart(performance):
     return performance.performedparts[0] if isinstance(performance, Performance) else performance
 
+# %% ../../nbs/20_dexter_codec.ipynb #c015_a
 def encode_performance(part, performance, alignment):
     "`(p_codec (n,5), snote_ids, pad_mask)` for all matched + deleted score notes, (onset_div, pitch) order."
     na = score_note_array(part)
@@ -205,6 +206,7 @@ def decode_performance(na, p_codec, ids=None, pedal=True, trim_overlaps=False):
     # not extend the notes a second time: threshold 128 keeps sound_off == note_off
     return PerformedPart(notes, controls=controls, sustain_pedal_threshold=128)
 
+# %% ../../nbs/20_dexter_codec.ipynb #c017_a
 def codec_to_structured(p_codec):
     "The p_codec as a structured array with the `P_COLS` field names."
     out = np.zeros(len(p_codec), dtype=[(c, 'f4') for c in P_COLS])

@@ -44,6 +44,7 @@ def example_sources(root):
         out['fuer_elise'] = [dict(kind='match', match=str(root / 'test_fuer_elise.match'), score=None, performer='cc')]
     return out
 
+# %% ../../nbs/21_dexter_data.ipynb #c005_a
 def asap_sources(root, pieces=None, max_pieces=None):
     "ASAP: {folder name: [(score mxl, performance midi, performer)]} (all, or only folders matching `pieces`)."
     root = Path(root); out = {}
@@ -79,6 +80,7 @@ def align_pair(part, perf_path, min_ratio=0.5):
         raise bad_input(f'{perf_path}: only {best[3]["ratio"]:.0%} of notes matched (< {min_ratio:.0%}); skipped')
     return best
 
+# %% ../../nbs/21_dexter_data.ipynb #c007_a
 def performance_codec(src, part=None, min_ratio=0.5):
     "`(part, p_codec, ids, deleted_mask, perceptual|None, stats)` for one source dict."
     with warnings.catch_warnings():
@@ -163,6 +165,7 @@ def build_dataset(sources, out_dir, min_ratio=0.5, progress=True):
         atomic_json(man_path, man)
     return man
 
+# %% ../../nbs/21_dexter_data.ipynb #c011_a
 def load_dataset(out_dir, names=None):
     "Score entries from a built dataset folder (optionally only `names`)."
     out_dir = Path(out_dir); man = json.loads((out_dir / 'manifest.json').read_text())
@@ -222,6 +225,7 @@ def segment(entry, start, N, perf=None, mix=None, lam=0.5):
         c = lam * c + (1 - lam) * entry['C'][mix]; has_c = has_c and bool(entry['has_c'][mix])
     return dict(s=s, p=pad(p), valid=pad(v), note=note, c=pad(c), has_c=has_c, start=start)
 
+# %% ../../nbs/21_dexter_data.ipynb #c018_a
 def transfer_pairs(entries, N, hop=None):
     "All (entry index, start, perf a, perf b) with a != b: two performances of the same segment."
     out = []

@@ -37,6 +37,7 @@ def human_median_bpm(entry):
     on = entry['s'][:, 0]
     return float(np.median([np.median(codec_curves(on, P, V)[1]) for P, V in zip(entry['P'], entry['V'])]))
 
+# %% ../../nbs/24_dexter_evaluate.ipynb #c004_a
 def deadpan_codec(entry):
     "The score as written: constant human-mean beat period, human-mean velocity, no timing, notated durations, no pedal."
     P, V = entry['P'], entry['V']
@@ -66,6 +67,7 @@ def performance_features(part, na, p, ids):
         f = make_performance_features(part, Performance(pp), al, ['asynchrony_feature', 'articulation_feature', 'pedal_feature'])
     return {k: float(np.nanmean(f[k])) for k in FEATURES}
 
+# %% ../../nbs/24_dexter_evaluate.ipynb #c006_a
 def feature_table(entry, part, systems, humans=None):
     "Rows of mean |deviation| `(f - mean_h)/std_h` per feature, per system, plus the leave-one-out human row."
     na = score_note_array(part); ids = entry['ids']

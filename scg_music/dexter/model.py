@@ -20,6 +20,7 @@ from .codec import S_COLS, P_COLS, C_COLS
 # %% ../../nbs/22_dexter_model.ipynb #c005
 N_SFEAT = 14
 
+# %% ../../nbs/22_dexter_model.ipynb #c005_a
 def score_features(s, note):
     "Segment-relative score features (B, T, N_SFEAT) from raw s (B, T, len(S_COLS)) and note mask (B, T)."
     s = s.float(); m = note.float()
@@ -76,6 +77,7 @@ class StepEmbedding(nn.Module):
         a = t.float()[:, None] * fr[None]
         return self.mlp(torch.cat([torch.sin(a), torch.cos(a)], 1))
 
+# %% ../../nbs/22_dexter_model.ipynb #c008_a
 class ResidualLayer(nn.Module):
     def __init__(self, C, cond_C, emb_dim, kernel, dilation):
         super().__init__()
@@ -91,6 +93,7 @@ class ResidualLayer(nn.Module):
         res, skip = self.out(torch.sigmoid(gate) * torch.tanh(filt)).chunk(2, 1)
         return (x + res) / math.sqrt(2), skip
 
+# %% ../../nbs/22_dexter_model.ipynb #c008_b
 class DExterDenoiser(nn.Module):
     "eps-prediction denoiser: forward(x (B,T,5), t (B,), s (B,T,8), note (B,T), c=None, has_c=None, drop_s=None)."
     def __init__(self, channels=64, layers=8, cond_channels=64, kernel=3, dilation_base=2, dilation_bound=4,
@@ -140,6 +143,7 @@ class DExterDenoiser(nn.Module):
         h = F.relu(self.skip(skips / math.sqrt(len(self.layers))))
         return self.head(h).transpose(1, 2)
 
+# %% ../../nbs/22_dexter_model.ipynb #c008_c
 register_model_class(DExterDenoiser)
 
 def build_model(name='small', **overrides):
@@ -170,6 +174,7 @@ def guided(model, w=1.2):
     if w == 1.0: return model
     return D.cfg_model(model, w - 1.0, null_kwargs=_null_kwargs)
 
+# %% ../../nbs/22_dexter_model.ipynb #c011_a
 @torch.no_grad()
 def sample_codec(model, s, note, c=None, has_c=None, w=1.2, steps=50, sampler='ddpm', eta=1.0, x_start=None,
                  strength=1.0, seed=0, progress=False, timesteps=None, clip=5.0):

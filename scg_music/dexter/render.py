@@ -62,6 +62,7 @@ def window_starts(n, N, overlap):
     if st[-1] + N < n: st.append(n - N)
     return st
 
+# %% ../../nbs/23_dexter_render.ipynb #c007_a
 def predict_codec(net, norm, s, seg_len=200, overlap=None, w=1.2, perceptual=None, seed=0, steps=50,
                   x_src=None, strength=0.75, batch=32, device='cpu', progress=False):
     "De-normalised p_codec (n, 5) for a score codec `s (n, 8)`: overlapping windows sampled and averaged."
@@ -105,6 +106,7 @@ def _perceptual_rows(perceptual, n):
     if c.shape != (n, len(C_COLS)): raise bad_input(f'perceptual features must be ({len(C_COLS)},) or ({n}, {len(C_COLS)}), got {c.shape}')
     return c
 
+# %% ../../nbs/23_dexter_render.ipynb #c009_a
 def _source_codec(part, na, source, norm, relative=False):
     """`(z, level)`: normalised codec of a source performance (match file) on the rendered notes (unplayed notes
     -> 0); with `relative` (a relative-tempo model) beat periods over the source's median `level` (s), else None."""
@@ -122,6 +124,7 @@ def _source_codec(part, na, source, norm, relative=False):
     z[[h[0] for h in hit]] = norm(q)
     return z, level
 
+# %% ../../nbs/23_dexter_render.ipynb #c009_b
 def render_codec(score, model=None, w=1.2, perceptual=None, seed=0, steps=50, unfold=True, ids=None, overlap=None,
                  transfer_from=None, strength=0.75, device='cpu', progress=False, bpm=None):
     "dict(part, na, s, p, bpm_source, bpm): the rendered codec of every note to render (lower-level `render`)."
@@ -144,6 +147,7 @@ def render_codec(score, model=None, w=1.2, perceptual=None, seed=0, steps=50, un
     if target is not None: p = anchor_tempo(na['onset_beat'], p, target)
     return dict(part=part, na=na, s=s, p=p, bpm_source=source, bpm=None if target is None else target)
 
+# %% ../../nbs/23_dexter_render.ipynb #c009_c
 def render(score, model=None, w=1.2, perceptual=None, seed=0, steps=50, unfold=True, transfer_from=None,
            strength=0.75, device='cpu', progress=False, bpm='auto'):
     """Render `score` (a path partitura reads, or a Part) as an expressive `partitura.performance.Performance`.
@@ -186,6 +190,7 @@ def plot_curves(curves, path=None, title=None):
     if path is not None: fig.savefig(path, dpi=100)
     return fig
 
+# %% ../../nbs/23_dexter_render.ipynb #c011_a
 def write_outputs(perf, out, wav=True, plot=True):
     "Write `out` (.mid) and, beside it, `.wav` and `_curves.png`; all or nothing. Returns the written paths."
     out = Path(out)
@@ -229,6 +234,7 @@ def quarters_per_beat(part, onset_div):
     t = np.asarray(onset_div, np.float64)
     return (part.quarter_map(t + 1) - part.quarter_map(t)) / (part.beat_map(t + 1) - part.beat_map(t))
 
+# %% ../../nbs/23_dexter_render.ipynb #c013_a
 def score_tempo(part, na):
     "Marked tempo at each note of `na` in notated beats per minute (the score's `Tempo` directions), or None."
     from partitura.utils.music import to_quarter_tempo
@@ -249,6 +255,7 @@ def resolve_bpm(bpm, part, na):
         return (None, 'model (no marking in the score)') if t is None else (t, 'score marking')
     return np.full(len(na), check_bpm(bpm)), 'bpm'
 
+# %% ../../nbs/23_dexter_render.ipynb #c013_b
 def anchor_tempo(onset_beat, p, target_bpm):
     """Codec `p` with its beat periods scaled so that the median tempo (over onset groups) of each section of
     equal target equals `target_bpm` (a number or one value per note); the tempo curve's shape is kept."""

@@ -46,6 +46,7 @@ def _corr(a, b):
     if len(a) < 3 or np.std(a) < 1e-8 or np.std(b) < 1e-8: return 0.0
     return float(np.corrcoef(a, b)[0, 1])
 
+# %% ../../nbs/25_dexter_train.ipynb #c007_a
 @torch.no_grad()
 def validate(model, entries, norm, cfg, device='cpu'):
     "Mean tempo and velocity curve correlation of EMA samples with the human mean curve on held-out windows."
@@ -100,6 +101,7 @@ def dexter_loop_settings(cfg, device):
                               ckpt_every=cfg['ckpt_every'], log_every=min(20, cfg['ckpt_every']), probe_every=cfg['val_every'],
                               minutes=cfg.get('minutes'), bf16=device.type == 'cuda', device=str(device)))
 
+# %% ../../nbs/25_dexter_train.ipynb #c009a_a
 def train(cfg=None, out_dir='runs/dexter_small', device=None, progress=True, **kw):
     "Train (or resume) a DExter model into `out_dir`; returns the exported EMA weights path."
     out_dir = Path(out_dir)
