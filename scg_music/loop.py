@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
+from fastcore.basics import patch
 from .core import atomic_torch_save, atomic_text, cpu_has_bf16, bf16_fast
 
 # %% auto #0
@@ -132,92 +133,126 @@ class _Objective(nn.Module):
 def _scalar(v): return float(v.detach().float().mean()) if torch.is_tensor(v) else float(v)
 
 # %% ../nbs/05a_loop.ipynb #l011_a
+class _Run:
+    "The state of one training run: model, EMA, optimiser, step, extras, and where it writes."
+    def __init__(self, model, cfg, out, extra, export_config, export):
+        self.tc, self.cfg, self.out = cfg['train'], cfg, Path(out); self.out.mkdir(parents=True, exist_ok=True)
+        self.device = pick_device(self.tc.get('device'))
+        self.rank, self.world = setup_dist(self.device)
+        self.model = model.to(self.device)
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        tc = self.tc; B, self.accum = int(tc['batch_size']), int(tc['grad_accum'])
+        self.lr = tc['base_lr'] * B * self.accum * self.world if tc.get('base_lr') else tc['lr']
+        self.opt = torch.optim.AdamW(self.params, lr=self.lr, betas=tuple(tc['adam_betas']), weight_decay=tc['weight_decay'])
+        self.ema = EMA(model, tc['ema_rate'], tc.get('ema_warmup')) if tc.get('ema_rate') else None
+        self.step, self.extra = 0, dict(extra or {})
+        self.ckpt, self.log = self.out / 'ckpt.pt', LossLog(self.out / 'log.jsonl', self.rank == 0)
+        self.export_config, self.export = export_config, export
+        self.use_bf16 = bool(tc['bf16']) and bf16_fast(self.device)
+
+# %% ../nbs/05a_loop.ipynb #l011_b
+@patch
+def restore(self: _Run, resume):
+    "Continue from `ckpt.pt` (exact), else from committed weights (`train.resume_from`); keep the log consistent."
+    if resume and self.ckpt.exists():
+        st = torch.load(self.ckpt, map_location='cpu', weights_only=False)
+        self.model.load_state_dict(st['model'])
+        if self.ema is not None and st.get('ema') is not None: self.ema.model.load_state_dict(st['ema'])
+        self.opt.load_state_dict(st['opt'])
+        old = st.get('extra', {})
+        self.step, self.extra = st['step'], dict(old, **{k: v for k, v in self.extra.items() if k not in old})
+        set_rng_state(st['rng'])
+    elif resume and self.tc.get('resume_from'):
+        self.step, self.extra = resume_from_weights(self.model, self.ema, self.tc['resume_from'], self.log, self.extra)
+    if resume: self.log.truncate(self.step)           # drop rows logged after the checkpoint (all of them without one)
+    elif self.rank == 0 and self.log.path.exists(): self.log.path.unlink()
+    if self.ema is not None: self.ema.model.to(self.device)
+
+# %% ../nbs/05a_loop.ipynb #l011_b_a
+@patch
+def save(self: _Run):
+    "Atomic checkpoint (+ the raw and EMA weights exported with `save_model`)."
+    if self.rank == 0:
+        m, e = self.model, None if self.ema is None else self.ema.model
+        atomic_save(dict(model=m.state_dict(), ema=None if e is None else e.state_dict(), opt=self.opt.state_dict(),
+                         step=self.step, rng=rng_state(), config=json.loads(json.dumps(self.cfg, default=str)),
+                         extra=self.extra), self.ckpt)
+        if self.export:
+            meta = dict(self.export_config or {}, train_step=self.step)
+            export_weights(m, self.out / 'model', meta)
+            if e is not None: export_weights(e, self.out / 'ema', meta)
+    if self.world > 1: torch.distributed.barrier()
+
+# %% ../nbs/05a_loop.ipynb #l011_c
+@patch
+def micro_steps(self: _Run, net, get_batch):
+    "Forward/backward over `grad_accum` micro-batches, each seeded from (seed, step, micro, rank); mean loss and logs."
+    logs_sum, loss_sum = {}, 0.0
+    for micro in range(self.accum):
+        seed_everything(step_seed(self.tc['seed'], self.step, micro, self.rank))
+        batch = get_batch(self.step, micro)
+        sync = net.no_sync() if (self.world > 1 and micro < self.accum - 1) else nullcontext()
+        with sync:
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_bf16):
+                loss, logs = net(batch)
+            if not torch.isfinite(loss): raise FloatingPointError(f'non-finite loss {loss.item()} at step {self.step}')
+            (loss / self.accum).backward()
+        loss_sum += loss.item() / self.accum
+        for k, v in (logs or {}).items(): logs_sum[k] = logs_sum.get(k, 0.0) + _scalar(v) / self.accum
+    return loss_sum, logs_sum
+
+@patch
+def lr_now(self: _Run):
+    "Warm-up (or re-warm after a restart from committed weights), every step: a resumed run follows its config's lr."
+    tc, w = self.tc, self.extra.get('warm_from')
+    w0, W = (w, tc.get('rewarm') or tc.get('warmup')) if w else (0, tc.get('warmup'))
+    return self.lr * (min(1.0, (self.step + 1 - w0) / W) if W else 1.0)
+
+# %% ../nbs/05a_loop.ipynb #l011_d
+@patch
+def optimise(self: _Run, net, get_batch):
+    "One optimiser step; returns `(loss, logs, grad_norm)` (the loss averaged over ranks)."
+    self.model.train(); self.opt.zero_grad(set_to_none=True)
+    loss, logs = self.micro_steps(net, get_batch)
+    for g in self.opt.param_groups: g['lr'] = self.lr_now()
+    gnorm = torch.nn.utils.clip_grad_norm_(self.params, self.tc['grad_clip']) if self.tc.get('grad_clip') else None
+    self.opt.step(); self.step += 1
+    if self.ema is not None: self.ema.update(self.model, self.step)
+    if self.world > 1:
+        t = torch.tensor([loss], device=self.device); torch.distributed.all_reduce(t); loss = t.item() / self.world
+    return loss, logs, gnorm
+
+@patch
+def out_of_time(self: _Run, t0):
+    "Whether the wall-clock budget (`train.minutes`) is spent; rank 0 decides for every rank."
+    budget = 60 * float(self.tc['minutes']) if self.tc.get('minutes') else None
+    late = torch.tensor([float(budget is not None and time.time() - t0 > budget)], device=self.device)
+    if self.world > 1: torch.distributed.broadcast(late, 0)
+    return bool(late.item())
+
+# %% ../nbs/05a_loop.ipynb #l011_e
 def train_loop(model, objective, get_batch, cfg, out, resume=False, extra=None, export_config=None, progress=True,
                stop_after=None, export=True, probe=None):
-    "Generic training loop (CPU / GPU / torchrun DDP); see the notebook for the contract. `stop_after` stops early (tests)."
-    tc = cfg['train']
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    device = pick_device(tc.get('device'))
-    rank, world = setup_dist(device)
-    model.to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    B, accum = int(tc['batch_size']), int(tc['grad_accum'])
-    lr = tc['base_lr'] * B * accum * world if tc.get('base_lr') else tc['lr']
-    opt = torch.optim.AdamW(params, lr=lr, betas=tuple(tc['adam_betas']), weight_decay=tc['weight_decay'])
-    ema = EMA(model, tc['ema_rate'], tc.get('ema_warmup')) if tc.get('ema_rate') else None
-    step, extra = 0, dict(extra or {})
-    ckpt_path, log = out / 'ckpt.pt', LossLog(out / 'log.jsonl', rank == 0)
-    if resume and ckpt_path.exists():
-        st = torch.load(ckpt_path, map_location='cpu', weights_only=False)
-        model.load_state_dict(st['model'])
-        if ema is not None and st.get('ema') is not None: ema.model.load_state_dict(st['ema'])
-        opt.load_state_dict(st['opt'])
-        step, extra = st['step'], dict(st.get('extra', {}), **{k: v for k, v in extra.items() if k not in st.get('extra', {})})
-        set_rng_state(st['rng'])
-    if resume and not ckpt_path.exists() and tc.get('resume_from'):
-        step, extra = resume_from_weights(model, ema, tc['resume_from'], log, extra)
-    if resume: log.truncate(step)                 # drop rows logged after the checkpoint (all of them without one)
-    elif rank == 0 and log.path.exists(): log.path.unlink()
-    if ema is not None: ema.model.to(device)
-    obj = _Objective(model, objective)
-    net = obj
-    if world > 1:
+    "Generic training loop (CPU / GPU / torchrun DDP); see above for the contract. `stop_after` stops early (tests)."
+    r = _Run(model, cfg, out, extra, export_config, export); r.restore(resume); tc = r.tc
+    net = _Objective(model, objective)
+    if r.world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
-        net = DDP(obj, device_ids=[device.index] if device.type == 'cuda' else None)
-    use_bf16 = bool(tc['bf16']) and bf16_fast(device)
+        net = DDP(net, device_ids=[r.device.index] if r.device.type == 'cuda' else None)
     total, history = int(tc['steps']), []
     end = total if stop_after is None else min(total, int(stop_after))
-    cfg_dump = json.loads(json.dumps(cfg, default=str))
-
-    def save():
-        if rank == 0:
-            atomic_save(dict(model=model.state_dict(), ema=None if ema is None else ema.model.state_dict(),
-                             opt=opt.state_dict(), step=step, rng=rng_state(), config=cfg_dump, extra=extra), ckpt_path)
-            if export:
-                meta = dict(export_config or {}, train_step=step)
-                export_weights(model, out / 'model', meta)
-                if ema is not None: export_weights(ema.model, out / 'ema', meta)
-        if world > 1: torch.distributed.barrier()
-
-    bar = tqdm(total=total, initial=step, desc=f"train {cfg.get('job', '')}", disable=not progress or rank != 0)
-    t0, s0 = time.time(), step
-    budget = 60 * float(tc['minutes']) if tc.get('minutes') else None
-    while step < end:
-        model.train()
-        opt.zero_grad(set_to_none=True)
-        logs_sum, loss_sum = {}, 0.0
-        for micro in range(accum):
-            seed_everything(step_seed(tc['seed'], step, micro, rank))
-            batch = get_batch(step, micro)
-            sync = net.no_sync() if (world > 1 and micro < accum - 1) else nullcontext()
-            with sync:
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                    loss, logs = net(batch)
-                if not torch.isfinite(loss): raise FloatingPointError(f'non-finite loss {loss.item()} at step {step}')
-                (loss / accum).backward()
-            loss_sum += loss.item() / accum
-            for k, v in (logs or {}).items(): logs_sum[k] = logs_sum.get(k, 0.0) + _scalar(v) / accum
-        for g in opt.param_groups:                # every step: a resumed run follows its (possibly new) config's lr
-            w0, W = (extra['warm_from'], tc.get('rewarm') or tc.get('warmup')) if extra.get('warm_from') else (0, tc.get('warmup'))
-            g['lr'] = lr * (min(1.0, (step + 1 - w0) / W) if W else 1.0)
-        gnorm = torch.nn.utils.clip_grad_norm_(params, tc['grad_clip']) if tc.get('grad_clip') else None
-        opt.step()
-        step += 1
-        if ema is not None: ema.update(model, step)
-        if world > 1:
-            t = torch.tensor([loss_sum], device=device); torch.distributed.all_reduce(t); loss_sum = t.item() / world
-        history.append((step, loss_sum))
-        bar.update(1); bar.set_postfix(loss=f'{loss_sum:.4f}')
-        if step % tc['log_every'] == 0 or step == total:
-            row = dict(step=step, loss=loss_sum, lr=opt.param_groups[0]['lr'], sec_per_step=(time.time() - t0) / max(step - s0, 1),
-                       **{k: v for k, v in logs_sum.items() if k != 'loss'})
-            if gnorm is not None: row['grad_norm'] = float(gnorm)
-            log.write(row)
-        if probe is not None and rank == 0 and tc.get('probe_every') and (step % tc['probe_every'] == 0 or step == total):
-            log.write(dict(step=step, **probe(step, ema.model if ema is not None else model)))
-        late = torch.tensor([float(budget is not None and time.time() - t0 > budget)], device=device)
-        if world > 1: torch.distributed.broadcast(late, 0)          # every rank stops at the same step
-        if step % tc['ckpt_every'] == 0 or step == total or late.item(): save()
-        if late.item(): break
+    bar = tqdm(total=total, initial=r.step, desc=f"train {cfg.get('job', '')}", disable=not progress or r.rank != 0)
+    t0, s0 = time.time(), r.step
+    while r.step < end:
+        loss, logs, gnorm = r.optimise(net, get_batch)
+        history.append((r.step, loss)); bar.update(1); bar.set_postfix(loss=f'{loss:.4f}')
+        if r.step % tc['log_every'] == 0 or r.step == total:
+            r.log.write(dict(step=r.step, loss=loss, lr=r.opt.param_groups[0]['lr'], sec_per_step=(time.time() - t0) / max(r.step - s0, 1),
+                             **{k: v for k, v in logs.items() if k != 'loss'}, **({} if gnorm is None else dict(grad_norm=float(gnorm)))))
+        if probe is not None and r.rank == 0 and tc.get('probe_every') and (r.step % tc['probe_every'] == 0 or r.step == total):
+            r.log.write(dict(step=r.step, **probe(r.step, r.ema.model if r.ema is not None else model)))
+        late = r.out_of_time(t0)
+        if r.step % tc['ckpt_every'] == 0 or r.step == total or late: r.save()
+        if late: break
     bar.close()
-    return dict(model=model, ema=None if ema is None else ema.model, step=step, history=history, extra=extra, out=out)
+    return dict(model=model, ema=None if r.ema is None else r.ema.model, step=r.step, history=history, extra=r.extra, out=r.out)
