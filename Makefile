@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-slow demo clean-venv export train-bundled
+.PHONY: setup test test-slow demo clean-venv export train-bundled train-generator snapshot-generator
 
 $(STAMP): setup.py settings.ini constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -46,3 +46,15 @@ train-bundled: $(STAMP)
 	$(BIN)/scg-music train dit --config bundled_dit --out runs/bundled_dit --resume
 	for r in pitch nd chord; do $(BIN)/scg-music train classifier --config bundled_cls_$$r --out runs/bundled_cls_$$r --resume; done
 	$(BIN)/python -c "from scg_music.model_card import ship_bundled; print(ship_bundled())"
+
+# The long, resumable run of the next bundled generator (issue 12; see nbs/13_model_card.ipynb): the corpus cache, the
+# block latent cache of a class-balanced 61k-window train subset (about 50 min on 2 CPU threads), then the DiT run with
+# its OA probe, resuming from the weights committed in nbs/model_card/runs/full_dit (a fresh clone continues there).
+train-generator: $(STAMP)
+	test -f cache/corpus/manifest.json || $(BIN)/scg-music build-corpus --out cache/corpus
+	$(BIN)/scg-music train latents --config full_latents
+	nice -n 5 $(BIN)/python tools/train_bundled.py run --config full_dit --out runs/full_dit
+
+# Before a session stops: the run's EMA weights and log into the repository (commit them).
+snapshot-generator: $(STAMP)
+	$(BIN)/python tools/train_bundled.py snapshot --run runs/full_dit --name full_dit

@@ -578,7 +578,8 @@ def train_main(argv=None):
             if v is not None: cfg.setdefault('latents', {})[k] = v
         res = build_latents(cfg, a.out, progress=not a.no_progress)
         c = res['cache']
-        print(f"latents: {res['out']}: z {tuple(c['z'].shape)}, classes {torch.bincount(c['y']).tolist()}, "
+        z, y = (c['zb'], c['win'][:, 1]) if 'zb' in c else (c['z'], c['y'])          # block or window cache
+        print(f"latents: {res['out']}: z {tuple(z.shape)}, windows per class {torch.bincount(y).tolist()}, "
               f"scale_factor {c['scale_factor']:.4f} (1/std), vae {c['meta']['vae']}")
         return 0
     out = a.out or str(Path('runs') / Path(a.config).stem)
