@@ -214,7 +214,7 @@ def _kde(x, rng):
 
 # %% ../nbs/08_evaluate.ipynb #c014_a
 def overlap_area(intra, inter, seed=0, method='grid', n_grid=2049):
-    """OA and KL of two distance samples (spec A.7). `method='quad'` integrates with `scipy.integrate.quad` as
+    """OA and KL of two distance samples. `method='quad'` integrates with `scipy.integrate.quad` as
     released (slow: ~1 s per call for a few thousand distances); 'grid' (default) uses the trapezoid rule on
     `n_grid` points over the same range, which agrees with quad to ~1e-3 (checked below)."""
     from scipy import integrate

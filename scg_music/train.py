@@ -156,7 +156,7 @@ def load_vae(section, device):
     return vae.to(device).eval().requires_grad_(False)
 
 def latent_windows(z, rows=128, shift_rows=64):
-    "(b,4,H,16) -> (b*n,4,rows,16): overlapping windows along latent time, roll-major (spec A.2)."
+    "(b,4,H,16) -> (b*n,4,rows,16): overlapping windows along latent time, roll-major."
     H = z.shape[2]
     if H < rows: raise ValueError(f'latent has {H} rows, fewer than the window of {rows}')
     w = z.unfold(2, rows, shift_rows)                # (b,4,n,16,rows)

@@ -153,7 +153,7 @@ def build_model(name='small', **overrides):
 
 # %% ../../nbs/22_dexter_model.ipynb #c011
 def make_diffusion(timesteps=1000, beta_start=1e-4, beta_end=0.02):
-    "The DExter schedule: linear betas over `timesteps` (spec 4.1)."
+    "The DExter schedule: linear betas over `timesteps`."
     return D.Diffusion.linear(timesteps, beta_start, beta_end, rescale=False)
 
 def dexter_loss(model, diff, batch, loss_type='l1'):
@@ -203,8 +203,8 @@ def sample_codec(model, s, note, c=None, has_c=None, w=1.2, steps=50, sampler='d
         x_T = D.q_sample(diff, x_start.to(dev).float(), torch.full((B,), start, device=dev), noise)
     fn = guided(model, w)
     was = model.training; model.eval()
-    out = D.sample(fn, diff, x_T=x_T, start=start, sampler=sampler, eta=eta, model_kwargs=kw,
-                   generator=g, progress=progress, clip_x0=None if clip is None else (-clip, clip))
+    out = D.sample(fn, diff, x_T, start=start, sampler=sampler, eta=eta, model_kwargs=kw, generator=g, progress=progress,
+                   x0_fn=None if clip is None else (lambda x0: x0.clamp(-clip, clip)))
     model.train(was)
     return out
 
