@@ -5,6 +5,7 @@
 # %% ../nbs/04_diffusion.ipynb #c002
 from __future__ import annotations
 import math
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 import numpy as np
 import torch
@@ -13,8 +14,8 @@ from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['linear_betas', 'Diffusion', 'space_timesteps', 'extract', 'q_sample', 'predict_x0', 'eps_from_x0', 'q_posterior',
-           'ddim_mean_std', 'call_model', 'cfg_model', 'training_loss', 'p_mean_variance', 'p_sample', 'ddim_step',
-           'sample', 'ddim_invert', 'gaussian_eps_model']
+           'ddim_mean_std', 'call_model', 'cfg_model', 'training_loss', 'Step', 'p_mean_variance', 'ancestral_step',
+           'p_sample', 'ddim_step', 'sample', 'ddim_invert', 'gaussian_eps_model']
 
 # %% ../nbs/04_diffusion.ipynb #c004
 def linear_betas(steps=1000, beta_start=1e-4, beta_end=0.02, rescale=True):
@@ -211,83 +212,90 @@ def training_loss(model_fn, diff, x0, model_kwargs=None, t=None, noise=None, mas
     return dict(loss=loss, per_sample=per, t=t, x_t=x_t, noise=noise, eps=eps, x0=predict_x0(diff, x_t, t, eps))
 
 # %% ../nbs/04_diffusion.ipynb #c019
-def _hooks(h): return [] if h is None else list(h) if isinstance(h, (list, tuple)) else [h]
+@dataclass(frozen=True, eq=False)
+class Step:
+    "One reverse step `x_i -> x_{i-1}` of `sample`, as guides and callbacks see it (read-only)."
+    index: int                           # step index i in the (respaced) schedule `diffusion`
+    t: torch.Tensor                      # (B,) original model timesteps: what the network sees
+    x: torch.Tensor                      # x_i, the current sample
+    eps: torch.Tensor | None             # the model's eps at x_i (consistent with `x0_hat`)
+    x0_hat: torch.Tensor | None          # the clean estimate (after `x0_fn`: an edit's replacement, clipping)
+    mean: torch.Tensor                   # mean of x_{i-1}: the DDPM posterior mean or the DDIM mean
+    std: torch.Tensor                    # its noise scale (scalar tensor, broadcastable over x)
+    var: torch.Tensor | None = None      # std**2 as the schedule gives it (DDPM: the model variance)
+    last: bool = False                   # the final step: x_{i-1} is the mean, no noise
+    sampler: str = 'ddpm'                # 'ddpm' or 'ddim'
+    eta: float = 0.0                     # DDIM noise (1 = the DDPM posterior on the respaced grid)
+    diffusion: Diffusion | None = None   # the schedule the step belongs to
+    model_fn: Callable | None = None     # `(x, t, **model_kwargs) -> eps`, for guides that re-run the model
+    model_kwargs: dict = field(default_factory=dict)
+    generator: torch.Generator | None = None   # the sampler's noise source (candidates draw from it too)
+    sample: torch.Tensor | None = None   # x_{i-1} as taken: set on the step a `callback` sees
 
-def _finish_stats(diff, s, sampler, eta):
-    x, i, x0 = s['x'], s['i'], s['x0']
+    @property
+    def noiseless(self) -> bool:
+        "No noise enters x_{i-1}: the last step, or DDIM with eta = 0 (known without reading the device)."
+        return self.last or (self.sampler == 'ddim' and self.eta == 0)
+
+# %% ../nbs/04_diffusion.ipynb #c019b
+def _mean_std(diff, x, i, x0, eps, sampler, eta):
+    "`(mean, std, var)` of x_{i-1}."
     if sampler == 'ddpm':
-        s['mean'] = q_posterior(diff, x0, x, i)[0]
-        s['var'] = extract(diff, 'model_variance', i, x) * torch.ones((), dtype=x.dtype, device=x.device)
-        s['std'] = s['var'].sqrt()
-    elif sampler == 'ddim':
-        s['mean'], s['std'] = ddim_mean_std(diff, x0, s['eps'], i, eta)
-        s['var'] = s['std'] ** 2
-    else: raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {sampler!r}")
-    return s
+        var = extract(diff, 'model_variance', i, x) * torch.ones((), dtype=x.dtype, device=x.device)
+        return q_posterior(diff, x0, x, i)[0], var.sqrt(), var
+    if sampler == 'ddim':
+        mean, std = ddim_mean_std(diff, x0, eps, i, eta)
+        return mean, std, std ** 2
+    raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {sampler!r}")
 
-def p_mean_variance(model_fn, diff, x, i, model_kwargs=None, x0_hook=None, clip_x0=None, sampler='ddpm', eta=0.0):
-    "Model eps at step i -> dict(x, i, t, eps, x0, mean, var, std) (posterior mean / FIXED_LARGE var, or DDIM)."
+def p_mean_variance(model_fn, diff, x, i, model_kwargs=None, x0_fn=None, sampler='ddpm', eta=0.0, last=None,
+                    generator=None) -> Step:
+    "The `Step` at index `i`: model eps, x0-hat (through `x0_fn`), mean and std of x_{i-1} (DDPM or DDIM)."
     eps = call_model(model_fn, diff, x, i, model_kwargs)
     x0 = predict_x0(diff, x, i, eps)
-    if clip_x0 is not None: x0 = x0.clamp(*clip_x0); eps = eps_from_x0(diff, x, i, x0)
-    s = dict(x=x, i=i, t=diff.model_t(i, batch=x.shape[0], device=x.device), eps=eps, x0=x0,
-             model_kwargs=model_kwargs or {}, diffusion=diff, sampler=sampler, eta=eta)
-    for h in _hooks(x0_hook):
-        new = h(s)
-        if new is not None:
-            s['x0'] = new; s['eps'] = eps_from_x0(diff, x, i, new)
-    return _finish_stats(diff, s, sampler, eta)
+    if x0_fn is not None: x0 = x0_fn(x0); eps = eps_from_x0(diff, x, i, x0)
+    mean, std, var = _mean_std(diff, x, i, x0, eps, sampler, eta)
+    return Step(int(i), diff.model_t(i, batch=x.shape[0], device=x.device), x, eps, x0, mean, std, var,
+                int(i) == 0 if last is None else bool(last), sampler, eta, diff, model_fn, model_kwargs or {}, generator)
 
-def p_sample(model_fn, diff, x, i, model_kwargs=None, noise=None, last=None, **kw):
-    "One DDPM step: mean + std z (no noise when `last`, default i == 0). Returns the stats dict with 'sample'."
-    s = p_mean_variance(model_fn, diff, x, i, model_kwargs, sampler='ddpm', **kw)
-    last = (int(i) == 0) if last is None else last
-    s['sample'] = s['mean'] if last else s['mean'] + s['std'] * (torch.randn_like(x) if noise is None else noise)
-    return s
+# %% ../nbs/04_diffusion.ipynb #c019d
+def ancestral_step(s: Step, mean=None, noise=None):
+    "x_{i-1} = `mean` (default `s.mean`) + `s.std` z, z from the step's generator (or `noise`); the mean if noiseless."
+    mean = s.mean if mean is None else mean
+    if s.noiseless: return mean
+    if noise is None: noise = torch.randn(mean.shape, generator=s.generator, device=mean.device, dtype=mean.dtype)
+    return mean + s.std * noise
 
-def ddim_step(model_fn, diff, x, i, eta=0.0, model_kwargs=None, noise=None, last=None, **kw):
-    "One DDIM step (spec 4.5); eta=1 is the DDPM posterior on the (respaced) grid. Returns stats with 'sample'."
-    s = p_mean_variance(model_fn, diff, x, i, model_kwargs, sampler='ddim', eta=eta, **kw)
-    last = (int(i) == 0) if last is None else last
-    add = (not last) and eta > 0
-    s['sample'] = s['mean'] + s['std'] * (torch.randn_like(x) if noise is None else noise) if add else s['mean']
-    return s
+def p_sample(model_fn, diff, x, i, model_kwargs=None, noise=None, last=None, **kw) -> Step:
+    "One DDPM step (no noise when `last`, default i == 0); the `Step` with its `sample`."
+    s = p_mean_variance(model_fn, diff, x, i, model_kwargs, sampler='ddpm', last=last, **kw)
+    return replace(s, sample=ancestral_step(s, noise=noise))
+
+def ddim_step(model_fn, diff, x, i, eta=0.0, model_kwargs=None, noise=None, last=None, **kw) -> Step:
+    "One DDIM step; eta=1 is the DDPM posterior on the (respaced) grid. The `Step` with its `sample`."
+    s = p_mean_variance(model_fn, diff, x, i, model_kwargs, sampler='ddim', eta=eta, last=last, **kw)
+    return replace(s, sample=ancestral_step(s, noise=noise))
 
 # %% ../nbs/04_diffusion.ipynb #c021
-def sample(model_fn, diff, shape=None, x_T=None, sampler='ddpm', eta=1.0, start=None, t_end=0, model_kwargs=None,
-           step_hook=None, x0_hook=None, generator=None, progress=True, callback=None, grad=False, clip_x0=None,
-           device=None):
-    "Reverse diffusion from `x_T` (or noise of `shape`) at step index `start` down to `t_end`; returns x."
-    if x_T is None:
-        if shape is None: raise ValueError('give shape or x_T')
-        dev = device if device is not None else (generator.device if generator is not None else 'cpu')
-        x_T = torch.randn(tuple(shape), generator=generator, device=dev)
+def sample(model_fn, diff, x_T, *, sampler='ddpm', eta=1.0, start=None, t_end=0, model_kwargs=None, generator=None,
+           guide=None, x0_fn=None, callback=None, progress=True):
+    "Reverse diffusion from `x_T` (or noise of that shape) at step index `start` down to `t_end`; returns x."
+    if not torch.is_tensor(x_T):
+        x_T = torch.randn(tuple(x_T), generator=generator, device=generator.device if generator is not None else 'cpu')
     N = diff.num_timesteps
     start = N - 1 if start is None else int(start)
     if not (0 <= t_end <= start < N): raise ValueError(f'need 0 <= t_end ({t_end}) <= start ({start}) < {N}')
     if sampler not in ('ddpm', 'ddim'): raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {sampler!r}")
+    take = guide if guide is not None else ancestral_step
     x = x_T.detach()
-    steps = range(start, t_end - 1, -1)
-    for i in tqdm(steps, desc=f'{sampler} sampling', disable=not progress, leave=False):
-        last = i == t_end
-        with torch.set_grad_enabled(grad):
-            if grad: x = x.detach().requires_grad_(True)
-            s = p_mean_variance(model_fn, diff, x, i, model_kwargs, x0_hook=x0_hook, clip_x0=clip_x0,
-                                sampler=sampler, eta=eta)
-            s.update(last=last, generator=generator, model_fn=model_fn)
-            new = None
-            for h in _hooks(step_hook):
-                new = h(s)
-                if new is not None: break
-            if new is None:
-                mean, std = s['mean'], s['std']
-                if last or not bool(torch.as_tensor(std).abs().max() > 0): new = mean
-                else: new = mean + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-            s['sample'] = new
-            if callback is not None: callback(s)
-        x = new.detach()
+    for i in tqdm(range(start, t_end - 1, -1), desc=f'{sampler} sampling', disable=not progress, leave=False):
+        with torch.no_grad():
+            s = p_mean_variance(model_fn, diff, x, i, model_kwargs, x0_fn, sampler, eta, i == t_end, generator)
+            x = take(s).detach()
+            if callback is not None: callback(replace(s, sample=x))
     return x
 
+# %% ../nbs/04_diffusion.ipynb #c021b
 def ddim_invert(model_fn, diff, x0, end=None, model_kwargs=None, progress=False):
     "Deterministic DDIM encoding (eta=0): clean x0 -> x at step index `end` (default N-1)."
     N = diff.num_timesteps

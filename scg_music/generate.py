@@ -11,11 +11,11 @@ import yaml
 from .pianoroll import BadInputError
 
 # %% auto #0
-__all__ = ['TARGET_NAMES', 'ND_PAIRS', 'RULE_NAMES', 'COND_FNS', 'METHODS', 'CONFIG_DIR', 'SHIPPED', 'target_rule_names',
-           'Classifiers', 'CondFn', 'Guidance', 'SCG', 'Sampling', 'DC', 'Edit', 'Config', 'load_config',
-           'shipped_configs', 'find_config', 'config_targets', 'config_schedule', 'resolve_classifier',
-           'config_guidance', 'TargetSampler', 'save_rolls', 'summarize', 'method_name', 'config_call', 'tile_windows',
-           'generate', 'edit', 'generate_main', 'edit_main']
+__all__ = ['TARGET_NAMES', 'ND_PAIRS', 'RULE_NAMES', 'COND_FNS', 'METHODS', 'SHIPPED', 'target_rule_names', 'Classifiers',
+           'CondFn', 'Guidance', 'SCG', 'Sampling', 'DC', 'Edit', 'Config', 'load_config', 'shipped_configs',
+           'find_config', 'config_targets', 'config_schedule', 'resolve_classifier', 'config_guidance', 'TargetSampler',
+           'save_rolls', 'summarize', 'method_name', 'config_call', 'tile_windows', 'generate', 'edit', 'generate_main',
+           'edit_main']
 
 # %% ../nbs/10_generate.ipynb #c005
 TARGET_NAMES = {'pitch_hist': 12, 'chord_progression': 8, 'vertical_nd': 8, 'horizontal_nd': 8,
@@ -335,7 +335,7 @@ def load_config(src, kind=None):
     return Config(targets, g, scg, s, dc, ed, None if isinstance(src, dict) else str(src))
 
 # %% ../nbs/10_generate.ipynb #c017
-CONFIG_DIR = Path(__file__).resolve().parent / 'configs' if '__file__' in globals() else Path('../scg_music/configs').resolve()
+from .core import CONFIG_DIR, atomic_text, atomic_write
 
 SHIPPED = ('cond_table', 'cond_demo', 'edit')        # generation/edit configs (configs/train/ holds training configs)
 
@@ -450,27 +450,22 @@ class TargetSampler:
         return {n: get_rule(n).fn(x) for n in names}, x
 
 # %% ../nbs/10_generate.ipynb #c028
-def _atomic_text(path, text):
-    path = Path(path); tmp = path.with_name(f'.{path.name}.tmp')
-    tmp.write_text(text); os.replace(tmp, path)
-
 def save_rolls(rolls, out_dir, stems, png=True):
     "Write `<stem>.mid` (and `.png`) for each roll (atomic). Returns the file names."
+    from matplotlib.figure import Figure
     from scg_music.pianoroll import roll_to_midi, plot_roll
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     names = []
     for r, stem in zip(rolls.detach().float().cpu().numpy(), stems):
         pm = roll_to_midi(r)
-        tmp = out / f'.{stem}.mid.tmp'; pm.write(str(tmp)); os.replace(tmp, out / f'{stem}.mid')
+        atomic_write(out / f'{stem}.mid', lambda t: pm.write(str(t)))
         if png:
-            import matplotlib; matplotlib.use('Agg', force=False)
-            import matplotlib.pyplot as plt
-            fig, ax = plt.subplots(figsize=(10, 4)); plot_roll(r, ax=ax, title=stem)
-            tmp = out / f'.{stem}.png.tmp'; fig.savefig(tmp, format='png', dpi=70, bbox_inches='tight'); plt.close(fig)
-            os.replace(tmp, out / f'{stem}.png')
+            fig = Figure(figsize=(10, 4)); plot_roll(r, ax=fig.subplots(), title=stem)
+            atomic_write(out / f'{stem}.png', lambda t: fig.savefig(t, format='png', dpi=70, bbox_inches='tight'))
         names.append(f'{stem}.mid')
     return names
 
+# %% ../nbs/10_generate.ipynb #c028b
 def summarize(records):
     "Mean / std / count of every rule loss over the sample records."
     out = {}
@@ -570,11 +565,11 @@ def generate(pipe, config, num_samples=20, batch_size=4, out_dir='out/generate',
                                 achieved={n: v[k] for n, v in o.values.items()},
                                 losses={n: v[k] for n, v in o.losses.items()}))
         res = dict(meta, samples=records, summary=summarize(records), seconds=round(t_total, 2))
-        _atomic_text(res_path, json.dumps(res, indent=1))
+        atomic_text(res_path, json.dumps(res, indent=1))
         bar.set_postfix({n: f"{s['loss_mean']:.3g}" for n, s in res['summary'].items()})
     res = dict(meta, samples=records, summary=summarize(records), seconds=round(t_total, 2))
-    _atomic_text(res_path, json.dumps(res, indent=1))
-    _atomic_text(out / 'summary.json', json.dumps(res['summary'], indent=1))
+    atomic_text(res_path, json.dumps(res, indent=1))
+    atomic_text(out / 'summary.json', json.dumps(res['summary'], indent=1))
     return res
 
 # %% ../nbs/10_generate.ipynb #c032
@@ -659,8 +654,8 @@ def edit(pipe, config, source=None, num_samples=4, batch_size=4, out_dir='out/ed
                num_samples=num_samples, sampler=sampler, steps=diff.num_timesteps, schedule=sched, samples=records,
                summary=summarize(records), source_summary=summarize([dict(losses=r['source_losses']) for r in records]),
                seconds=round(t_total, 2))
-    _atomic_text(out / 'results.json', json.dumps(res, indent=1))
-    _atomic_text(out / 'summary.json', json.dumps(res['summary'], indent=1))
+    atomic_text(out / 'results.json', json.dumps(res, indent=1))
+    atomic_text(out / 'summary.json', json.dumps(res['summary'], indent=1))
     return res
 
 # %% ../nbs/10_generate.ipynb #c034

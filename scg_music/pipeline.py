@@ -8,20 +8,20 @@ import os, contextlib
 from pathlib import Path
 import numpy as np
 import torch
+from fastcore.basics import patch
 from .vae import AutoencoderKL
 from .dit import DiTRotary
 from . import diffusion as D
 from .checkpoints import load_released, load_model
 
 # %% auto #0
-__all__ = ['MODELS_DIR', 'CLASS_ALIASES', 'DEFAULT_RULES', 'GUIDANCE', 'CLASSIFIER_KEYS', 'SCG_WEIGHTS', 'CLASSIFIER_SCALES',
-           'DPS_SCALES', 'default_device', 'default_bf16', 'RuleGuidedPipeline', 'class_id', 'resolve_targets',
-           'span_targets', 'measure', 'GenerationOutput', 'latent_shape', 'tiny_pipeline']
+__all__ = ['CLASS_ALIASES', 'DEFAULT_RULES', 'GUIDANCE', 'CLASSIFIER_KEYS', 'SCG_WEIGHTS', 'CLASSIFIER_SCALES', 'DPS_SCALES',
+           'default_device', 'RuleGuidedPipeline', 'class_id', 'resolve_targets', 'span_targets', 'measure',
+           'GenerationOutput', 'tiny_pipeline']
 
 # %% ../nbs/09_pipeline.ipynb #c006
-import scg_music
-from .pianoroll import BadInputError, CLASS_NAMES, roll_to_midi
-MODELS_DIR = Path(scg_music.__file__).resolve().parent / 'assets' / 'models'
+from .core import BadInputError, CLASS_NAMES, MODELS_DIR, atomic_write, atomic_text, cpu_has_bf16, bf16_fast, default_bf16
+from .pianoroll import roll_to_midi
 
 def default_device():
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
@@ -39,14 +39,6 @@ def _labels(class_label, n, num_classes, device):
     return y.to(device)
 
 # %% ../nbs/09_pipeline.ipynb #c007
-from .train import cpu_has_bf16, bf16_fast
-
-def default_bf16(device) -> bool:
-    "bf16 autocast by default on CUDA and on CPUs with native bf16; `SCG_BF16=0/1` overrides."
-    env = os.environ.get('SCG_BF16')
-    if env is not None: return env not in ('0', '', 'false', 'False')
-    return bf16_fast(device)
-
 class RuleGuidedPipeline:
     "VAE + rotary DiT + Gaussian diffusion (+ optional latent classifiers) for sampling piano rolls."
     def __init__(self, vae: AutoencoderKL, dit: DiTRotary, diffusion: D.Diffusion | None = None, classifiers=None, device=None,
@@ -64,122 +56,127 @@ class RuleGuidedPipeline:
         return (f'RuleGuidedPipeline(vae={self.vae.config.get("name")} {n(self.vae)}, dit={self.dit.config.get("name")} '
                 f'{n(self.dit)}, {self.diffusion}, classifiers={list(self.classifiers)}, device={self.device})')
 
-    # -- construction ---------------------------------------------------------------------------------------------
-    @classmethod
-    def from_pretrained(cls, dir=None, device=None, diffusion=None, bf16=None):
-        "Our checkpoints: `dir/vae`, `dir/dit` and any `dir/classifier_<name>` (safetensors + json)."
-        d = Path(dir) if dir is not None else MODELS_DIR
-        missing = [f for f in ('vae.safetensors', 'dit.safetensors') if not (d / f).is_file()]
-        if missing:
-            hint = ('no bundled models in this installation (scg_music/assets/models); train them with '
-                    '`scg-music train` or pass dir=' if dir is None else 'pass the folder written by the trainer')
-            raise FileNotFoundError(f'{d}: missing {", ".join(missing)} ({hint})')
-        cls_files = sorted(d.glob('classifier_*.safetensors'))
-        classifiers = {p.stem[len('classifier_'):]: load_model(p) for p in cls_files}
-        return cls(load_model(d / 'vae'), load_model(d / 'dit'), diffusion, classifiers, device, bf16)
+# %% ../nbs/09_pipeline.ipynb #c007d
+@patch(cls_method=True)
+def from_pretrained(cls: RuleGuidedPipeline, dir=None, device=None, diffusion=None, bf16=None):
+    "Our checkpoints: `dir/vae`, `dir/dit` and any `dir/classifier_<name>` (safetensors + json)."
+    d = Path(dir) if dir is not None else MODELS_DIR
+    missing = [f for f in ('vae.safetensors', 'dit.safetensors') if not (d / f).is_file()]
+    if missing:
+        hint = ('no bundled models in this installation (scg_music/assets/models); train them with '
+                '`scg-music train` or pass dir=' if dir is None else 'pass the folder written by the trainer')
+        raise FileNotFoundError(f'{d}: missing {", ".join(missing)} ({hint})')
+    cls_files = sorted(d.glob('classifier_*.safetensors'))
+    classifiers = {p.stem[len('classifier_'):]: load_model(p) for p in cls_files}
+    return cls(load_model(d / 'vae'), load_model(d / 'dit'), diffusion, classifiers, device, bf16)
 
-    @classmethod
-    def from_released(cls, vae_ckpt, dit_ckpt, classifier_ckpts=None, device=None, diffusion=None, bf16=None):
-        """The authors' files: `epoch_14.ckpt`, `ema_0.9999_1200000.pt` and optional classifiers, given as a dict
-        name -> path or a list of paths (named after their folder, e.g. `classifier/nd/model009999.pt` -> 'nd')."""
-        if isinstance(classifier_ckpts, (str, os.PathLike)): classifier_ckpts = [classifier_ckpts]
-        if classifier_ckpts is not None and not isinstance(classifier_ckpts, dict):
-            classifier_ckpts = {Path(p).parent.name or Path(p).stem: p for p in classifier_ckpts}
-        classifiers = {k: load_released(p, kind='classifier') for k, p in (classifier_ckpts or {}).items()}
-        return cls(load_released(vae_ckpt, kind='vae'), load_released(dit_ckpt, kind='dit'), diffusion, classifiers, device, bf16)
+@patch(cls_method=True)
+def from_released(cls: RuleGuidedPipeline, vae_ckpt, dit_ckpt, classifier_ckpts=None, device=None, diffusion=None, bf16=None):
+    """The authors' files: `epoch_14.ckpt`, `ema_0.9999_1200000.pt` and optional classifiers, given as a dict
+    name -> path or a list of paths (named after their folder, e.g. `classifier/nd/model009999.pt` -> 'nd')."""
+    if isinstance(classifier_ckpts, (str, os.PathLike)): classifier_ckpts = [classifier_ckpts]
+    if classifier_ckpts is not None and not isinstance(classifier_ckpts, dict):
+        classifier_ckpts = {Path(p).parent.name or Path(p).stem: p for p in classifier_ckpts}
+    classifiers = {k: load_released(p, kind='classifier') for k, p in (classifier_ckpts or {}).items()}
+    return cls(load_released(vae_ckpt, kind='vae'), load_released(dit_ckpt, kind='dit'), diffusion, classifiers, device, bf16)
 
-    # -- latents ----------------------------------------------------------------------------------------------------
-    def _autocast(self):
-        if self.bf16 and self.device.type in ('cuda', 'cpu'): return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+# %% ../nbs/09_pipeline.ipynb #c007f
+@patch
+def _autocast(self: RuleGuidedPipeline):
+    if self.bf16 and self.device.type in ('cuda', 'cpu'): return torch.autocast(self.device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
-    @torch.no_grad()
-    def encode(self, rolls, max_chunks=None):
-        "Rolls `(B,3,128,T)` -> scaled latents `(B,4,T/8,16)` (posterior mode)."
+@patch
+def encode(self: RuleGuidedPipeline, rolls, max_chunks=None):
+    "Rolls `(B,3,128,T)` -> scaled latents `(B,4,T/8,16)` (posterior mode)."
+    with torch.no_grad():
         return self.vae.encode(torch.as_tensor(rolls, dtype=torch.float32).to(self.device), max_chunks=max_chunks)
 
-    def decode(self, latents, threshold=False, max_chunks=None):
-        "Scaled latents `(B,4,H,16)` -> float32 rolls `(B,3,128,8H)` (differentiable: guidance may need gradients)."
-        with self._autocast():
-            x = self.vae.decode(latents.to(self.device, torch.float32), threshold=threshold, max_chunks=max_chunks)
-        return x.float()
+@patch
+def decode(self: RuleGuidedPipeline, latents, threshold=False, max_chunks=None):
+    "Scaled latents `(B,4,H,16)` -> float32 rolls `(B,3,128,8H)` (differentiable: guidance may need gradients)."
+    with self._autocast():
+        x = self.vae.decode(latents.to(self.device, torch.float32), threshold=threshold, max_chunks=max_chunks)
+    return x.float()
 
-    def model_fn(self, cfg=None):
-        "The ε function `(x, t, y=None, **ignored) -> eps` the sampler calls, with CFG weight `cfg` if given."
-        dit = self.dit
-        def eps(x, t, y=None, **kw):
-            with self._autocast(): out = dit(x, t, y)
-            return out[:, :dit.in_channels].float()              # drop learned-sigma channels if any
-        if cfg is None or cfg == 0: return eps
-        if self.dit.num_classes <= 0: raise ValueError('classifier-free guidance needs a class-conditional DiT')
-        return D.cfg_model(eps, float(cfg), null_label=self.dit.num_classes)
+@patch
+def latent_shape(self: RuleGuidedPipeline, n, frames=1024):
+    "Latent shape `(n, 4, frames/8, 16)` of `n` rolls of `frames` frames."
+    if frames % self.vae.chunk: raise BadInputError(f'frames={frames} must be a multiple of the VAE chunk {self.vae.chunk}')
+    return (int(n), self.dit.in_channels, frames // self.vae.down, self.dit.input_size[1])
 
-    def schedule(self, sampler='ddim', steps=100):
-        "The (respaced) diffusion for a sampler: DDIM over `ddim<steps>`, DDPM over `steps` evenly spaced steps."
-        N = self.diffusion.num_timesteps
-        if sampler not in ('ddpm', 'ddim'): raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {sampler!r}")
-        if steps is None or steps == N: return self.diffusion
-        if not 1 <= int(steps) <= N: raise ValueError(f'steps must lie in 1..{N}, got {steps}')
-        return self.diffusion.respace(f'ddim{int(steps)}' if sampler == 'ddim' else str(int(steps)))
+# %% ../nbs/09_pipeline.ipynb #c007h
+@patch
+def model_fn(self: RuleGuidedPipeline, cfg=None):
+    "The ε function `(x, t, y=None, **ignored) -> eps` the sampler calls, with CFG weight `cfg` if given."
+    dit = self.dit
+    def eps(x, t, y=None, **kw):
+        with self._autocast(): out = dit(x, t, y)
+        return out[:, :dit.in_channels].float()              # drop learned-sigma channels if any
+    if cfg is None or cfg == 0: return eps
+    if self.dit.num_classes <= 0: raise ValueError('classifier-free guidance needs a class-conditional DiT')
+    return D.cfg_model(eps, float(cfg), null_label=self.dit.num_classes)
 
-    # -- sampling ---------------------------------------------------------------------------------------------------
-    def sample_latents(self, n, class_label=None, sampler='ddim', steps=100, eta=1.0, cfg=None, seed=None, progress=True,
-                       frames=1024, model_kwargs=None, diffusion=None, **hooks):
-        "Latents `(n,4,frames/8,16)` from the diffusion core's `sample` loop; extra `hooks` go to `diffusion.sample`."
-        if frames % self.vae.chunk: raise ValueError(f'frames={frames} must be a multiple of the VAE chunk {self.vae.chunk}')
-        diff = diffusion if diffusion is not None else self.schedule(sampler, steps)
-        gen = torch.Generator(self.device).manual_seed(int(seed)) if seed is not None else None
-        kw = dict(model_kwargs or {})
-        kw['y'] = _labels(class_label, n, self.dit.num_classes, self.device) if self.dit.num_classes > 0 else None
-        shape = (n, self.dit.in_channels, frames // self.vae.down, self.dit.input_size[1])
-        return D.sample(self.model_fn(cfg), diff, shape=shape, sampler=sampler, eta=eta, model_kwargs=kw,
-                        generator=gen, progress=progress, device=self.device, **hooks)
+@patch
+def schedule(self: RuleGuidedPipeline, sampler='ddim', steps=100):
+    "The (respaced) diffusion for a sampler: DDIM over `ddim<steps>`, DDPM over `steps` evenly spaced steps."
+    N = self.diffusion.num_timesteps
+    if sampler not in ('ddpm', 'ddim'): raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {sampler!r}")
+    if steps is None or steps == N: return self.diffusion
+    if not 1 <= int(steps) <= N: raise ValueError(f'steps must lie in 1..{N}, got {steps}')
+    return self.diffusion.respace(f'ddim{int(steps)}' if sampler == 'ddim' else str(int(steps)))
 
-    def sample(self, n, class_label=None, sampler='ddim', steps=100, eta=1.0, cfg=None, seed=None, progress=True,
-               frames=1024, return_latents=False, **hooks):
-        """Sample `n` rolls `(n,3,128,frames)` in [-1,1] (background thresholded at -0.95, as released).
-        `class_label`: 0 maestro, 1 muscore, 2 pop, None = unconditional (null class). `sampler='ddim'` with
-        `eta=1` is the released stochastic DDIM; `sampler='ddpm', steps=1000` the full ancestral sampler. Unguided:
-        rule-guided sampling is `pipe(n, targets=..., guidance=...)`."""
-        bad = sorted(set(hooks) & {'targets', 'guidance', 'edit', 'n_candidates'})
-        if bad: raise BadInputError(f"pipe.sample draws unguided samples and takes no {bad[0]}=; call pipe(n, targets=..., guidance=...)")
-        z = self.sample_latents(n, class_label, sampler, steps, eta, cfg, seed, progress, frames, **hooks)
-        with torch.no_grad(): rolls = self.decode(z, threshold=True).clamp(-1, 1)
-        return (rolls, z) if return_latents else rolls
+# %% ../nbs/09_pipeline.ipynb #c007j
+@patch
+def sample_latents(self: RuleGuidedPipeline, n, class_label=None, sampler='ddim', steps=100, eta=1.0, cfg=None, seed=None,
+                   progress=True, frames=1024, model_kwargs=None, diffusion=None, callback=None):
+    "Latents `(n,4,frames/8,16)` from the diffusion core's `sample` loop; `callback` observes each `Step`."
+    diff = diffusion if diffusion is not None else self.schedule(sampler, steps)
+    gen = torch.Generator(self.device).manual_seed(int(seed)) if seed is not None else None
+    kw = dict(model_kwargs or {})
+    kw['y'] = _labels(class_label, n, self.dit.num_classes, self.device) if self.dit.num_classes > 0 else None
+    x_T = torch.randn(self.latent_shape(n, frames), generator=gen, device=self.device)
+    return D.sample(self.model_fn(cfg), diff, x_T, sampler=sampler, eta=eta, model_kwargs=kw, generator=gen,
+                    progress=progress, callback=callback)
 
-    # -- output -----------------------------------------------------------------------------------------------------
-    @staticmethod
-    def to_midi(rolls, **kw):
-        "List of `PrettyMIDI`, one per roll (`scg_music.pianoroll.roll_to_midi`)."
-        from scg_music.pianoroll import roll_to_midi
-        rolls = rolls.detach().float().cpu() if torch.is_tensor(rolls) else np.asarray(rolls)
-        if rolls.ndim == 3: rolls = rolls[None]
-        return [roll_to_midi(r, **kw) for r in rolls]
+@patch
+def sample(self: RuleGuidedPipeline, n, class_label=None, sampler='ddim', steps=100, eta=1.0, cfg=None, seed=None,
+           progress=True, frames=1024, return_latents=False, **kw):
+    """Sample `n` rolls `(n,3,128,frames)` in [-1,1] (background thresholded at `NOTE_THRESHOLD`, as released).
+    `class_label`: 0 maestro, 1 muscore, 2 pop, None = unconditional (null class). `sampler='ddim'` with
+    `eta=1` is the released stochastic DDIM; `sampler='ddpm', steps=1000` the full ancestral sampler. Unguided:
+    rule-guided sampling is `pipe(n, targets=..., guidance=...)`."""
+    bad = sorted(set(kw) & {'targets', 'guidance', 'edit', 'n_candidates'})
+    if bad: raise BadInputError(f"pipe.sample draws unguided samples and takes no {bad[0]}=; call pipe(n, targets=..., guidance=...)")
+    z = self.sample_latents(n, class_label, sampler, steps, eta, cfg, seed, progress, frames, **kw)
+    with torch.no_grad(): rolls = self.decode(z, threshold=True).clamp(-1, 1)
+    return (rolls, z) if return_latents else rolls
 
-    @staticmethod
-    def save(rolls, out_dir, prefix='sample', midi=True, png=True, wav=True, labels=None, sr=22050):
-        "Write `<prefix>_<i>[_y<label>].mid/.png/.wav` per roll into `out_dir` (atomic); returns the written paths."
-        from scg_music.pianoroll import roll_to_midi, plot_roll, roll_to_audio, write_wav
-        out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-        rolls = rolls.detach().float().cpu().numpy() if torch.is_tensor(rolls) else np.asarray(rolls)
-        if rolls.ndim == 3: rolls = rolls[None]
-        written = []
-        for i, r in enumerate(rolls):
-            stem = f'{prefix}_{i}' + (f'_y{int(labels[i])}' if labels is not None else '')
-            pm = roll_to_midi(r)
-            if midi:
-                p = out / f'{stem}.mid'; tmp = out / f'.{stem}.mid.tmp'
-                pm.write(str(tmp)); os.replace(tmp, p); written.append(p)
-            if png:
-                import matplotlib; import matplotlib.pyplot as plt
-                fig, ax = plt.subplots(figsize=(10, 4))
-                plot_roll(r, ax=ax, title=stem)
-                p = out / f'{stem}.png'; tmp = out / f'.{stem}.png.tmp'
-                fig.savefig(tmp, format='png', dpi=80, bbox_inches='tight'); plt.close(fig)
-                os.replace(tmp, p); written.append(p)
-            if wav:
-                written.append(write_wav(out / f'{stem}.wav', roll_to_audio(pm, sr=sr), sr=sr))
-        return written
+# %% ../nbs/09_pipeline.ipynb #c007l
+def _rolls_midi(rolls, **kw):
+    "List of `PrettyMIDI`, one per roll (`scg_music.pianoroll.roll_to_midi`)."
+    rolls = rolls.detach().float().cpu() if torch.is_tensor(rolls) else np.asarray(rolls)
+    if rolls.ndim == 3: rolls = rolls[None]
+    return [roll_to_midi(r, **kw) for r in rolls]
+
+def _save_rolls(rolls, out_dir, prefix='sample', midi=True, png=True, wav=True, labels=None, sr=22050):
+    "Write `<prefix>_<i>[_y<label>].mid/.png/.wav` per roll into `out_dir` (atomic); returns the written paths."
+    from matplotlib.figure import Figure
+    from scg_music.pianoroll import plot_roll, roll_to_audio, write_wav
+    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    rolls = rolls.detach().float().cpu().numpy() if torch.is_tensor(rolls) else np.asarray(rolls)
+    written = []
+    for i, r in enumerate(rolls[None] if rolls.ndim == 3 else rolls):
+        stem = f'{prefix}_{i}' + (f'_y{int(labels[i])}' if labels is not None else '')
+        pm = roll_to_midi(r)
+        if midi: written.append(atomic_write(out / f'{stem}.mid', lambda t: pm.write(str(t))))
+        if png:
+            fig = Figure(figsize=(10, 4)); plot_roll(r, ax=fig.subplots(), title=stem)
+            written.append(atomic_write(out / f'{stem}.png', lambda t: fig.savefig(t, format='png', dpi=80, bbox_inches='tight')))
+        if wav: written.append(write_wav(out / f'{stem}.wav', roll_to_audio(pm, sr=sr), sr=sr))
+    return written
+
+RuleGuidedPipeline.to_midi, RuleGuidedPipeline.save = staticmethod(_rolls_midi), staticmethod(_save_rolls)
 
 # %% ../nbs/09_pipeline.ipynb #p01
 CLASS_ALIASES = {'classical performance': 0, 'classical': 0, 'performance': 0, 'maestro': 0, 'sheet music': 1, 'sheet': 1,
@@ -255,10 +252,6 @@ def measure(rolls, targets):
 import json, time
 from dataclasses import dataclass, field
 
-def _atomic(path, write):
-    tmp = path.with_name(f'.{path.name}.tmp'); write(tmp); os.replace(tmp, path)
-    return path
-
 @dataclass
 class GenerationOutput:
     "What `pipe(...)` returns."
@@ -283,17 +276,18 @@ class GenerationOutput:
 def _save(self: GenerationOutput, dir, prefix='sample'):
     "Write `<prefix>_<i>.mid` per sample and `<prefix>s.json` (targets, values, losses, settings); returns the paths."
     out = Path(dir); out.mkdir(parents=True, exist_ok=True)
-    paths = [_atomic(out / f'{prefix}_{i}.mid', lambda p, pm=pm: pm.write(str(p))) for i, pm in enumerate(self.midi)]
+    paths = [atomic_write(out / f'{prefix}_{i}.mid', lambda p, pm=pm: pm.write(str(p))) for i, pm in enumerate(self.midi)]
     rec = [dict(index=i, file=p.name, **{part: {k: v[i] for k, v in getattr(self, part).items()}
                                          for part in ('targets', 'values', 'losses')}) for i, p in enumerate(paths)]
     info = dict(settings=self.settings, seconds=round(self.seconds, 3), notes=self.notes, samples=rec)
-    paths.append(_atomic(out / f'{prefix}s.json', lambda p: p.write_text(json.dumps(info, indent=1))))
+    paths.append(atomic_text(out / f'{prefix}s.json', json.dumps(info, indent=1)))
     return paths
 
 GenerationOutput.save = _save
 
 # %% ../nbs/09_pipeline.ipynb #p11
-from .guidance import Guide, RuleScore, ClassifierTerm, DPSClassifierTerm, DPSRuleTerm, DIFF_RULES, edit_mask, edit_x0_hook, edit_start
+from .guidance import (Guide, SCGSelect, ClassifierShift, DPSShift, RuleScore, ClassifierTerm, DPSClassifierTerm,
+                                DPSRuleTerm, DIFF_RULES, edit_mask, edit_x0_hook, edit_start)
 
 GUIDANCE = ('scg', 'classifier', 'dps', 'scg+classifier', 'scg+dps')
 CLASSIFIER_KEYS = {'pitch_hist': 'pitch', 'note_density': 'nd', 'chord_progression': 'chord'}
@@ -322,11 +316,11 @@ RuleGuidedPipeline._shift_terms = _shift_terms
 # %% ../nbs/09_pipeline.ipynb #p12
 def _guide(self, guidance, targets, n_candidates=8, weights=None, scales=None, via=None, schedule=None, x0_timestep='next',
            step_size=1.0, rows=None, keep=None, chunk_rows=None, long=False, notes=None):
-    "The `Guide` step hook for `guidance` (None: nothing steers the steps)."
+    "The `Guide` for `guidance` (None: nothing steers the steps)."
     if guidance is None: return None
     if guidance not in GUIDANCE: raise BadInputError(f"unknown guidance {guidance!r}; one of {list(GUIDANCE)} or None")
     if not targets: raise BadInputError(f"guidance {guidance!r} needs rule targets (targets=...)")
-    scorer = shift = None
+    scorer, shifts, (mask, keep_x0) = None, [], keep if keep is not None else (None, None)
     if guidance.startswith('scg'):
         w = dict(SCG_WEIGHTS, **(weights or {}))
         scorer = RuleScore(span_targets(targets, rows) if rows else targets, lambda z: self.decode(z, max_chunks=256),
@@ -340,16 +334,15 @@ def _guide(self, guidance, targets, n_candidates=8, weights=None, scales=None, v
             raise BadInputError(f"this pipeline has no guidance classifiers for {', '.join(missing)} (it has {list(self.classifiers) or 'none'}); use guidance='scg'")
         if long and any(isinstance(t, ClassifierTerm) for t in terms):
             raise BadInputError('classifiers were trained on 10.24 s latents; classifier guidance of a longer (DiffCollage) latent is not supported')
-        if terms: shift = ('dps', terms, float(step_size)) if kind == 'dps' else ('classifier', terms)
-    mask, hook = keep if keep is not None else (None, None)
-    return Guide(scg=scorer, n=int(n_candidates), shift=shift, schedule=schedule, x0_timestep=x0_timestep, mask=mask,
-                 x0_hook=hook, chunk_rows=chunk_rows)
+        if terms: shifts = [DPSShift(terms, float(step_size), mask, keep_x0) if kind == 'dps' else ClassifierShift(terms, mask)]
+    select = SCGSelect(scorer, int(n_candidates), x0_timestep, chunk_rows) if scorer is not None else None
+    return Guide(shifts, select, schedule)
 
 RuleGuidedPipeline._guide = _guide
 
 # %% ../nbs/09_pipeline.ipynb #p14
 def _edit_start(self, edit, shape, diff, gen):
-    "`(start index, x_start, rows, (mask of edited rows, x0 hook))` of an edit."
+    "`(start index, x_start, rows, (mask of edited rows, x0_fn keeping the other rows))` of an edit."
     n, C, H, Wd = shape
     if not isinstance(edit, dict) or not ({'latents', 'source'} & set(edit)): raise BadInputError("edit: give a dict with 'latents' or 'source'")
     if 'latents' in edit: z = torch.as_tensor(edit['latents']).to(self.device, torch.float32)
@@ -384,14 +377,15 @@ def _call(self, n=1, targets=None, guidance='scg', class_label=1, steps=50, samp
     shape = self.latent_shape(n, frames)
     y = _labels(cl, n, self.dit.num_classes, self.device) if self.dit.num_classes > 0 else None
     tg = resolve_targets(targets, n, frames, self.device)
-    # 2. where sampling starts (an edit: the noised source latents) and the guidance step hook
-    start, x_T, rows, keep = (diff.num_timesteps - 1, None, None, None) if edit is None else self._edit_start(edit, shape, diff, gen)
+    # 2. where sampling starts (noise, or for an edit the noised source latents) and the guide
+    if edit is None: start, x_T, rows, keep = diff.num_timesteps - 1, torch.randn(shape, generator=gen, device=self.device), None, None
+    else: start, x_T, rows, keep = self._edit_start(edit, shape, diff, gen)
     guide = self._guide(guidance, tg, n_candidates, rows=rows, keep=keep, chunk_rows=(collage or {}).get('chunk_rows'),
                         long=shape[2] != self.dit.input_size[0], notes=notes, **guide_opts)
     # 3. the reverse diffusion, from the diffusion core
-    z = D.sample(self._eps(collage), diff, shape, x_T=x_T, start=start, sampler=sampler, eta=eta, t_end=min(t_end, start),
-                 model_kwargs={'y': y}, step_hook=guide, x0_hook=keep[1] if keep else None, generator=gen,
-                 progress=progress, callback=_step_callback(callback, start, min(t_end, start)), device=self.device)
+    z = D.sample(self._eps(collage), diff, x_T, sampler=sampler, eta=eta, start=start, t_end=min(t_end, start),
+                 model_kwargs={'y': y}, generator=gen, guide=guide, x0_fn=keep[1] if keep else None,
+                 callback=_step_callback(callback, start, min(t_end, start)), progress=progress)
     # 4. decode, measure the rules on the full rolls
     settings = dict(guidance=guidance, class_label=cl if not torch.is_tensor(cl) else cl.tolist(), sampler=sampler,
                     steps=diff.num_timesteps, n_candidates=int(n_candidates), seed=seed, frames=frames, edit_rows=rows)
@@ -403,12 +397,7 @@ RuleGuidedPipeline.__call__ = _call
 def _step_callback(callback, start, t_end):
     if callback is None: return None
     total = start - t_end + 1
-    return lambda s: callback(start - int(s['i']) + 1, total, s['x0'].detach())
-
-def latent_shape(self, n, frames=1024):
-    "Latent shape `(n, 4, frames/8, 16)` of `n` rolls of `frames` frames."
-    if frames % self.vae.chunk: raise BadInputError(f'frames={frames} must be a multiple of the VAE chunk {self.vae.chunk}')
-    return (int(n), self.dit.in_channels, frames // self.vae.down, self.dit.input_size[1])
+    return lambda s: callback(start - s.index + 1, total, s.x0_hat.detach())
 
 # %% ../nbs/09_pipeline.ipynb #p17b
 def _eps(self, collage=None):
@@ -425,7 +414,7 @@ def _output(self, z, targets, notes, seconds, settings):
     return GenerationOutput(rolls.float().cpu().numpy(), z.detach().cpu(), lists(targets), lists(vals), lists(losses),
                             seconds, notes, settings)
 
-RuleGuidedPipeline.latent_shape, RuleGuidedPipeline._eps, RuleGuidedPipeline._output = latent_shape, _eps, _output
+RuleGuidedPipeline._eps, RuleGuidedPipeline._output = _eps, _output
 
 # %% ../nbs/09_pipeline.ipynb #p19
 def _to(self, device):

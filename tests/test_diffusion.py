@@ -5,6 +5,7 @@ import pytest
 import torch
 from scg_music.diffusion import (Diffusion, space_timesteps, q_sample, predict_x0, eps_from_x0, q_posterior,
                                  training_loss, p_mean_variance, p_sample, ddim_step, sample, cfg_model,
+                                 ancestral_step, call_model, Step,
                                  ddim_invert, gaussian_eps_model, linear_betas)
 
 
@@ -91,11 +92,11 @@ def test_model_called_with_original_timesteps(d):
     def f(x, t, **kw):
         seen.append(t.clone()); return torch.zeros_like(x)
     r = d.respace('ddim25')
-    sample(f, r, shape=(2, 3), sampler='ddim', eta=1.0, progress=False, generator=torch.Generator().manual_seed(0))
+    sample(f, r, (2, 3), sampler='ddim', eta=1.0, progress=False, generator=torch.Generator().manual_seed(0))
     assert [int(t[0]) for t in seen] == list(range(960, -1, -40))
     assert all(t.shape == (2,) and t.dtype == torch.long for t in seen)
     seen.clear()
-    sample(f, r, shape=(2, 3), sampler='ddpm', progress=False, start=10, t_end=3)
+    sample(f, r, (2, 3), sampler='ddpm', progress=False, start=10, t_end=3)
     assert [int(t[0]) for t in seen] == [400, 360, 320, 280, 240, 200, 160, 120]
 
 
@@ -104,7 +105,7 @@ def test_model_called_with_original_timesteps(d):
 def test_sampling_known_gaussian(d, sampler, spec, eta, tol):
     f = gaussian_eps_model(-0.4, 0.6, d)
     dd = d if spec is None else d.respace(spec)
-    out = sample(f, dd, shape=(3000, 2, 2), sampler=sampler, eta=eta, progress=False,
+    out = sample(f, dd, (3000, 2, 2), sampler=sampler, eta=eta, progress=False,
                  generator=torch.Generator().manual_seed(3))
     assert abs(out.mean().item() + 0.4) < 0.015
     assert abs(out.std().item() - 0.6) < tol
@@ -129,55 +130,47 @@ def test_steps_and_last_step_semantics(d):
     f = gaussian_eps_model(0.0, 1.0, d)
     x = torch.randn(5, 4)
     s = p_sample(f, d, x, 0)
-    assert torch.equal(s['sample'], s['mean'])              # no noise at the final step
-    assert torch.allclose(s['mean'], s['x0'], atol=1e-6)    # abar_prev = 1 at index 0
+    assert s.last and torch.equal(s.sample, s.mean)         # no noise at the final step
+    assert torch.allclose(s.mean, s.x0_hat, atol=1e-6)      # abar_prev = 1 at index 0
     s = ddim_step(f, d, x, 500, eta=0.0)
-    assert torch.equal(s['sample'], s['mean'])
+    assert s.noiseless and torch.equal(s.sample, s.mean)
+    s = p_sample(f, d, x, 500, noise=torch.ones_like(x))
+    assert torch.equal(s.sample, s.mean + s.std)             # the one ancestral step: mean + std z
     # with t_end > 0 the output is the posterior mean at that level (released semantics)
     g = torch.Generator().manual_seed(0)
     out_hist = []
     sample(f, d, x_T=x, start=20, t_end=10, progress=False, generator=g, callback=out_hist.append)
-    assert out_hist[-1]['last'] and out_hist[-1]['i'] == 10 and torch.equal(out_hist[-1]['sample'], out_hist[-1]['mean'])
-    assert len(out_hist) == 11 and not out_hist[0]['last']
+    assert out_hist[-1].last and out_hist[-1].index == 10 and torch.equal(out_hist[-1].sample, out_hist[-1].mean)
+    assert len(out_hist) == 11 and not out_hist[0].last
+    with pytest.raises(Exception): out_hist[0].mean = out_hist[0].x      # a callback observes; it cannot rewrite the step
     with pytest.raises(ValueError): sample(f, d, x_T=x, start=5, t_end=10, progress=False)
 
 
-def test_hooks_edit_and_mean_shift(d):
+def test_x0_fn_guide_and_grad_guides(d):
     f = gaussian_eps_model(0.0, 1.0, d)
     dd = d.respace('ddim25')
     known = torch.full((64, 6), 1.5)
     m = torch.zeros(64, 6); m[:, :3] = 1
-    seen_keys = set()
-    def x0_hook(s):
-        seen_keys.update(s)
-        return m * known + (1 - m) * s['x0']
-    out = sample(f, dd, shape=(64, 6), sampler='ddpm', x0_hook=x0_hook, progress=False,
+    out = sample(f, dd, (64, 6), sampler='ddpm', x0_fn=lambda x0: m * known + (1 - m) * x0, progress=False,
                  generator=torch.Generator().manual_seed(0))
     assert torch.allclose(out[:, :3], known[:, :3], atol=1e-5)
-    assert {'x', 'i', 't', 'eps', 'x0', 'model_kwargs', 'diffusion'} <= seen_keys
-    # a step hook that shifts the mean in place (classifier-guidance style) and returns None
-    def shift(s):
-        if not s['last']: s['mean'] = s['mean'] + s['var'] * 2.0
-    base = sample(f, dd, shape=(2000, 2), progress=False, generator=torch.Generator().manual_seed(0))
-    shifted = sample(f, dd, shape=(2000, 2), step_hook=shift, progress=False, generator=torch.Generator().manual_seed(0))
+    # a guide that shifts the mean (classifier-guidance style) and takes the ancestral step
+    shift = lambda s: ancestral_step(s, s.mean + s.var * 2.0 * (not s.last))
+    base = sample(f, dd, (2000, 2), progress=False, generator=torch.Generator().manual_seed(0))
+    shifted = sample(f, dd, (2000, 2), guide=shift, progress=False, generator=torch.Generator().manual_seed(0))
     assert shifted.mean() > base.mean() + 0.5
-    # a list of hooks: the first returning a tensor takes the step
-    calls = []
-    def first(s): calls.append('a')
-    def second(s): calls.append('b'); return s['mean']
-    sample(f, dd, shape=(2, 2), step_hook=[first, second], progress=False, start=3)
-    assert calls == ['a', 'b'] * 4
-
-
-def test_grad_mode_allows_dps_style_gradients(d):
-    f = gaussian_eps_model(0.0, 1.0, d)
+    same = sample(f, dd, (2000, 2), guide=ancestral_step, progress=False, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(same, base)
+    # a guide needing gradients (DPS style) re-runs the model on a fresh leaf under enable_grad
     grads = []
     def dps(s):
-        loss = (s['x0'] - 1.0).pow(2).sum()
-        g, = torch.autograd.grad(loss, s['x'])
+        with torch.enable_grad():
+            x = s.x.detach().requires_grad_(True)
+            x0 = predict_x0(s.diffusion, x, s.index, call_model(s.model_fn, s.diffusion, x, s.index))
+            g, = torch.autograd.grad((x0 - 1.0).pow(2).sum(), x)
         grads.append(g.abs().sum().item())
-        s['mean'] = s['mean'] - 0.1 * g
-    out = sample(f, d.respace('ddim10'), shape=(8, 2), step_hook=dps, grad=True, progress=False)
+        return ancestral_step(s, s.mean - 0.1 * g)
+    out = sample(f, d.respace('ddim10'), (8, 2), guide=dps, progress=False)
     assert len(grads) == 10 and all(g > 0 for g in grads) and not out.requires_grad
 
 

@@ -1,10 +1,11 @@
 "SCG / classifier guidance / DPS / editing / DiffCollage with tiny random models, on real MIDI from ../shared."
 import pytest, torch
+from dataclasses import replace
 from scg_music import diffusion as D
 from scg_music.dit import DIT_CONFIGS
 from scg_music.vae import AutoencoderKL, VAE_CONFIGS
 from scg_music.rules import extract_rules, load_roll, fit_frames
-from scg_music.guidance import (Guide, RuleScore, ClassifierTerm, DPSRuleTerm, classifier_grad, classifier_shift, dps_shift,
+from scg_music.guidance import (Guide, SCGSelect, ClassifierShift, DPSShift, RuleScore, ClassifierTerm, DPSRuleTerm, classifier_grad, classifier_shift, dps_shift,
                                 scg_step, scg_select, candidate_x0, edit_mask, edit_x0_hook, edit_start, soft_note_density,
                                 nd_class_shift, guide_on)
 from scg_music.collage import chain_eps, circle_eps, collage_width, chunk_targets, long_targets
@@ -49,13 +50,13 @@ def test_scg_n1_is_ancestral(models, sampler):
     kw = dict(sampler=sampler, eta=1.0, progress=False, model_kwargs={'y': torch.tensor([0, 2])})
     with torch.no_grad():
         a = D.sample(mfn(dit), diff, (2, 4, 16, 16), generator=torch.Generator().manual_seed(5), **kw)
-        b = D.sample(mfn(dit), diff, (2, 4, 16, 16), generator=torch.Generator().manual_seed(5), step_hook=Guide(scg=sc, n=1), **kw)
+        b = D.sample(mfn(dit), diff, (2, 4, 16, 16), generator=torch.Generator().manual_seed(5), guide=Guide(select=SCGSelect(sc, n=1)), **kw)
     assert torch.allclose(a, b, atol=1e-6)
 
 def _stats(dit, diff, i, B=3, H=16):
     g = torch.Generator().manual_seed(i)
-    return dict(i=i, t=diff.model_t(i, batch=B), x=torch.randn(B, 4, H, 16, generator=g), mean=torch.randn(B, 4, H, 16, generator=g),
-                std=torch.tensor(0.3), diffusion=diff, model_fn=mfn(dit), model_kwargs={'y': torch.tensor([0, 1, 2][:B])})
+    return D.Step(i, diff.model_t(i, batch=B), torch.randn(B, 4, H, 16, generator=g), None, None, torch.randn(B, 4, H, 16, generator=g),
+                  torch.tensor(0.3), diffusion=diff, model_fn=mfn(dit), model_kwargs={'y': torch.tensor([0, 1, 2][:B])})
 
 def test_scg_picks_argmax_per_sample(models):
     dit, _ = models
@@ -64,7 +65,7 @@ def test_scg_picks_argmax_per_sample(models):
     score = lambda x0, n=1: x0[:, 0].mean((1, 2))          # deterministic
     x = scg_step(s, score, 5, generator=torch.Generator().manual_seed(9))
     z = torch.randn(15, 4, 16, 16, generator=torch.Generator().manual_seed(9))
-    cands = torch.cat([s['mean']] * 5) + 0.3 * z
+    cands = torch.cat([s.mean] * 5) + 0.3 * z
     with torch.no_grad(): sc = score(candidate_x0(s, cands)).reshape(5, 3)
     best = sc.argmax(0)
     assert torch.equal(x, cands.reshape(5, 3, 4, 16, 16)[best, torch.arange(3)])
@@ -102,7 +103,7 @@ def test_scg_lowers_rule_loss_real_targets(models, real_roll, rule):
     kw = dict(sampler='ddim', eta=1.0, progress=False)
     with torch.no_grad():
         xu = D.sample(mfn(dit), diff, shape, generator=torch.Generator().manual_seed(1), **kw)
-        xg = D.sample(mfn(dit), diff, shape, generator=torch.Generator().manual_seed(1), step_hook=Guide(scg=sc, n=8), **kw)
+        xg = D.sample(mfn(dit), diff, shape, generator=torch.Generator().manual_seed(1), guide=Guide(select=SCGSelect(sc, n=8)), **kw)
         lu = sc.losses(toy_decode(xu))[rule].mean(); lg = sc.losses(toy_decode(xg))[rule].mean()
     print(rule, float(lu), float(lg))
     assert lg < lu
@@ -116,7 +117,7 @@ def test_scg_lowers_loss_with_vae_decoder(models, real_roll):
     kw = dict(sampler='ddim', eta=1.0, progress=False)
     with torch.no_grad():
         xu = D.sample(mfn(dit), diff, (3, 4, 16, 16), generator=torch.Generator().manual_seed(4), **kw)
-        xg = D.sample(mfn(dit), diff, (3, 4, 16, 16), generator=torch.Generator().manual_seed(4), step_hook=Guide(scg=sc, n=6), **kw)
+        xg = D.sample(mfn(dit), diff, (3, 4, 16, 16), generator=torch.Generator().manual_seed(4), guide=Guide(select=SCGSelect(sc, n=6)), **kw)
         assert sc.losses(vae.decode(xg))['pitch_hist'].mean() < sc.losses(vae.decode(xu))['pitch_hist'].mean()
 
 def test_classifier_guidance_sign_and_ddim(models):
@@ -132,14 +133,15 @@ def test_classifier_guidance_sign_and_ddim(models):
         assert (term.log_prob(x - 1e-3 * g / g.norm(), t) < term.log_prob(x, t)).all()
     # DDPM: mean + var * grad ; DDIM: eps - sqrt(1-abar) grad
     full = D.Diffusion.linear()
-    s = dict(i=300, t=t, x=x, eps=torch.randn_like(x), diffusion=full, sampler='ddpm')
-    s['x0'] = D.predict_x0(full, x, 300, s['eps']); s['mean'] = D.q_posterior(full, s['x0'], x, 300)[0]
-    s['var'] = D.extract(full, 'model_variance', 300, x)
+    eps = torch.randn_like(x); x0 = D.predict_x0(full, x, 300, eps)
+    s = D.Step(300, t, x, eps, x0, D.q_posterior(full, x0, x, 300)[0], None, D.extract(full, 'model_variance', 300, x),
+               diffusion=full, sampler='ddpm')
     m, _, _ = classifier_shift(s, [term])
-    assert torch.allclose(m - s['mean'], s['var'] * g, atol=1e-5)
-    s2 = dict(s, sampler='ddim', eta=0.0)
+    assert torch.allclose(m - s.mean, s.var * g, atol=1e-5)
+    assert torch.equal(ClassifierShift([term])(s).mean, m)
+    s2 = replace(s, sampler='ddim', eta=0.0)
     m2, x02, e2 = classifier_shift(s2, [term])
-    assert torch.allclose(s['eps'] - e2, D.extract(full, 'sqrt_one_minus_alphas_cumprod', 300, x) * g, atol=1e-5)
+    assert torch.allclose(s.eps - e2, D.extract(full, 'sqrt_one_minus_alphas_cumprod', 300, x) * g, atol=1e-5)
     # editing mask: no gradient on kept rows
     mask = 1 - edit_mask(128, 32, 64)
     gm = classifier_grad([term], x, t, mask)
@@ -162,11 +164,12 @@ def test_dps_rule_step_reduces_loss(models, real_roll):
     i = 200
     x = torch.randn(2, 4, 128, 16, generator=torch.Generator().manual_seed(0))
     eps = mfn(dit)(x, full.model_t(i, batch=2))
-    s = dict(i=i, t=full.model_t(i, batch=2), x=x, eps=eps, x0=D.predict_x0(full, x, i, eps), diffusion=full, model_fn=mfn(dit),
-             model_kwargs={}, sampler='ddpm')
-    s['mean'] = D.q_posterior(full, s['x0'], x, i)[0]
+    x0 = D.predict_x0(full, x, i, eps)
+    s = D.Step(i, full.model_t(i, batch=2), x, eps, x0, D.q_posterior(full, x0, x, i)[0], None, diffusion=full,
+               model_fn=mfn(dit), sampler='ddpm')
     new_mean = dps_shift(s, terms, step_size=0.05)
-    delta = new_mean - s['mean']
+    assert torch.equal(DPSShift(terms, 0.05)(s).mean, new_mean)
+    delta = new_mean - s.mean
     assert delta.abs().max() > 0
     def logp(xx):
         with torch.no_grad():
@@ -193,8 +196,8 @@ def test_edit_keeps_known_region_real_source(models, real_roll):
     i0, xs = edit_start(diff, z_src, 500, torch.Generator().manual_seed(0))
     assert int(diff.model_t(i0)) <= 499
     with torch.no_grad():
-        out = D.sample(mfn(dit), diff, x_T=xs, start=i0, sampler='ddim', eta=1.0, x0_hook=hook, progress=False,
-                       generator=torch.Generator().manual_seed(0), step_hook=Guide(scg=sc, n=4, mask=1 - m))
+        out = D.sample(mfn(dit), diff, x_T=xs, start=i0, sampler='ddim', eta=1.0, x0_fn=hook, progress=False,
+                       generator=torch.Generator().manual_seed(0), guide=Guide(select=SCGSelect(sc, n=4)))
     keep = torch.cat([torch.arange(0, 32), torch.arange(64, 128)])
     assert torch.allclose(out[..., keep, :], z_src[..., keep, :], atol=1e-4)
     assert (out[..., 32:64, :] - z_src[..., 32:64, :]).abs().mean() > 0.05
@@ -235,7 +238,7 @@ def test_long_piece_chunked_scg(models, real_roll):
     kw = dict(sampler='ddim', eta=1.0, progress=False)
     with torch.no_grad():
         xu = D.sample(mf, diff, (2, 4, H, 16), generator=torch.Generator().manual_seed(3), **kw)
-        xg = D.sample(mf, diff, (2, 4, H, 16), generator=torch.Generator().manual_seed(3), step_hook=Guide(scg=sc, n=6, chunk_rows=128), **kw)
+        xg = D.sample(mf, diff, (2, 4, H, 16), generator=torch.Generator().manual_seed(3), guide=Guide(select=SCGSelect(sc, n=6, chunk_rows=128)), **kw)
         lu = sc.losses(toy_decode(xu))['note_density'].mean(); lg = sc.losses(toy_decode(xg))['note_density'].mean()
     assert lg < lu
 
@@ -256,9 +259,9 @@ def test_dps_nn_classifier_at_t0(models):
     with torch.no_grad():
         eps = mfn(dit)(x, full.model_t(i, batch=2)); x0 = D.predict_x0(full, x, i, eps)
         assert torch.allclose(term.log_prob(x0), ClassifierTerm(clf, term.target, 1.0, 'mse').log_prob(x0, torch.zeros(2, dtype=torch.long)))
-    s = dict(i=i, t=full.model_t(i, batch=2), x=x, eps=eps, x0=x0, mean=D.q_posterior(full, x0, x, i)[0], diffusion=full,
-             model_fn=mfn(dit), model_kwargs={}, sampler='ddpm')
-    delta = dps_shift(s, [term], step_size=1e-2) - s['mean']
+    s = D.Step(i, full.model_t(i, batch=2), x, eps, x0, D.q_posterior(full, x0, x, i)[0], None, diffusion=full,
+               model_fn=mfn(dit), sampler='ddpm')
+    delta = dps_shift(s, [term], step_size=1e-2) - s.mean
     def logp(xx):
         with torch.no_grad(): return term.log_prob(D.predict_x0(full, xx, i, mfn(dit)(xx, full.model_t(i, batch=2))))
     assert (logp(x + delta) > logp(x)).all()

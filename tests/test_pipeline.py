@@ -63,23 +63,23 @@ def test_cfg_matches_formula(pipe):
         cond, unc = pipe.model_fn()(x, t, y=y), pipe.model_fn()(x, t, y=torch.full_like(y, 3))
     assert torch.allclose(got, 5 * cond - 4 * unc, atol=1e-5)
 
-def test_hooks_reach_the_sampler(pipe):
+def test_callback_observes_steps(pipe):
     steps = []
-    def hook(s):                       # replace the ancestral step by its mean: deterministic sampling
-        steps.append(int(s['i'])); return s['mean']
-    a = pipe.sample(1, steps=6, seed=0, progress=False, frames=128, step_hook=hook)
-    b = pipe.sample(1, steps=6, seed=1, progress=False, frames=128, step_hook=hook, x_T=None)
-    assert steps[:6] == [5, 4, 3, 2, 1, 0] and a.shape == b.shape
+    a = pipe.sample(1, steps=6, seed=0, progress=False, frames=128, callback=lambda s: steps.append(s.index))
+    b = pipe.sample(1, steps=6, seed=0, progress=False, frames=128)
+    assert steps == [5, 4, 3, 2, 1, 0] and torch.equal(a, b)          # observing changes nothing
 
 def test_scg_guide_integration(pipe):
-    "SCG through the guidance module's step hook: n candidates scored by a rule on decoded x0-hat."
+    "SCG as the diffusion core's guide: n candidates scored by a rule on decoded x0-hat."
     G = pytest.importorskip('scg_music.guidance')
     R = pytest.importorskip('scg_music.rules')
+    from scg_music import diffusion as D
     target = R.get_rule('note_density').fn(-torch.ones(1, 3, 128, 128))
     score = G.RuleScore(targets={'note_density': target}, decode=lambda z: pipe.decode(z, threshold=True))
-    guide = G.Guide(scg=score, n=2)
-    rolls = pipe.sample(1, class_label=1, steps=4, seed=0, progress=False, frames=128, step_hook=guide)
-    assert rolls.shape == (1, 3, 128, 128)
+    guide = G.Guide(select=G.SCGSelect(score, n=2))
+    z = D.sample(pipe.model_fn(), pipe.schedule('ddim', 4), pipe.latent_shape(1, 128), sampler='ddim',
+                 model_kwargs={'y': torch.tensor([1])}, generator=torch.Generator().manual_seed(0), guide=guide, progress=False)
+    assert z.shape == (1, 4, 16, 16)
 
 def test_errors(pipe, tmp_path):
     with pytest.raises(ValueError, match='class_label'): pipe.sample(1, class_label=9, steps=2, progress=False)
