@@ -19,7 +19,7 @@ __all__ = ['linear_betas', 'Diffusion', 'space_timesteps', 'extract', 'q_sample'
 
 # %% ../nbs/04_diffusion.ipynb #c004
 def linear_betas(steps=1000, beta_start=1e-4, beta_end=0.02, rescale=True):
-    "Linear schedule (float64). `rescale` stretches the endpoints by 1000/steps like guided-diffusion (spec 4.2)."
+    "Linear schedule (float64). `rescale` stretches the endpoints by 1000/steps like guided-diffusion."
     s = 1000 / steps if rescale else 1.0
     return np.linspace(beta_start * s, beta_end * s, steps, dtype=np.float64)
 
@@ -87,7 +87,7 @@ class Diffusion:
         return idx
 
     def respace(self, spec=None, steps=None):
-        "Diffusion over a subset of steps (spec 4.6): `spec` for `space_timesteps`, or explicit kept `steps`."
+        "Diffusion over a subset of steps: `spec` for `space_timesteps`, or explicit kept `steps`."
         if (spec is None) == (steps is None): raise ValueError('give exactly one of spec or steps')
         keep = space_timesteps(self.num_timesteps, spec) if steps is None else sorted({int(s) for s in steps})
         if not keep or keep[0] < 0 or keep[-1] >= self.num_timesteps:
@@ -100,7 +100,7 @@ class Diffusion:
 
 # %% ../nbs/04_diffusion.ipynb #c006
 def space_timesteps(num_timesteps: int, spec) -> list[int]:
-    "Kept steps of a respaced schedule, sorted (spec 4.6)."
+    "Kept steps of a respaced schedule, sorted."
     if spec is None or spec == '' : return list(range(num_timesteps))
     if isinstance(spec, str):
         s = spec.strip()
@@ -152,7 +152,7 @@ def q_posterior(diff, x0, x_t, i):
     return mean, extract(diff, 'posterior_variance', i, x_t), extract(diff, 'posterior_log_variance_clipped', i, x_t)
 
 def ddim_mean_std(diff, x0, eps, i, eta=0.0, x_t=None):
-    "DDIM (spec 4.5): sigma = eta sqrt((1-abar_prev)/(1-abar)) sqrt(1-abar/abar_prev); mean = x0 sqrt(abar_prev) + sqrt(1-abar_prev-sigma^2) eps."
+    "DDIM: sigma = eta sqrt((1-abar_prev)/(1-abar)) sqrt(1-abar/abar_prev); mean = x0 sqrt(abar_prev) + sqrt(1-abar_prev-sigma^2) eps."
     ref = x0
     ab, abp = extract(diff, 'alphas_cumprod', i, ref), extract(diff, 'alphas_cumprod_prev', i, ref)
     sigma = eta * torch.sqrt((1 - abp) / (1 - ab)) * torch.sqrt(1 - ab / abp)
@@ -191,7 +191,7 @@ def cfg_model(model_fn, w: float, null_label=None, key='y', null_kwargs: Callabl
 # %% ../nbs/04_diffusion.ipynb #c017
 def training_loss(model_fn, diff, x0, model_kwargs=None, t=None, noise=None, mask=None, loss_type='mse',
                   generator=None, return_all=False):
-    "eps-prediction loss at uniform random steps (spec 4.3). `t` are step indices of `diff` (identity for 1000 steps)."
+    "eps-prediction loss at uniform random steps. `t` are step indices of `diff` (identity for 1000 steps)."
     B = x0.shape[0]
     if t is None: t = torch.randint(0, diff.num_timesteps, (B,), generator=generator, device='cpu' if generator is None else generator.device).to(x0.device)
     t = torch.as_tensor(t, device=x0.device, dtype=torch.long)

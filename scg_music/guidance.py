@@ -10,7 +10,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from .diffusion import call_model, predict_x0, eps_from_x0, extract, ddim_mean_std, Step, ancestral_step
-from .rules import get_rule, pitch_hist, NOTE_THRESHOLD, MIN_PIANO, MAX_PIANO
+from .core import NOTE_THRESHOLD, MIN_PIANO, MAX_PIANO
+from .rules import get_rule, pitch_hist
 from .collage import chunk_targets
 
 # %% auto #0
