@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Callable
 import torch
+from fastcore.basics import patch
 import torch.nn.functional as F
 from .diffusion import call_model, predict_x0, eps_from_x0, extract, ddim_mean_std, Step, ancestral_step
 from .core import NOTE_THRESHOLD, MIN_PIANO, MAX_PIANO
@@ -34,6 +35,7 @@ def _tile(v, n):
 def _tile_kwargs(kw, n, B):
     return {k: (_tile(v, n) if torch.is_tensor(v) and v.ndim and v.shape[0] == B else v) for k, v in (kw or {}).items()}
 
+# %% ../nbs/07_guidance.ipynb #c007b
 @dataclass
 class RuleScore:
     "Weighted negative rule loss of decoded latents: `__call__(x0 (N,4,H,16)) -> (N,)` or `(N, K)` per chunk."
@@ -47,31 +49,33 @@ class RuleScore:
         if self.rows is not None: x0 = x0[..., self.rows[0]:self.rows[1], :]
         return self.decode(x0)
 
-    def losses(self, rolls, n=1):
-        "Per-rule losses `(N,)` (or `(N,K)` when chunked) of rolls `(N,3,128,T)` against the targets tiled n times."
-        out = {}
-        if not self.chunk_rows:
-            for name, tgt in self.targets.items():
-                r = get_rule(name)
-                out[name] = r.loss(r.fn(rolls), _tile(tgt.to(rolls.device), n))
-            return out
-        N, C, P, T = rolls.shape
-        L = 8 * self.chunk_rows
-        if T % L: raise ValueError(f"chunked SCG: roll of {T} frames is not a multiple of the chunk ({L} frames)")
-        K = T // L
-        chunks = rolls.reshape(N, C, P, K, L).permute(0, 3, 1, 2, 4).reshape(N * K, C, P, L)
-        per = chunk_targets({k: _tile(v.to(rolls.device), n) for k, v in self.targets.items()}, K)
-        for name in self.targets:
-            r = get_rule(name)
-            tgt = torch.stack([p[name] for p in per], 1).reshape(N * K, -1)
-            out[name] = r.loss(r.fn(chunks), tgt).reshape(N, K)
-        return out
-
     def score_rolls(self, rolls, n=1):
         ls = self.losses(rolls, n)
         return -sum(self.weights.get(k, 1.0) * v.float() for k, v in ls.items())
 
     def __call__(self, x0, n=1): return self.score_rolls(self.rolls(x0), n)
+
+# %% ../nbs/07_guidance.ipynb #c007c
+@patch
+def losses(self: RuleScore, rolls, n=1):
+    "Per-rule losses `(N,)` (or `(N,K)` when chunked) of rolls `(N,3,128,T)` against the targets tiled n times."
+    out = {}
+    if not self.chunk_rows:
+        for name, tgt in self.targets.items():
+            r = get_rule(name)
+            out[name] = r.loss(r.fn(rolls), _tile(tgt.to(rolls.device), n))
+        return out
+    N, C, P, T = rolls.shape
+    L = 8 * self.chunk_rows
+    if T % L: raise ValueError(f"chunked SCG: roll of {T} frames is not a multiple of the chunk ({L} frames)")
+    K = T // L
+    chunks = rolls.reshape(N, C, P, K, L).permute(0, 3, 1, 2, 4).reshape(N * K, C, P, L)
+    per = chunk_targets({k: _tile(v.to(rolls.device), n) for k, v in self.targets.items()}, K)
+    for name in self.targets:
+        r = get_rule(name)
+        tgt = torch.stack([p[name] for p in per], 1).reshape(N * K, -1)
+        out[name] = r.loss(r.fn(chunks), tgt).reshape(N, K)
+    return out
 
 # %% ../nbs/07_guidance.ipynb #c009
 def candidate_x0(s, cands, x0_timestep='next'):
@@ -98,6 +102,7 @@ def scg_select(cands, scores, n, chunk_rows=None):
     idx = rows[None, :, None, :, None].expand(1, B, cands.shape[1], H, cands.shape[-1])
     return c.gather(0, idx)[0], best
 
+# %% ../nbs/07_guidance.ipynb #c009b
 def scg_step(s, score_fn, n, mean=None, x0_timestep='next', generator=None, chunk_rows=None, record=None):
     "One SCG transition: n candidates around `mean` (default `s.mean`) with `s.std`; returns the chosen x_{i-1}."
     mean, generator = s.mean if mean is None else mean, s.generator if generator is None else generator
@@ -135,6 +140,7 @@ class ClassifierTerm:
             return -ce.reshape(Bn, W).sum(-1)
         raise ValueError(f"classifier kind must be 'mse' or 'chord', got {self.kind!r}")
 
+# %% ../nbs/07_guidance.ipynb #c011b
 def classifier_grad(terms, x, t, mask=None):
     "`sum_i s_i grad_x log p_i(target_i | x, t)`; `mask` (1 = editable) restricts it to rows being generated."
     with torch.enable_grad():
@@ -153,6 +159,7 @@ def classifier_shift(s, terms, mask=None):
     mean, _ = ddim_mean_std(diff, x0, eps, i, s.eta)
     return mean, x0, eps
 
+# %% ../nbs/07_guidance.ipynb #c011c
 @dataclass
 class ClassifierShift:
     "Classifier guidance as a guidance term: `Step -> Step` with the guided mean (and, for DDIM, x0-hat and eps)."
@@ -202,6 +209,7 @@ class DPSRuleTerm:
         v = DIFF_RULES[self.name](self.decode(x0))
         return -self.scale * ((v - self.target.to(v.device).float()) ** 2).sum(-1)
 
+# %% ../nbs/07_guidance.ipynb #c015b
 def dps_shift(s, terms, step_size=1.0, mask=None, x0_fn=None):
     "DPS mean shift: `mean + step_size * grad_x sum log p(x0(x)) / sqrt(-log p)` (one model call with gradients)."
     diff, i = s.diffusion, s.index

@@ -295,7 +295,9 @@ SCG_WEIGHTS = {'pitch_hist': 40.0, 'note_density': 1.0, 'chord_progression': 1.0
 CLASSIFIER_SCALES = {'pitch_hist': 400.0, 'note_density': 10.0, 'chord_progression': 10.0}  # cond_table/*/classifier.yml
 DPS_SCALES = {'pitch_hist': 40.0, 'note_density': 1.0, 'chord_progression': 1.0}           # cond_table/*/dps_nn.yml
 
-def _shift_terms(self, kind, targets, scales=None, via=None):
+# %% ../nbs/09_pipeline.ipynb #p11b
+@patch
+def _shift_terms(self: RuleGuidedPipeline, kind, targets, scales=None, via=None):
     "`(terms, missing)`: classifier-guidance or DPS terms for the rules, and the rules without a classifier."
     names, default = list(scales) if scales is not None else list(targets), CLASSIFIER_SCALES if kind == 'classifier' else DPS_SCALES
     terms, missing = [], []
@@ -311,10 +313,9 @@ def _shift_terms(self, kind, targets, scales=None, via=None):
         terms.append(term(model, targets[name], scale, 'chord' if getattr(model, 'chord', False) else 'mse', name))
     return terms, missing
 
-RuleGuidedPipeline._shift_terms = _shift_terms
-
 # %% ../nbs/09_pipeline.ipynb #p12
-def _guide(self, guidance, targets, n_candidates=8, weights=None, scales=None, via=None, schedule=None, x0_timestep='next',
+@patch
+def _guide(self: RuleGuidedPipeline, guidance, targets, n_candidates=8, weights=None, scales=None, via=None, schedule=None, x0_timestep='next',
            step_size=1.0, rows=None, keep=None, chunk_rows=None, long=False, notes=None):
     "The `Guide` for `guidance` (None: nothing steers the steps)."
     if guidance is None: return None
@@ -337,8 +338,6 @@ def _guide(self, guidance, targets, n_candidates=8, weights=None, scales=None, v
         if terms: shifts = [DPSShift(terms, float(step_size), mask, keep_x0) if kind == 'dps' else ClassifierShift(terms, mask)]
     select = SCGSelect(scorer, int(n_candidates), x0_timestep, chunk_rows) if scorer is not None else None
     return Guide(shifts, select, schedule)
-
-RuleGuidedPipeline._guide = _guide
 
 # %% ../nbs/09_pipeline.ipynb #p14
 def _edit_start(self, edit, shape, diff, gen):
@@ -365,7 +364,8 @@ def _edit_start(self, edit, shape, diff, gen):
 RuleGuidedPipeline._edit_start = _edit_start
 
 # %% ../nbs/09_pipeline.ipynb #p16
-def _call(self, n=1, targets=None, guidance='scg', class_label=1, steps=50, sampler='ddim', n_candidates=8, seed=None,
+@patch
+def __call__(self: RuleGuidedPipeline, n=1, targets=None, guidance='scg', class_label=1, steps=50, sampler='ddim', n_candidates=8, seed=None,
           generator=None, edit=None, frames=1024, progress=True, callback=None, *, eta=1.0, t_end=0, diffusion=None,
           collage=None, **guide_opts) -> GenerationOutput:
     "Sample `n` rolls steered toward rule `targets` by `guidance` (see above); returns a `GenerationOutput`."
@@ -378,8 +378,7 @@ def _call(self, n=1, targets=None, guidance='scg', class_label=1, steps=50, samp
     y = _labels(cl, n, self.dit.num_classes, self.device) if self.dit.num_classes > 0 else None
     tg = resolve_targets(targets, n, frames, self.device)
     # 2. where sampling starts (noise, or for an edit the noised source latents) and the guide
-    if edit is None: start, x_T, rows, keep = diff.num_timesteps - 1, torch.randn(shape, generator=gen, device=self.device), None, None
-    else: start, x_T, rows, keep = self._edit_start(edit, shape, diff, gen)
+    start, x_T, rows, keep = self._start(edit, shape, diff, gen)
     guide = self._guide(guidance, tg, n_candidates, rows=rows, keep=keep, chunk_rows=(collage or {}).get('chunk_rows'),
                         long=shape[2] != self.dit.input_size[0], notes=notes, **guide_opts)
     # 3. the reverse diffusion, from the diffusion core
@@ -387,17 +386,20 @@ def _call(self, n=1, targets=None, guidance='scg', class_label=1, steps=50, samp
                  model_kwargs={'y': y}, generator=gen, guide=guide, x0_fn=keep[1] if keep else None,
                  callback=_step_callback(callback, start, min(t_end, start)), progress=progress)
     # 4. decode, measure the rules on the full rolls
-    settings = dict(guidance=guidance, class_label=cl if not torch.is_tensor(cl) else cl.tolist(), sampler=sampler,
-                    steps=diff.num_timesteps, n_candidates=int(n_candidates), seed=seed, frames=frames, edit_rows=rows)
-    return self._output(z, tg, notes, time.time() - t0, settings)
-
-RuleGuidedPipeline.__call__ = _call
+    return self._output(z, tg, notes, time.time() - t0, dict(guidance=guidance, class_label=cl if not torch.is_tensor(cl) else cl.tolist(),
+                        sampler=sampler, steps=diff.num_timesteps, n_candidates=int(n_candidates), seed=seed, frames=frames, edit_rows=rows))
 
 # %% ../nbs/09_pipeline.ipynb #p17
 def _step_callback(callback, start, t_end):
     if callback is None: return None
     total = start - t_end + 1
     return lambda s: callback(start - s.index + 1, total, s.x0_hat.detach())
+
+@patch
+def _start(self: RuleGuidedPipeline, edit, shape, diff, gen):
+    "`(start index, x_T, rows, keep)`: fresh noise at the last step, or an edit's noised source (`_edit_start`)."
+    if edit is None: return diff.num_timesteps - 1, torch.randn(shape, generator=gen, device=self.device), None, None
+    return self._edit_start(edit, shape, diff, gen)
 
 # %% ../nbs/09_pipeline.ipynb #p17b
 def _eps(self, collage=None):
