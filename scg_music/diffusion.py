@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 import numpy as np
 import torch
+from fastcore.basics import patch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
@@ -23,6 +24,26 @@ def linear_betas(steps=1000, beta_start=1e-4, beta_end=0.02, rescale=True):
     s = 1000 / steps if rescale else 1.0
     return np.linspace(beta_start * s, beta_end * s, steps, dtype=np.float64)
 
+def _schedule_constants(b, var_type='fixed_large'):
+    "Every constant of the betas `b` (float64 numpy arrays): cumulative products, posterior and model variances."
+    a = 1.0 - b
+    ac = np.cumprod(a)
+    acp, acn = np.append(1.0, ac[:-1]), np.append(ac[1:], 0.0)
+    post_var = b * (1.0 - acp) / (1.0 - ac)
+    c = dict(
+        betas=b, alphas=a, alphas_cumprod=ac, alphas_cumprod_prev=acp, alphas_cumprod_next=acn,
+        sqrt_alphas_cumprod=np.sqrt(ac), sqrt_one_minus_alphas_cumprod=np.sqrt(1.0 - ac),
+        sqrt_recip_alphas_cumprod=np.sqrt(1.0 / ac), sqrt_recipm1_alphas_cumprod=np.sqrt(1.0 / ac - 1.0),
+        posterior_variance=post_var,
+        posterior_log_variance_clipped=np.log(np.append(post_var[1], post_var[1:])) if len(b) > 1 else np.log(b),
+        posterior_mean_coef1=b * np.sqrt(acp) / (1.0 - ac),
+        posterior_mean_coef2=(1.0 - acp) * np.sqrt(a) / (1.0 - ac),
+    )
+    late = b if var_type == 'fixed_large' else post_var          # FIXED_LARGE: beta_t, FIXED_SMALL: posterior variance
+    c['model_variance'] = np.append(post_var[1], late[1:]) if len(b) > 1 else b.copy()
+    return c
+
+# %% ../nbs/04_diffusion.ipynb #c004b
 class Diffusion:
     "Gaussian diffusion schedule: float64 constants over `N` steps and the map step index -> model timestep."
     def __init__(self, betas, var_type='fixed_large', timestep_map=None):
@@ -35,68 +56,57 @@ class Diffusion:
         tm = np.arange(len(b)) if timestep_map is None else np.asarray(timestep_map, dtype=np.int64)
         if tm.shape != b.shape: raise ValueError(f'timestep_map has {len(tm)} entries for {len(b)} betas')
         self.timestep_map = torch.as_tensor(tm, dtype=torch.long)
-        a = 1.0 - b
-        ac = np.cumprod(a)
-        acp = np.append(1.0, ac[:-1])
-        acn = np.append(ac[1:], 0.0)
-        post_var = b * (1.0 - acp) / (1.0 - ac)
-        c = dict(
-            betas=b, alphas=a, alphas_cumprod=ac, alphas_cumprod_prev=acp, alphas_cumprod_next=acn,
-            sqrt_alphas_cumprod=np.sqrt(ac), sqrt_one_minus_alphas_cumprod=np.sqrt(1.0 - ac),
-            sqrt_recip_alphas_cumprod=np.sqrt(1.0 / ac), sqrt_recipm1_alphas_cumprod=np.sqrt(1.0 / ac - 1.0),
-            posterior_variance=post_var,
-            posterior_log_variance_clipped=np.log(np.append(post_var[1], post_var[1:])) if len(b) > 1 else np.log(b),
-            posterior_mean_coef1=b * np.sqrt(acp) / (1.0 - ac),
-            posterior_mean_coef2=(1.0 - acp) * np.sqrt(a) / (1.0 - ac),
-        )
-        if var_type == 'fixed_large':
-            c['model_variance'] = np.append(post_var[1], b[1:]) if len(b) > 1 else b.copy()
-        else:
-            c['model_variance'] = np.append(post_var[1], post_var[1:]) if len(b) > 1 else b.copy()
+        c = _schedule_constants(b, var_type)
         self.np = c                                   # float64 numpy arrays (for tests / inspection)
         self.consts = {k: torch.from_numpy(v) for k, v in c.items()}   # float64 tensors on CPU
         self._cache = {}
-
-    @classmethod
-    def linear(cls, steps=1000, beta_start=1e-4, beta_end=0.02, rescale=True, var_type='fixed_large'):
-        "The released schedule: linear betas 1e-4..0.02 over 1000 steps, FIXED_LARGE variance."
-        return cls(linear_betas(steps, beta_start, beta_end, rescale), var_type=var_type)
 
     def __repr__(self):
         tm = self.timestep_map
         span = f'{int(tm[0])}..{int(tm[-1])}' if len(tm) else ''
         return f'Diffusion(steps={self.num_timesteps}, var_type={self.var_type!r}, model timesteps {span})'
 
-    def const(self, name, device=None, dtype=torch.float32):
-        "Schedule constant `name` as a 1-D tensor on `device` (cached per device/dtype)."
-        key = (name, str(device), dtype)
-        if key not in self._cache: self._cache[key] = self.consts[name].to(device=device, dtype=dtype)
-        return self._cache[key]
+# %% ../nbs/04_diffusion.ipynb #c004c
+@patch(cls_method=True)
+def linear(cls: Diffusion, steps=1000, beta_start=1e-4, beta_end=0.02, rescale=True, var_type='fixed_large'):
+    "The released schedule: linear betas 1e-4..0.02 over 1000 steps, FIXED_LARGE variance."
+    return cls(linear_betas(steps, beta_start, beta_end, rescale), var_type=var_type)
 
-    def model_t(self, i, batch=None, device=None):
-        "Original model timestep(s) for step index `i` (int or LongTensor) as a LongTensor `(batch,)`."
-        i = torch.as_tensor(i, dtype=torch.long)
-        t = self.timestep_map[i.cpu()].to(device if device is not None else i.device)
-        if t.ndim == 0 and batch is not None: t = t.expand(batch).clone()
-        return t
+@patch
+def const(self: Diffusion, name, device=None, dtype=torch.float32):
+    "Schedule constant `name` as a 1-D tensor on `device` (cached per device/dtype)."
+    key = (name, str(device), dtype)
+    if key not in self._cache: self._cache[key] = self.consts[name].to(device=device, dtype=dtype)
+    return self._cache[key]
 
-    def index_for_timestep(self, t):
-        "Largest step index whose model timestep is <= `t` (an original timestep), e.g. for editing noise levels."
-        idx = int(torch.searchsorted(self.timestep_map, torch.tensor(int(t)), right=True)) - 1
-        if idx < 0: raise ValueError(f'timestep {t} lies below the first kept step {int(self.timestep_map[0])}')
-        return idx
+@patch
+def model_t(self: Diffusion, i, batch=None, device=None):
+    "Original model timestep(s) for step index `i` (int or LongTensor) as a LongTensor `(batch,)`."
+    i = torch.as_tensor(i, dtype=torch.long)
+    t = self.timestep_map[i.cpu()].to(device if device is not None else i.device)
+    if t.ndim == 0 and batch is not None: t = t.expand(batch).clone()
+    return t
 
-    def respace(self, spec=None, steps=None):
-        "Diffusion over a subset of steps: `spec` for `space_timesteps`, or explicit kept `steps`."
-        if (spec is None) == (steps is None): raise ValueError('give exactly one of spec or steps')
-        keep = space_timesteps(self.num_timesteps, spec) if steps is None else sorted({int(s) for s in steps})
-        if not keep or keep[0] < 0 or keep[-1] >= self.num_timesteps:
-            raise ValueError(f'kept steps must lie in 0..{self.num_timesteps - 1}')
-        ac = self.np['alphas_cumprod']
-        prev, betas = 1.0, []
-        for k in keep:
-            betas.append(1.0 - ac[k] / prev); prev = ac[k]
-        return Diffusion(np.array(betas), var_type=self.var_type, timestep_map=self.timestep_map.numpy()[keep])
+# %% ../nbs/04_diffusion.ipynb #c004d
+@patch
+def index_for_timestep(self: Diffusion, t):
+    "Largest step index whose model timestep is <= `t` (an original timestep), e.g. for editing noise levels."
+    idx = int(torch.searchsorted(self.timestep_map, torch.tensor(int(t)), right=True)) - 1
+    if idx < 0: raise ValueError(f'timestep {t} lies below the first kept step {int(self.timestep_map[0])}')
+    return idx
+
+@patch
+def respace(self: Diffusion, spec=None, steps=None):
+    "Diffusion over a subset of steps: `spec` for `space_timesteps`, or explicit kept `steps`."
+    if (spec is None) == (steps is None): raise ValueError('give exactly one of spec or steps')
+    keep = space_timesteps(self.num_timesteps, spec) if steps is None else sorted({int(s) for s in steps})
+    if not keep or keep[0] < 0 or keep[-1] >= self.num_timesteps:
+        raise ValueError(f'kept steps must lie in 0..{self.num_timesteps - 1}')
+    ac = self.np['alphas_cumprod']
+    prev, betas = 1.0, []
+    for k in keep:
+        betas.append(1.0 - ac[k] / prev); prev = ac[k]
+    return Diffusion(np.array(betas), var_type=self.var_type, timestep_map=self.timestep_map.numpy()[keep])
 
 # %% ../nbs/04_diffusion.ipynb #c006
 def space_timesteps(num_timesteps: int, spec) -> list[int]:
@@ -146,6 +156,7 @@ def eps_from_x0(diff, x_t, i, x0):
     "The eps consistent with x_t and a given x0: (sqrt(1/abar) x_t - x0) / sqrt(1/abar - 1)."
     return (extract(diff, 'sqrt_recip_alphas_cumprod', i, x_t) * x_t - x0) / extract(diff, 'sqrt_recipm1_alphas_cumprod', i, x_t)
 
+# %% ../nbs/04_diffusion.ipynb #c011b
 def q_posterior(diff, x0, x_t, i):
     "Mean, variance and clipped log-variance of q(x_{i-1} | x_i, x0)."
     mean = extract(diff, 'posterior_mean_coef1', i, x_t) * x0 + extract(diff, 'posterior_mean_coef2', i, x_t) * x_t
@@ -169,6 +180,7 @@ def call_model(model_fn, diff, x, i, model_kwargs=None):
         raise ValueError(f'model output {tuple(eps.shape)} does not match x {tuple(x.shape)} (eps-prediction models only)')
     return eps
 
+# %% ../nbs/04_diffusion.ipynb #c015b
 def cfg_model(model_fn, w: float, null_label=None, key='y', null_kwargs: Callable | None = None):
     "Classifier-free guidance: (1+w) eps(x, t, cond) - w eps(x, t, null) in one batched call."
     if (null_label is None) == (null_kwargs is None): raise ValueError('give exactly one of null_label or null_kwargs')
