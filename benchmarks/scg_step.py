@@ -36,8 +36,9 @@ def bench(dit_name, vae_name, ns, B, dev, reps, rules):
     sc = RuleScore(targets, vae.decode)
     rows = []
     for n in ns:
-        s = dict(i=500, diffusion=diff, model_fn=model_fn, model_kwargs={'y': torch.ones(B, dtype=torch.long, device=dev)},
-                 x=torch.randn(B, 4, 128, 16, device=dev))
+        x = torch.randn(B, 4, 128, 16, device=dev)
+        s = D.Step(500, diff.model_t(500, batch=B, device=dev), x, None, None, x, torch.tensor(0.0), diffusion=diff,
+                   model_fn=model_fn, model_kwargs={'y': torch.ones(B, dtype=torch.long, device=dev)})
         cands = torch.randn(n * B, 4, 128, 16, device=dev)
         with torch.no_grad():
             t_dit, x0 = timed(lambda: candidate_x0(s, cands), dev, reps)
