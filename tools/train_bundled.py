@@ -72,8 +72,8 @@ def pilot(configs, minutes, out_root='runs/pilots', speeds=None):
     table = {}
     for name in configs:
         cfg = load_config(name)
-        sps = dit_shapes([cfg['model']['name']], 3, batch=int(cfg['train']['batch_size']))
-        s_per_step = next(v['s_per_step'] for k, v in sps.items() if k.endswith('bf16'))
+        sps = speeds or dit_shapes([cfg['model']['name']], 3, batch=int(cfg['train']['batch_size']))
+        s_per_step = sps[f"{cfg['model']['name']} bf16"]['s_per_step']     # the same CPU budget for every shape
         steps = max(20, int(minutes * 60 / s_per_step) // 20 * 20)
         t0 = time.time()
         r = _run(name, Path(out_root) / name, probe_every=steps // 2, steps=steps, progress=False)
@@ -91,11 +91,12 @@ def main(argv=None):
     p.add_argument('--probe-every', type=int, default=None); p.add_argument('--steps', type=int, default=None)
     s = sub.add_parser('snapshot'); s.add_argument('--run', required=True); s.add_argument('--name', required=True)
     q = sub.add_parser('pilot'); q.add_argument('--configs', required=True); q.add_argument('--minutes', type=float, default=25)
+    q.add_argument('--speeds', default=None, help='benchmarks/train_speed.py --dit-shapes JSON (step times measured on an idle machine)')
     a = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT / 'benchmarks'))
     import importlib; sys.modules['benchmarks_train_speed'] = importlib.import_module('train_speed')
     if a.cmd == 'run': r = _run(a.config, a.out, a.probe_every, a.steps); print(dict(step=r['step']))
     elif a.cmd == 'snapshot': print(json.dumps(snapshot(a.run, a.name)))
-    else: pilot(a.configs.split(','), a.minutes)
+    else: pilot(a.configs.split(','), a.minutes, speeds=json.loads(Path(a.speeds).read_text()) if a.speeds else None)
 
 if __name__ == '__main__': main()
