@@ -79,9 +79,9 @@ def vae_note_f1(vae, rolls, tol=0.02, batch=8) -> dict:
     return note_f1(rolls, rec, tol)
 
 def read_log(path) -> dict:
-    "A training JSONL log as `{column: np.array}` (missing values NaN)."
+    "A training JSONL log as `{column: np.array}` of its numeric columns (missing values NaN; per-feature dicts dropped)."
     rows = [json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()]
-    keys = sorted({k for r in rows for k in r})
+    keys = sorted({k for r in rows for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
     return {k: np.array([r.get(k, np.nan) for r in rows], dtype=np.float64) for k in keys}
 
 # %% ../nbs/13_model_card.ipynb #c011
