@@ -22,7 +22,7 @@ def main(argv=None):
         loss = [(r['step'] * sps, r['loss']) for r in rows if 'loss' in r]
         probes = [r for r in rows if 'oa_mean' in r]
         x = np.array([p['step'] * sps for p in probes])
-        lab = f"{cfg['name']} ({sum(1 for _ in cfg) and cfg.get('hidden_size')}w, patch {cfg['patch_size']})"
+        lab = f"{cfg['name']} ({cfg['hidden_size']}w, patch {cfg['patch_size']})"
         k = np.convolve([l for _, l in loss], np.ones(10) / 10, mode='valid')
         axs[0].plot([s for s, _ in loss][9:], k, label=lab)
         for c in range(3): axs[c + 1].plot(x, [p[f'oa_{c}'] for p in probes], 'o-', label=lab)

@@ -67,7 +67,8 @@ def snapshot(run, name):
 def pilot(configs, minutes, out_root='runs/pilots', speeds=None):
     """Train each config for about `minutes` of wall time (steps from its measured step time) with a probe at the
     middle and the end; returns and writes `nbs/model_card/pilots.json`: OA per class, notes, and CPU-hours."""
-    from benchmarks_train_speed import dit_shapes                                   # noqa: see main()
+    sys.path.insert(0, str(ROOT / 'benchmarks'))
+    from train_speed import dit_shapes                                               # benchmarks/train_speed.py
     from scg_music.train import load_config, LossLog
     table = {}
     for name in configs:
@@ -94,8 +95,6 @@ def main(argv=None):
     q = sub.add_parser('pilot'); q.add_argument('--configs', required=True); q.add_argument('--minutes', type=float, default=25)
     q.add_argument('--speeds', default=None, help='benchmarks/train_speed.py --dit-shapes JSON (step times measured on an idle machine)')
     a = ap.parse_args(argv)
-    sys.path.insert(0, str(ROOT / 'benchmarks'))
-    import importlib; sys.modules['benchmarks_train_speed'] = importlib.import_module('train_speed')
     if a.cmd == 'run': r = _run(a.config, a.out, a.probe_every, a.steps, probe_per_class=a.probe_per_class); print(dict(step=r['step']))
     elif a.cmd == 'snapshot': print(json.dumps(snapshot(a.run, a.name)))
     else: pilot(a.configs.split(','), a.minutes, speeds=json.loads(Path(a.speeds).read_text()) if a.speeds else None)
