@@ -41,11 +41,11 @@ train-bundled: $(STAMP)
 	$(BIN)/scg-music train vae --config bundled_vae_anneal --out runs/bundled_vae --resume
 	$(BIN)/scg-music train vae --config bundled_vae_decoder --out runs/bundled_vae_decoder --resume
 	$(BIN)/scg-music train vae --config bundled_vae_decoder_anneal --out runs/bundled_vae_decoder --resume
-	$(BIN)/python -c "from scg_music.model_card import calibrate_run; print(calibrate_run())"
+	$(BIN)/python tools/model_card.py calibrate_run
 	$(BIN)/scg-music train latents --config bundled_latents
 	$(BIN)/scg-music train dit --config bundled_dit --out runs/bundled_dit --resume
 	for r in pitch nd chord; do $(BIN)/scg-music train classifier --config bundled_cls_$$r --out runs/bundled_cls_$$r --resume; done
-	$(BIN)/python -c "from scg_music.model_card import ship_bundled; print(ship_bundled())"
+	$(BIN)/python tools/model_card.py ship_bundled
 
 # The long, resumable run of the next bundled generator (issue 12; see nbs/13_model_card.ipynb): the corpus cache, the
 # block latent cache of a class-balanced 61k-window train subset (about 50 min on 2 CPU threads), then the DiT run with

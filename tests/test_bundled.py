@@ -4,7 +4,10 @@ high note F1 -- a regression test for the shipped weights and their decoder cali
 import numpy as np, pytest, torch
 from scg_music.data import three_class_recipe, normalize_sources, piece_id, split_pieces, file_to_raw
 from scg_music.pianoroll import raw_to_unit
-from scg_music.model_card import vae_note_f1
+import sys
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'tools'))
+from model_card import vae_note_f1                  # tools/model_card.py: release tooling, not in the package
 from scg_music.pipeline import MODELS_DIR
 from scg_music.checkpoints import load_model
 

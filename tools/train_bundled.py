@@ -23,7 +23,7 @@ def oa_probe(vae_path, scale, cache_dir='cache/corpus', n_per_class=8, steps=20)
     import numpy as np, torch
     from scg_music.checkpoints import load_model
     from scg_music.pipeline import RuleGuidedPipeline
-    from scg_music.model_card import measure_unguided
+    from model_card import measure_unguided           # tools/model_card.py (tools/ is sys.path[0] when run as a script)
     vae = load_model(vae_path); vae.scale_factor = float(scale)
     def probe(step, model):
         t0, threads = time.time(), torch.get_num_threads()
