@@ -20,7 +20,7 @@ WINDOW = 1024                     # frames in a 10.24 s window (the diffusion mo
 CHUNK = 128                       # frames in a 1.28 s VAE block
 CLASS_NAMES = ('classical performance', 'sheet music', 'pop')
 NULL_CLASS = len(CLASS_NAMES)     # the unconditional / CFG label
-NOTE_THRESHOLD = -0.95            # a model value above this sounds (raw velocity >= 1)
+NOTE_THRESHOLD = -0.95            # a model value above this sounds (MIDI velocity >= 4)
 ONSET_THRESHOLD = 0.0             # an onset-channel value at or above this starts a note (raw >= 64)
 
 class BadInputError(ValueError):
