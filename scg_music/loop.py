@@ -230,6 +230,17 @@ def out_of_time(self: _Run, t0):
     if self.world > 1: torch.distributed.broadcast(late, 0)
     return bool(late.item())
 
+# %% ../nbs/05a_loop.ipynb #l011_d_a
+@patch
+def record(self: _Run, loss, logs, gnorm, t0, s0, probe=None):
+    "The log row every `log_every` steps and the probe row every `probe_every` steps (both at the last step too)."
+    tc, total = self.tc, int(self.tc['steps'])
+    if self.step % tc['log_every'] == 0 or self.step == total:
+        self.log.write(dict(step=self.step, loss=loss, lr=self.opt.param_groups[0]['lr'], sec_per_step=(time.time() - t0) / max(self.step - s0, 1),
+                            **{k: v for k, v in logs.items() if k != 'loss'}, **({} if gnorm is None else dict(grad_norm=float(gnorm)))))
+    if probe is not None and self.rank == 0 and tc.get('probe_every') and (self.step % tc['probe_every'] == 0 or self.step == total):
+        self.log.write(dict(step=self.step, **probe(self.step, self.ema.model if self.ema is not None else self.model)))
+
 # %% ../nbs/05a_loop.ipynb #l011_e
 def train_loop(model, objective, get_batch, cfg, out, resume=False, extra=None, export_config=None, progress=True,
                stop_after=None, export=True, probe=None):
@@ -246,11 +257,7 @@ def train_loop(model, objective, get_batch, cfg, out, resume=False, extra=None, 
     while r.step < end:
         loss, logs, gnorm = r.optimise(net, get_batch)
         history.append((r.step, loss)); bar.update(1); bar.set_postfix(loss=f'{loss:.4f}')
-        if r.step % tc['log_every'] == 0 or r.step == total:
-            r.log.write(dict(step=r.step, loss=loss, lr=r.opt.param_groups[0]['lr'], sec_per_step=(time.time() - t0) / max(r.step - s0, 1),
-                             **{k: v for k, v in logs.items() if k != 'loss'}, **({} if gnorm is None else dict(grad_norm=float(gnorm)))))
-        if probe is not None and r.rank == 0 and tc.get('probe_every') and (r.step % tc['probe_every'] == 0 or r.step == total):
-            r.log.write(dict(step=r.step, **probe(r.step, r.ema.model if r.ema is not None else model)))
+        r.record(loss, logs, gnorm, t0, s0, probe)
         late = r.out_of_time(t0)
         if r.step % tc['ckpt_every'] == 0 or r.step == total or late: r.save()
         if late: break
