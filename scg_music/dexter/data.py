@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['find_shared_data', 'vienna_sources', 'example_sources', 'asap_sources', 'align_pair', 'performance_codec',
            'score_entry', 'build_dataset', 'load_dataset', 'tempo_level', 'relative_tempo', 'Normalizer', 'windows',
-           'segment', 'transfer_pairs', 'SegmentDataset']
+           'cut_windows', 'segment', 'transfer_pairs', 'SegmentDataset']
 
 # %% ../../nbs/21_dexter_data.ipynb #c003
 import json, os, time, warnings, re
@@ -205,18 +205,24 @@ class Normalizer:
 
 # %% ../../nbs/21_dexter_data.ipynb #c018
 def windows(n, N, hop=None):
-    "Start indices of N-note windows with hop `hop` covering n notes (the last one may be partial)."
+    "Start indices of N-note windows with hop `hop` (default N) covering n notes (the last one ends at note n)."
     hop = hop or N
     starts = list(range(0, max(n - N, 0) + 1, hop))
     if starts[-1] + N < n: starts.append(n - N if n > N else 0)
     return starts
 
+def cut_windows(a, starts, N):
+    "The rows `a[st:st + N]` of every start `st`, zero-padded to N: an array `(len(starts), N, ...)` of `a`'s dtype."
+    a = np.asarray(a); out = np.zeros((len(starts), N) + a.shape[1:], a.dtype)
+    for k, st in enumerate(starts):
+        L = min(N, len(a) - st); out[k, :L] = a[st:st + L]
+    return out
+
+# %% ../../nbs/21_dexter_data.ipynb #c018s
 def segment(entry, start, N, perf=None, mix=None, lam=0.5):
     "One N-note segment of `entry` (padded): dict of s, p (perf or mixup of perf and mix), valid, note, c, has_c."
-    n = len(entry['ids']); stop = min(start + N, n); L = stop - start
-    def pad(a):
-        out = np.zeros((N,) + a.shape[1:], a.dtype); out[:L] = a[start:stop]; return out
-    s = pad(entry['s']); note = np.zeros(N, bool); note[:L] = True
+    pad = lambda a: cut_windows(a, [start], N)[0]
+    s = pad(entry['s']); note = pad(np.ones(len(entry['ids']), bool))
     if perf is None: return dict(s=s, note=note, start=start)
     p, v, c = entry['P'][perf], entry['V'][perf], entry['C'][perf]
     has_c = bool(entry['has_c'][perf])

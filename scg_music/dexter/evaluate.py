@@ -87,6 +87,7 @@ def feature_table(entry, part, systems, humans=None):
 # %% ../../nbs/24_dexter_evaluate.ipynb #c008
 def evaluate_piece(entry, model, seeds=(0, 1, 2), w=1.2, steps=50, features=True, device='cpu', bpm=None):
     """Merged curve + feature rows for DExter (one codec per seed), deadpan, and the average human.
+    `w`: DExter's guidance weight, eps = eps_u + w (eps_c - eps_u) (`model.guided`).
     `bpm`: the tempo anchor of the renderings (`render_codec`'s: None = the model's own level, 'score', a number)."""
     part = load_score(entry['score_path'], unfold=bool(entry.get('unfolded', False)))
     dex = [render_codec(part, model, w=w, seed=sd, steps=steps, unfold=False, ids=entry['ids'], device=device, bpm=bpm)['p']

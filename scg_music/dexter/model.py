@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['N_SFEAT', 'DEXTER_CONFIGS', 'score_features', 'StepEmbedding', 'ResidualLayer', 'DExterDenoiser', 'build_model',
-           'make_diffusion', 'dexter_loss', 'guided', 'sample_codec', 'save_dexter', 'load_dexter']
+           'make_diffusion', 'dexter_loss', 'cfg_from_w', 'guided', 'sample_codec', 'save_dexter', 'load_dexter']
 
 # %% ../../nbs/22_dexter_model.ipynb #c003
 import math, json, os
@@ -169,16 +169,23 @@ def _null_kwargs(kw):
     if kw.get('c') is None: kw['c'] = torch.zeros(*kw['note'].shape, len(C_COLS), device=kw['note'].device)
     return kw
 
+# %% ../../nbs/22_dexter_model.ipynb #c011g
+def cfg_from_w(w):
+    "The diffusion core's `cfg_model` weight for DExter's `w`: eps_u + w (eps_c - eps_u) = (1 + cfg) eps_c - cfg eps_u."
+    return w - 1.0
+
 def guided(model, w=1.2):
-    "The classifier-free guided eps function (DExter's w: 1 = conditional only, 0 = unconditional)."
+    """The classifier-free guided eps function for DExter's weight `w`: eps = eps_u + w (eps_c - eps_u)
+    (1 = conditional only, 0 = unconditional; `cfg_model(cfg_from_w(w))`)."""
     if w == 1.0: return model
-    return D.cfg_model(model, w - 1.0, null_kwargs=_null_kwargs)
+    return D.cfg_model(model, cfg_from_w(w), null_kwargs=_null_kwargs)
 
 # %% ../../nbs/22_dexter_model.ipynb #c011_a
 @torch.no_grad()
 def sample_codec(model, s, note, c=None, has_c=None, w=1.2, steps=50, sampler='ddpm', eta=1.0, x_start=None,
                  strength=1.0, seed=0, progress=False, timesteps=None, clip=5.0):
     """Sample normalised p_codecs (B, T, 5) for score segments; `x_start` (normalised) + `strength` < 1 = transfer.
+    `w`: DExter's guidance weight, eps = eps_u + w (eps_c - eps_u) (1 = conditional only; see `guided`).
 
     Generation: from noise at the last step of a `steps`-step respaced schedule. Transfer: the source
     performance `x_start` is noised to step `round(strength * (steps - 1))` and denoised from that very step
