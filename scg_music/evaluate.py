@@ -106,6 +106,19 @@ def _to_pm(x):
     if isinstance(x, (str, Path, bytes)): return pr.load_midi(x)
     return pr.roll_to_midi(x)
 
+# %% ../nbs/08_evaluate.ipynb #c009_r
+def _roll_features(inst, f):
+    "Used pitches, pitch range and pitch-class histogram of `inst`'s piano roll, into `f` (left as they are on failure)."
+    try:
+        roll = inst.get_piano_roll(fs=100)               # pedal_threshold=64: sustain elongates notes
+        active = np.nonzero(roll.sum(1) > 0)[0]
+        f['total_used_pitch'] = float(len(active))
+        f['pitch_range'] = float(active.max() - active.min()) if len(active) else 0.
+        h = np.zeros(12)
+        np.add.at(h, np.arange(128) % 12, roll.sum(1))
+        f['total_pitch_class_histogram'] = h / h.sum() if h.sum() > 0 else h
+    except Exception: pass
+
 # %% ../nbs/08_evaluate.ipynb #c009_a
 def midi_features(x) -> dict:
     "The 7 features of a `PrettyMIDI`, MIDI path or roll `(3,128,T)`: {name: float or (12,) array}."
@@ -116,15 +129,7 @@ def midi_features(x) -> dict:
     inst = ins[0]
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        try:
-            roll = inst.get_piano_roll(fs=100)               # pedal_threshold=64: sustain elongates notes
-            active = np.nonzero(roll.sum(1) > 0)[0]
-            f['total_used_pitch'] = float(len(active))
-            f['pitch_range'] = float(active.max() - active.min()) if len(active) else 0.
-            h = np.zeros(12)
-            np.add.at(h, np.arange(128) % 12, roll.sum(1))
-            f['total_pitch_class_histogram'] = h / h.sum() if h.sum() > 0 else h
-        except Exception: pass
+        _roll_features(inst, f)
         try:
             on = np.sort(pm.get_onsets())
             f['avg_IOI'] = float(np.diff(on).mean()) if len(on) > 1 else 0.
