@@ -125,45 +125,58 @@ def load_strict(model, sd, what='checkpoint'):
     return model
 
 # %% ../nbs/03b_checkpoints.ipynb #c011
-def load_released(path, kind=None, config=None, scale_factor=None, allow_pickle=True):
-    "Load a released SCG checkpoint (VAE Lightning `.ckpt`, EMA DiT `.pt`, classifier `.pt`) into our module, strictly."
-    obj = torch_load(path, allow_pickle=allow_pickle)
-    name = Path(path).name
+def _flat_state_dict(obj, name):
+    "The tensor state dict of a loaded file (a Lightning checkpoint's `state_dict` or a flat dict), DDP prefix removed."
     if isinstance(obj, dict) and 'state_dict' in obj and isinstance(obj['state_dict'], dict): sd, lightning = obj['state_dict'], True
     elif isinstance(obj, dict): sd, lightning = obj, False
     else: raise CheckpointError(f'{name}: expected a state dict or a Lightning checkpoint, got {type(obj).__name__}')
     if not all(torch.is_tensor(v) for v in sd.values()):
         bad = [k for k, v in sd.items() if not torch.is_tensor(v)][:5]
         raise CheckpointError(f'{name}: not a flat tensor state dict (non-tensor entries {bad})')
-    sd = _strip_prefix(sd)
+    return _strip_prefix(sd)
+
+# %% ../nbs/03b_checkpoints.ipynb #c011_a
+def _released_vae(sd, name, config=None, scale_factor=None):
+    "An `AutoencoderKL` on the meta device for a released VAE state dict: the named `config`, or the matching one."
+    if config is not None:
+        if config not in VAE_CONFIGS: raise CheckpointError(f'unknown VAE config {config!r}; known: {sorted(VAE_CONFIGS)}')
+        kw = dict(VAE_CONFIGS[config], name=config)
+    else:
+        kw = infer_vae_config(sd)
+        cname = next((n for n, c in VAE_CONFIGS.items()
+                      if all(list(c[k]) == list(kw[k]) if isinstance(kw[k], list) else c[k] == kw[k] for k in kw)), None)
+        kw = dict(VAE_CONFIGS[cname], name=cname) if cname else dict(kw, scale_factor=1.0)
+        if cname is None and scale_factor is None:
+            warnings.warn(f'{name}: VAE architecture is not a named config; scale_factor=1.0 (pass scale_factor=)')
+    if scale_factor is not None: kw['scale_factor'] = scale_factor
+    with torch.device('meta'): return AutoencoderKL(**kw)
+
+# %% ../nbs/03b_checkpoints.ipynb #c011_b
+def _released_dit(sd, found, name, config=None):
+    "A `DiTRotary` / `DiTRotaryClassifier` on the meta device for a released state dict of kind `found`."
+    if config is None:
+        kw = infer_dit_config(sd, found)
+        with torch.device('meta'): return (DiTRotary if found == 'dit' else DiTRotaryClassifier)(**kw)
+    if config not in DIT_CONFIGS: raise CheckpointError(f'unknown DiT config {config!r}; known: {sorted(DIT_CONFIGS)}')
+    inf = infer_dit_config(sd, found)
+    extra = {'num_classes': inf['num_classes']}
+    if found == 'dit': extra['learn_sigma'] = inf['learn_sigma']
+    with torch.device('meta'): model = DIT_CONFIGS[config](**extra)
+    if (found == 'dit') != isinstance(model, DiTRotary):
+        raise CheckpointError(f'{name}: holds a {found} but config {config!r} is a {type(model).__name__}')
+    return model
+
+# %% ../nbs/03b_checkpoints.ipynb #c011_c
+def load_released(path, kind=None, config=None, scale_factor=None, allow_pickle=True):
+    "Load a released SCG checkpoint (VAE Lightning `.ckpt`, EMA DiT `.pt`, classifier `.pt`) into our module, strictly."
+    name = Path(path).name
+    sd = _flat_state_dict(torch_load(path, allow_pickle=allow_pickle), name)
     found = detect_kind(sd)
     if kind is not None and kind != found: raise CheckpointError(f'{name}: expected a {kind} checkpoint, found a {found} checkpoint')
     if found == 'vae':
         sd = {k: v for k, v in sd.items() if not k.startswith('loss.')}   # LPIPS / discriminator / logvar
-        if config is not None:
-            if config not in VAE_CONFIGS: raise CheckpointError(f'unknown VAE config {config!r}; known: {sorted(VAE_CONFIGS)}')
-            kw = dict(VAE_CONFIGS[config], name=config)
-        else:
-            kw = infer_vae_config(sd)
-            cname = next((n for n, c in VAE_CONFIGS.items()
-                          if all(list(c[k]) == list(kw[k]) if isinstance(kw[k], list) else c[k] == kw[k] for k in kw)), None)
-            kw = dict(VAE_CONFIGS[cname], name=cname) if cname else dict(kw, scale_factor=1.0)
-            if cname is None and scale_factor is None:
-                warnings.warn(f'{name}: VAE architecture is not a named config; scale_factor=1.0 (pass scale_factor=)')
-        if scale_factor is not None: kw['scale_factor'] = scale_factor
-        with torch.device('meta'): model = AutoencoderKL(**kw)
-    else:
-        if config is not None:
-            if config not in DIT_CONFIGS: raise CheckpointError(f'unknown DiT config {config!r}; known: {sorted(DIT_CONFIGS)}')
-            inf = infer_dit_config(sd, found)
-            extra = {'num_classes': inf['num_classes']}
-            if found == 'dit': extra['learn_sigma'] = inf['learn_sigma']
-            with torch.device('meta'): model = DIT_CONFIGS[config](**extra)
-            if (found == 'dit') != isinstance(model, DiTRotary):
-                raise CheckpointError(f'{name}: holds a {found} but config {config!r} is a {type(model).__name__}')
-        else:
-            kw = infer_dit_config(sd, found)
-            with torch.device('meta'): model = (DiTRotary if found == 'dit' else DiTRotaryClassifier)(**kw)
+        model = _released_vae(sd, name, config, scale_factor)
+    else: model = _released_dit(sd, found, name, config)
     load_strict(model, sd, what=name)
     return model.eval()
 
