@@ -8,6 +8,7 @@ import os, re, json, glob, time, warnings, argparse, zlib
 from pathlib import Path
 import numpy as np
 import torch
+from fastcore.basics import patch
 from .core import atomic_bytes, PACKAGE_DIR
 from .pianoroll import (BadInputError, FS, WINDOW, CHUNK, MIN_PIANO, MAX_PIANO, CLASS_NAMES, MIDI_EXTS,
                                  SCORE_EXTS, piano_like, midi_to_raw, score_to_midi, raw_to_unit)
@@ -124,6 +125,17 @@ def _shard_paths(out_dir, idx):
     b = Path(out_dir) / f'shard_{idx:05d}'
     return b.with_suffix('.bin'), b.with_suffix('.idx.npy'), b.with_suffix('.json')
 
+# %% ../nbs/01_data.ipynb #c017_0
+def _convert(f, bpm):
+    "`(raw roll, None)` for a file we can read, `(None, the reason)` for one we cannot."
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            return file_to_raw(f, bpm=bpm), None
+    except BadInputError as e: return None, str(e)
+    except Exception as e:  # any other parser failure is still the file's fault: record it, never drop silently
+        return None, f'cannot convert {f}: {type(e).__name__}: {e}'
+
 # %% ../nbs/01_data.ipynb #c017_a
 def _build_shard(job):
     "Worker: convert the files of one shard; write blocks, index and sidecar atomically. Returns the sidecar."
@@ -133,14 +145,8 @@ def _build_shard(job):
         return json.loads(side.read_text())
     blobs, rows, info, off = [], [], [], 0
     for f in files:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter('ignore')
-                raw = file_to_raw(f, bpm=bpm)
-        except BadInputError as e:
-            info.append(dict(path=f, error=str(e))); continue
-        except Exception as e:  # any other parser failure is still the file's fault: record it, never drop silently
-            info.append(dict(path=f, error=f'cannot convert {f}: {type(e).__name__}: {e}')); continue
+        raw, err = _convert(f, bpm)
+        if err is not None: info.append(dict(path=f, error=err)); continue
         T = raw.shape[-1]; n = -(-T // CHUNK)
         pad = np.zeros((3, 128, n * CHUNK), np.uint8); pad[..., :T] = raw
         info.append(dict(path=f, first=len(rows), frames=int(T), blocks=n, active=chunk_activity(raw).astype(int).tolist()))
@@ -153,23 +159,18 @@ def _build_shard(job):
     return dict(shard=idx, files=info)
 
 # %% ../nbs/01_data.ipynb #c017_b
-def build_corpus(sources, out_dir, hop=512, window=WINDOW, test_fraction=0.1, seed=0, workers=2,
-                 files_per_shard=16, bpm=120.0, progress=True) -> dict:
-    """Build (or resume) the sharded roll cache for `sources` in `out_dir`; returns the manifest dict.
-    Windows are `window` frames every `hop` frames (both multiples of 128); split by piece."""
-    from tqdm.auto import tqdm
-    if window % CHUNK or hop % CHUNK or hop <= 0:
-        raise BadInputError(f'window ({window}) and hop ({hop}) must be positive multiples of {CHUNK}')
-    t0 = time.time()
-    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
-    srcs = normalize_sources(sources)
+def _entries(srcs):
+    "One entry (path, source, label, piece) per distinct file of the normalised sources, in source order."
     entries, seen = [], set()
     for s in srcs:
         for f in s['files']:
             if f in seen: continue
             seen.add(f); entries.append(dict(path=f, source=s['name'], label=s['label'], piece=piece_id(f, s['group'])))
     if not entries: raise BadInputError('no input files found in the given sources')
-    # shards in a fixed order; the job list itself is checked against an existing build
+    return entries
+
+def _plan_jobs(entries, out_dir, files_per_shard, bpm):
+    "Shard jobs in a fixed order; the job list itself is checked against an existing build (`plan.json`)."
     jobs = [(i // files_per_shard, [e['path'] for e in entries[i:i + files_per_shard]], str(out_dir), bpm)
             for i in range(0, len(entries), files_per_shard)]
     plan = out_dir / 'plan.json'
@@ -177,8 +178,14 @@ def build_corpus(sources, out_dir, hop=512, window=WINDOW, test_fraction=0.1, se
     if plan.exists() and json.loads(plan.read_text()) != sig:
         raise BadInputError(f'{out_dir} holds a cache built from other files/settings; use a fresh --out')
     _atomic_write_bytes(plan, lambda fh: fh.write(json.dumps(sig).encode()))
+    return jobs
+
+# %% ../nbs/01_data.ipynb #c017_b1
+def _run_jobs(jobs, n_files, workers, progress):
+    "The sidecars of all shard jobs (in a `workers`-process pool when `workers > 1`)."
+    from tqdm.auto import tqdm
     results = []
-    bar = tqdm(total=len(entries), desc='build corpus', unit='file', disable=not progress)
+    bar = tqdm(total=n_files, desc='build corpus', unit='file', disable=not progress)
     if workers > 1:
         from multiprocessing import get_context
         with get_context('spawn' if torch.cuda.is_initialized() else 'fork').Pool(workers) as pool:
@@ -188,12 +195,11 @@ def build_corpus(sources, out_dir, hop=512, window=WINDOW, test_fraction=0.1, se
         for j in jobs:
             r = _build_shard(j); results.append(r); bar.update(len(r['files']))
     bar.close()
-    info = {fi['path']: dict(fi, shard=r['shard']) for r in results for fi in r['files']}
-    # split by piece over the readable files
-    piece_labels = {}
-    for e in entries:
-        if 'error' not in info[e['path']]: piece_labels.setdefault(e['piece'], set()).add(e['label'])
-    split = split_pieces(piece_labels, test_fraction, seed)
+    return results
+
+# %% ../nbs/01_data.ipynb #c017_b3
+def _list_windows(entries, info, split, window, hop):
+    "Manifest file rows, skipped files (with a warning each) and the windows `[file index, start block]` per split."
     files, skipped, windows = [], [], {'train': [], 'test': []}
     nb, hb = window // CHUNK, hop // CHUNK
     for e in entries:
@@ -208,6 +214,27 @@ def build_corpus(sources, out_dir, hop=512, window=WINDOW, test_fraction=0.1, se
                           shard=fi['shard'], first=fi['first'], frames=fi['frames'], blocks=fi['blocks'],
                           active=''.join(map(str, fi['active'])), windows=len(st)))
         windows[sp] += [[idx, s] for s in st]
+    return files, skipped, windows
+
+# %% ../nbs/01_data.ipynb #c017_b4
+def build_corpus(sources, out_dir, hop=512, window=WINDOW, test_fraction=0.1, seed=0, workers=2,
+                 files_per_shard=16, bpm=120.0, progress=True) -> dict:
+    """Build (or resume) the sharded roll cache for `sources` in `out_dir`; returns the manifest dict.
+    Windows are `window` frames every `hop` frames (both multiples of 128); split by piece."""
+    if window % CHUNK or hop % CHUNK or hop <= 0:
+        raise BadInputError(f'window ({window}) and hop ({hop}) must be positive multiples of {CHUNK}')
+    t0 = time.time()
+    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    srcs = normalize_sources(sources)
+    entries = _entries(srcs)
+    jobs = _plan_jobs(entries, out_dir, files_per_shard, bpm)
+    results = _run_jobs(jobs, len(entries), workers, progress)
+    info = {fi['path']: dict(fi, shard=r['shard']) for r in results for fi in r['files']}
+    piece_labels = {}                                  # split by piece over the readable files
+    for e in entries:
+        if 'error' not in info[e['path']]: piece_labels.setdefault(e['piece'], set()).add(e['label'])
+    split = split_pieces(piece_labels, test_fraction, seed)
+    files, skipped, windows = _list_windows(entries, info, split, window, hop)
     counts = {sp: {CLASS_NAMES[c]: sum(files[i]['label'] == c for i, _ in windows[sp]) for c in range(len(CLASS_NAMES))}
               for sp in windows}
     man = dict(version=FORMAT, fs=FS, chunk=CHUNK, window=window, hop=hop, test_fraction=test_fraction, seed=seed,
@@ -279,16 +306,21 @@ class _ShardReader:
         fd, index = self._shard(shard)
         off, ln = index[first + b]
         return np.frombuffer(zlib.decompress(os.pread(fd, int(ln), int(off))), np.uint8).reshape(self._SHAPE)
-    def frames(self, f, start, length):
-        "Raw uint8 frames [start, start+length) of manifest file entry `f` (zeros past the end)."
-        b0, b1 = start // CHUNK, -(-(start + length) // CHUNK)
-        blk = np.concatenate([self.block(f['shard'], f['first'], b, f['blocks']) for b in range(b0, b1)], -1)
-        o = start - b0 * CHUNK
-        return blk[..., o:o + length]
-    def __del__(self, _close=os.close):
-        for fd, _ in getattr(self, '_open', {}).values():
-            try: _close(fd)
-            except Exception: pass
+
+# %% ../nbs/01_data.ipynb #c024_0
+@patch
+def frames(self: _ShardReader, f, start, length):
+    "Raw uint8 frames [start, start+length) of manifest file entry `f` (zeros past the end)."
+    b0, b1 = start // CHUNK, -(-(start + length) // CHUNK)
+    blk = np.concatenate([self.block(f['shard'], f['first'], b, f['blocks']) for b in range(b0, b1)], -1)
+    o = start - b0 * CHUNK
+    return blk[..., o:o + length]
+
+@patch
+def __del__(self: _ShardReader, _close=os.close):
+    for fd, _ in getattr(self, '_open', {}).values():
+        try: _close(fd)
+        except Exception: pass
 
 # %% ../nbs/01_data.ipynb #c024_a
 class _Augmenter:
