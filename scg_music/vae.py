@@ -8,6 +8,7 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['VAE_CONFIGS', 'Normalize', 'swish', 'ResnetBlock', 'AttnBlock', 'Downsample', 'Upsample', 'Encoder', 'Decoder',
@@ -67,6 +68,13 @@ class Upsample(nn.Module):
         self.conv = nn.Conv2d(c, c, 3, 1, 1)
     def forward(self, x): return self.conv(F.interpolate(x, scale_factor=2.0, mode='nearest'))
 
+# %% ../nbs/02_vae.ipynb #c009_m
+def _mid(c, dropout):
+    "The middle of the encoder and the decoder: residual block, attention, residual block (width `c`)."
+    m = nn.Module()
+    m.block_1, m.attn_1, m.block_2 = ResnetBlock(c, c, dropout), AttnBlock(c), ResnetBlock(c, c, dropout)
+    return m
+
 # %% ../nbs/02_vae.ipynb #c010
 class Encoder(nn.Module):
     def __init__(self, *, ch=128, ch_mult=(1, 2, 2, 4), num_res_blocks=2, attn_resolutions=(), dropout=0.0,
@@ -85,20 +93,21 @@ class Encoder(nn.Module):
             down = nn.Module(); down.block, down.attn = block, attn
             if i != self.num_resolutions - 1: down.downsample = Downsample(c_in); res //= 2
             self.down.append(down)
-        self.mid = nn.Module()
-        self.mid.block_1, self.mid.attn_1, self.mid.block_2 = ResnetBlock(c_in, c_in, dropout), AttnBlock(c_in), ResnetBlock(c_in, c_in, dropout)
+        self.mid = _mid(c_in, dropout)
         self.norm_out = Normalize(c_in)
         self.conv_out = nn.Conv2d(c_in, 2 * z_channels if double_z else z_channels, 3, 1, 1)
 
-    def forward(self, x):
-        h = self.conv_in(x)
-        for i, down in enumerate(self.down):
-            for j, blk in enumerate(down.block):
-                h = blk(h)
-                if len(down.attn): h = down.attn[j](h)
-            if i != self.num_resolutions - 1: h = down.downsample(h)
-        h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(h)))
-        return self.conv_out(swish(self.norm_out(h)))
+# %% ../nbs/02_vae.ipynb #c010_f
+@patch
+def forward(self: Encoder, x):
+    h = self.conv_in(x)
+    for i, down in enumerate(self.down):
+        for j, blk in enumerate(down.block):
+            h = blk(h)
+            if len(down.attn): h = down.attn[j](h)
+        if i != self.num_resolutions - 1: h = down.downsample(h)
+    h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(h)))
+    return self.conv_out(swish(self.norm_out(h)))
 
 # %% ../nbs/02_vae.ipynb #c010_a
 class Decoder(nn.Module):
@@ -109,8 +118,7 @@ class Decoder(nn.Module):
         c_in = ch * ch_mult[-1]
         res = resolution // 2 ** (self.num_resolutions - 1)
         self.conv_in = nn.Conv2d(z_channels, c_in, 3, 1, 1)
-        self.mid = nn.Module()
-        self.mid.block_1, self.mid.attn_1, self.mid.block_2 = ResnetBlock(c_in, c_in, dropout), AttnBlock(c_in), ResnetBlock(c_in, c_in, dropout)
+        self.mid = _mid(c_in, dropout)
         up_levels = []
         for i in reversed(range(self.num_resolutions)):
             block, attn = nn.ModuleList(), nn.ModuleList()
@@ -125,15 +133,17 @@ class Decoder(nn.Module):
         self.norm_out = Normalize(c_in)
         self.conv_out = nn.Conv2d(c_in, out_ch, 3, 1, 1)
 
-    def forward(self, z):
-        h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(self.conv_in(z))))
-        for i in reversed(range(self.num_resolutions)):
-            up = self.up[i]
-            for j, blk in enumerate(up.block):
-                h = blk(h)
-                if len(up.attn): h = up.attn[j](h)
-            if i != 0: h = up.upsample(h)
-        return self.conv_out(swish(self.norm_out(h)))
+# %% ../nbs/02_vae.ipynb #c010_a_f
+@patch
+def forward(self: Decoder, z):
+    h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(self.conv_in(z))))
+    for i in reversed(range(self.num_resolutions)):
+        up = self.up[i]
+        for j, blk in enumerate(up.block):
+            h = blk(h)
+            if len(up.attn): h = up.attn[j](h)
+        if i != 0: h = up.upsample(h)
+    return self.conv_out(swish(self.norm_out(h)))
 
 # %% ../nbs/02_vae.ipynb #c012
 _BASE = dict(embed_dim=4, z_channels=4, double_z=True, resolution=128, in_channels=3, out_ch=3,
@@ -148,6 +158,7 @@ VAE_CONFIGS = {
 # what `roll_to_midi` reads as an onset: `unit_to_raw(x) >= 64`, i.e. rint((x + 1) * 63.5) >= 64, i.e. x >= 0
 from .core import NOTE_THRESHOLD, ONSET_THRESHOLD
 
+# %% ../nbs/02_vae.ipynb #c013z_a
 def drop_weak_orphans(x, orphan_min, note_threshold=NOTE_THRESHOLD):
     """Rolls `(B,3,P,T)` -> a copy whose *orphan* note runs (sounding runs that do not start on an onset pixel) are
     cleared (set to -1 in channel 0) unless their peak note value reaches `orphan_min`. Runs are split at onsets the
@@ -169,7 +180,6 @@ def drop_weak_orphans(x, orphan_min, note_threshold=NOTE_THRESHOLD):
         orphan[seg[(start & ~onset).reshape(-1)]] = True
         drop = (onf & orphan[seg] & (peak[seg] < orphan_min)).view_as(note)
     return torch.stack([torch.where(drop, torch.full_like(note, -1.0), note), x[:, 1], x[:, 2]], 1)
-
 
 # %% ../nbs/02_vae.ipynb #c014
 class AutoencoderKL(nn.Module):
@@ -193,127 +203,145 @@ class AutoencoderKL(nn.Module):
         self.orphan_min = None if orphan_min is None else float(orphan_min)
         self._cfg = dict(dd, embed_dim=embed_dim, double_z=double_z, in_channels=in_channels, out_ch=out_ch, name=name)
 
-    @property
-    def config(self):
-        "Constructor kwargs (with the current `scale_factor`), as `checkpoints.save_model` stores them."
-        c = dict(self._cfg, scale_factor=self.scale_factor, out_thresholds=self.out_thresholds, orphan_min=self.orphan_min, ch_mult=list(self._cfg['ch_mult']),
-                 attn_resolutions=list(self._cfg['attn_resolutions']))
-        return dict(c, **{'class': 'AutoencoderKL'})
+# %% ../nbs/02_vae.ipynb #c014_1
+@patch(as_prop=True)
+def config(self: AutoencoderKL):
+    "Constructor kwargs (with the current `scale_factor`), as `checkpoints.save_model` stores them."
+    c = dict(self._cfg, scale_factor=self.scale_factor, out_thresholds=self.out_thresholds, orphan_min=self.orphan_min, ch_mult=list(self._cfg['ch_mult']),
+             attn_resolutions=list(self._cfg['attn_resolutions']))
+    return dict(c, **{'class': 'AutoencoderKL'})
 
-    @property
-    def latent_rows(self): return self.chunk // self.down      # latent time rows per chunk (16)
+@patch(as_prop=True)
+def latent_rows(self: AutoencoderKL): return self.chunk // self.down      # latent time rows per chunk (16)
 
-    # -- layout -------------------------------------------------------------------------------------------------------
-    def _check_rolls(self, x):
-        if not torch.is_tensor(x) or x.ndim != 4 or x.shape[1] != self.in_channels or x.shape[2] != self.chunk:
-            raise ValueError(f'rolls must be a tensor (B,{self.in_channels},{self.chunk},T); got '
-                             f'{tuple(x.shape) if torch.is_tensor(x) else type(x).__name__}')
-        if x.shape[-1] == 0 or x.shape[-1] % self.chunk:
-            raise ValueError(f'roll length T={x.shape[-1]} frames must be a positive multiple of the VAE chunk '
-                             f'{self.chunk} (pad or crop the roll)')
+# %% ../nbs/02_vae.ipynb #c014_2
+@patch
+def _check_rolls(self: AutoencoderKL, x):
+    if not torch.is_tensor(x) or x.ndim != 4 or x.shape[1] != self.in_channels or x.shape[2] != self.chunk:
+        raise ValueError(f'rolls must be a tensor (B,{self.in_channels},{self.chunk},T); got '
+                         f'{tuple(x.shape) if torch.is_tensor(x) else type(x).__name__}')
+    if x.shape[-1] == 0 or x.shape[-1] % self.chunk:
+        raise ValueError(f'roll length T={x.shape[-1]} frames must be a positive multiple of the VAE chunk '
+                         f'{self.chunk} (pad or crop the roll)')
 
-    def to_chunks(self, x):
-        "(B,C,128,T) -> (S*B,C,128,128), chunk-major."
-        self._check_rolls(x)
-        B, C, P, T = x.shape; S = T // self.chunk
-        return x.reshape(B, C, P, S, self.chunk).permute(3, 0, 1, 2, 4).reshape(S * B, C, P, self.chunk)
+@patch
+def to_chunks(self: AutoencoderKL, x):
+    "(B,C,128,T) -> (S*B,C,128,128), chunk-major."
+    self._check_rolls(x)
+    B, C, P, T = x.shape; S = T // self.chunk
+    return x.reshape(B, C, P, S, self.chunk).permute(3, 0, 1, 2, 4).reshape(S * B, C, P, self.chunk)
 
-    def from_chunks(self, x, B):
-        "(S*B,C,128,128) -> (B,C,128,S*128)."
-        SB, C, P, L = x.shape; S = SB // B
-        return x.reshape(S, B, C, P, L).permute(1, 2, 3, 0, 4).reshape(B, C, P, S * L)
+@patch
+def from_chunks(self: AutoencoderKL, x, B):
+    "(S*B,C,128,128) -> (B,C,128,S*128)."
+    SB, C, P, L = x.shape; S = SB // B
+    return x.reshape(S, B, C, P, L).permute(1, 2, 3, 0, 4).reshape(B, C, P, S * L)
 
-    def chunks_to_latents(self, z, B):
-        "(S*B,4,16 pitch,16 time) -> (B,4,16*S time,16 pitch)."
-        SB, C, P, L = z.shape; S = SB // B
-        return z.reshape(S, B, C, P, L).permute(1, 2, 0, 4, 3).reshape(B, C, S * L, P)
+# %% ../nbs/02_vae.ipynb #c014_3
+@patch
+def chunks_to_latents(self: AutoencoderKL, z, B):
+    "(S*B,4,16 pitch,16 time) -> (B,4,16*S time,16 pitch)."
+    SB, C, P, L = z.shape; S = SB // B
+    return z.reshape(S, B, C, P, L).permute(1, 2, 0, 4, 3).reshape(B, C, S * L, P)
 
-    def latents_to_chunks(self, z):
-        "(B,4,H time,16 pitch) -> (H/16*B,4,16 pitch,16 time)."
-        if not torch.is_tensor(z) or z.ndim != 4 or z.shape[1] != self.embed_dim:
-            raise ValueError(f'latents must be a tensor (B,{self.embed_dim},H,W); got '
-                             f'{tuple(z.shape) if torch.is_tensor(z) else type(z).__name__}')
-        B, C, H, W = z.shape; L = self.latent_rows
-        if H == 0 or H % L or W != self.chunk // self.down:
-            raise ValueError(f'latents (B,{C},H,W) need H a positive multiple of {L} and W = {self.chunk // self.down}; '
-                             f'got H={H}, W={W}')
-        S = H // L
-        return z.reshape(B, C, S, L, W).permute(2, 0, 1, 4, 3).reshape(S * B, C, W, L)
+@patch
+def latents_to_chunks(self: AutoencoderKL, z):
+    "(B,4,H time,16 pitch) -> (H/16*B,4,16 pitch,16 time)."
+    if not torch.is_tensor(z) or z.ndim != 4 or z.shape[1] != self.embed_dim:
+        raise ValueError(f'latents must be a tensor (B,{self.embed_dim},H,W); got '
+                         f'{tuple(z.shape) if torch.is_tensor(z) else type(z).__name__}')
+    B, C, H, W = z.shape; L = self.latent_rows
+    if H == 0 or H % L or W != self.chunk // self.down:
+        raise ValueError(f'latents (B,{C},H,W) need H a positive multiple of {L} and W = {self.chunk // self.down}; '
+                         f'got H={H}, W={W}')
+    S = H // L
+    return z.reshape(B, C, S, L, W).permute(2, 0, 1, 4, 3).reshape(S * B, C, W, L)
 
-    # -- model --------------------------------------------------------------------------------------------------------
-    def _batched(self, f, x, max_chunks):
-        if not max_chunks or x.shape[0] <= max_chunks: return f(x)
-        return torch.cat([f(c) for c in x.split(max_chunks)])
+# %% ../nbs/02_vae.ipynb #c014_4
+@patch
+def _batched(self: AutoencoderKL, f, x, max_chunks):
+    if not max_chunks or x.shape[0] <= max_chunks: return f(x)
+    return torch.cat([f(c) for c in x.split(max_chunks)])
 
-    def encode_moments(self, x, max_chunks=None):
-        "Posterior `(mean, logvar)` of a roll, each `(B,4,T/8,16)` in the latent layout, *not* scaled."
-        B = x.shape[0]
-        h = self._batched(lambda c: self.quant_conv(self.encoder(c)), self.to_chunks(x), max_chunks)
-        mean, logvar = h.chunk(2, dim=1)
-        return self.chunks_to_latents(mean, B), self.chunks_to_latents(logvar.clamp(-30.0, 20.0), B)
+@patch
+def encode_moments(self: AutoencoderKL, x, max_chunks=None):
+    "Posterior `(mean, logvar)` of a roll, each `(B,4,T/8,16)` in the latent layout, *not* scaled."
+    B = x.shape[0]
+    h = self._batched(lambda c: self.quant_conv(self.encoder(c)), self.to_chunks(x), max_chunks)
+    mean, logvar = h.chunk(2, dim=1)
+    return self.chunks_to_latents(mean, B), self.chunks_to_latents(logvar.clamp(-30.0, 20.0), B)
 
-    def encode(self, x, sample=False, generator=None, max_chunks=None):
-        "Rolls `(B,3,128,T)` -> latents `(B,4,T/8,16)` times `scale_factor` (posterior mode unless `sample`)."
-        mean, logvar = self.encode_moments(x, max_chunks)
-        z = mean
-        if sample: z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-        return z * self.scale_factor
+@patch
+def encode(self: AutoencoderKL, x, sample=False, generator=None, max_chunks=None):
+    "Rolls `(B,3,128,T)` -> latents `(B,4,T/8,16)` times `scale_factor` (posterior mode unless `sample`)."
+    mean, logvar = self.encode_moments(x, max_chunks)
+    z = mean
+    if sample: z = mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+    return z * self.scale_factor
 
-    def decode_chunks(self, z):
-        "Decoder on unscaled chunk latents `(N,4,16,16)` -> `(N,3,128,128)` (with the output calibration, if any)."
-        return self.calibrate(self.decoder(self.post_quant_conv(z)))
+# %% ../nbs/02_vae.ipynb #c014_5
+@patch
+def decode_chunks(self: AutoencoderKL, z):
+    "Decoder on unscaled chunk latents `(N,4,16,16)` -> `(N,3,128,128)` (with the output calibration, if any)."
+    return self.calibrate(self.decoder(self.post_quant_conv(z)))
 
-    # the released decision thresholds of each channel: notes and pedal > -0.95, onsets >= 64 in [0,127] after rounding (x >= 0)
-    ROLL_THRESHOLDS = (NOTE_THRESHOLD, ONSET_THRESHOLD, NOTE_THRESHOLD)
+# the released decision thresholds of each channel: notes and pedal > -0.95, onsets >= 64 in [0,127] after rounding (x >= 0)
+AutoencoderKL.ROLL_THRESHOLDS = (NOTE_THRESHOLD, ONSET_THRESHOLD, NOTE_THRESHOLD)
 
-    def calibrate(self, x):
-        """Monotone remap per channel moving the decision threshold `out_thresholds[c]` onto the roll's: values below
-        it are squeezed linearly under the roll's threshold, values above it are kept (at least just above the roll's
-        threshold), so velocities and pedal depths of kept pixels are unchanged."""
-        if not self.out_thresholds: return x
-        chans = []
-        for c, (t, th) in enumerate(zip(self.out_thresholds, self.ROLL_THRESHOLDS)):
-            v = x[:, c]
-            if t is not None and t != th:
-                lo = -1.0 + (v + 1.0) * (th + 1.0) / (t + 1.0)           # [-1, t] -> [-1, th]
-                hi = v.clamp(min=th + 1e-3)                              # kept as they are
-                v = torch.where(v < t, lo, hi)
-            chans.append(v)
-        return torch.stack(chans, 1)
+@patch
+def calibrate(self: AutoencoderKL, x):
+    """Monotone remap per channel moving the decision threshold `out_thresholds[c]` onto the roll's: values below
+    it are squeezed linearly under the roll's threshold, values above it are kept (at least just above the roll's
+    threshold), so velocities and pedal depths of kept pixels are unchanged."""
+    if not self.out_thresholds: return x
+    chans = []
+    for c, (t, th) in enumerate(zip(self.out_thresholds, self.ROLL_THRESHOLDS)):
+        v = x[:, c]
+        if t is not None and t != th:
+            lo = -1.0 + (v + 1.0) * (th + 1.0) / (t + 1.0)           # [-1, t] -> [-1, th]
+            hi = v.clamp(min=th + 1e-3)                              # kept as they are
+            v = torch.where(v < t, lo, hi)
+        chans.append(v)
+    return torch.stack(chans, 1)
 
-    def decode(self, z, threshold=False, max_chunks=None):
-        "Latents `(B,4,H,16)` (scaled) -> rolls `(B,3,128,8H)`; `threshold` maps values <= -0.95 to -1."
-        B = z.shape[0]
-        x = self._batched(self.decode_chunks, self.latents_to_chunks(z / self.scale_factor), max_chunks)
-        x = self.from_chunks(x, B)
-        if self.orphan_min is not None and x.shape[1] == 3: x = drop_weak_orphans(x, self.orphan_min)
-        if threshold: x = torch.where(x <= NOTE_THRESHOLD, torch.full_like(x, -1.0), x)
-        return x
+# %% ../nbs/02_vae.ipynb #c014_6
+@patch
+def decode(self: AutoencoderKL, z, threshold=False, max_chunks=None):
+    "Latents `(B,4,H,16)` (scaled) -> rolls `(B,3,128,8H)`; `threshold` maps values <= -0.95 to -1."
+    B = z.shape[0]
+    x = self._batched(self.decode_chunks, self.latents_to_chunks(z / self.scale_factor), max_chunks)
+    x = self.from_chunks(x, B)
+    if self.orphan_min is not None and x.shape[1] == 3: x = drop_weak_orphans(x, self.orphan_min)
+    if threshold: x = torch.where(x <= NOTE_THRESHOLD, torch.full_like(x, -1.0), x)
+    return x
 
-    def forward(self, x, sample=True):
-        "Reconstruct a batch of rolls (raw decoder output, no calibration); returns `(recon, mean, logvar)` (mean/logvar unscaled, latent layout)."
-        mean, logvar = self.encode_moments(x)
-        z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean) if sample else mean
-        rec = self.decoder(self.post_quant_conv(self.latents_to_chunks(z)))
-        return self.from_chunks(rec, x.shape[0]), mean, logvar
+@patch
+def forward(self: AutoencoderKL, x, sample=True):
+    "Reconstruct a batch of rolls (raw decoder output, no calibration); returns `(recon, mean, logvar)` (mean/logvar unscaled, latent layout)."
+    mean, logvar = self.encode_moments(x)
+    z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean) if sample else mean
+    rec = self.decoder(self.post_quant_conv(self.latents_to_chunks(z)))
+    return self.from_chunks(rec, x.shape[0]), mean, logvar
 
-    def loss(self, x, kl_weight=1e-2, sample=True, fg_weight=None, mse_weight=0.0):
-        """Released objective: `sum|x - x_hat| / B + kl_weight * sum KL / B`. Returns `(loss, logs)`.
-        Options for short (CPU) runs: `fg_weight` (per channel) multiplies the error on foreground pixels (x > -1) by
-        `1 + fg_weight[c]`, and `mse_weight` adds that many times the (equally weighted) squared error."""
-        rec, mean, logvar = self(x, sample=sample)
-        rec, mean, logvar = rec.float(), mean.float(), logvar.float()     # losses in fp32 under autocast
-        B = x.shape[0]
-        err = (x - rec).abs()
-        if fg_weight is not None or mse_weight:
-            w = 1.0
-            if fg_weight is not None:
-                fw = torch.as_tensor(list(fg_weight), dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-                w = 1.0 + fw * (x > -0.99)
-            err = w * (err + mse_weight * err.pow(2))
-        l1 = err.sum() / B
-        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum() / B
-        loss = l1 + kl_weight * kl
-        logs = {'loss': loss.detach(), 'rec_l1': l1.detach(), 'kl': kl.detach(),
-                'l1_per_elem': (x - rec).abs().mean().detach()}
-        return loss, logs
+# %% ../nbs/02_vae.ipynb #c014_7
+@patch
+def loss(self: AutoencoderKL, x, kl_weight=1e-2, sample=True, fg_weight=None, mse_weight=0.0):
+    """Released objective: `sum|x - x_hat| / B + kl_weight * sum KL / B`. Returns `(loss, logs)`.
+    Options for short (CPU) runs: `fg_weight` (per channel) multiplies the error on foreground pixels (x > -1) by
+    `1 + fg_weight[c]`, and `mse_weight` adds that many times the (equally weighted) squared error."""
+    rec, mean, logvar = self(x, sample=sample)
+    rec, mean, logvar = rec.float(), mean.float(), logvar.float()     # losses in fp32 under autocast
+    B = x.shape[0]
+    err = (x - rec).abs()
+    if fg_weight is not None or mse_weight:
+        w = 1.0
+        if fg_weight is not None:
+            fw = torch.as_tensor(list(fg_weight), dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+            w = 1.0 + fw * (x > -0.99)
+        err = w * (err + mse_weight * err.pow(2))
+    l1 = err.sum() / B
+    kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum() / B
+    loss = l1 + kl_weight * kl
+    logs = {'loss': loss.detach(), 'rec_l1': l1.detach(), 'kl': kl.detach(),
+            'l1_per_elem': (x - rec).abs().mean().detach()}
+    return loss, logs
