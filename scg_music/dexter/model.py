@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 from .. import diffusion as D
 from ..checkpoints import save_model, load_model, model_config, load_strict, register_model_class
 from .codec import S_COLS, P_COLS, C_COLS
@@ -21,17 +22,8 @@ from .codec import S_COLS, P_COLS, C_COLS
 N_SFEAT = 14
 
 # %% ../../nbs/22_dexter_model.ipynb #c005_a
-def score_features(s, note):
-    "Segment-relative score features (B, T, N_SFEAT) from raw s (B, T, len(S_COLS)) and note mask (B, T)."
-    s = s.float(); m = note.float()
-    on, dur, pitch, voice = s[..., 0], s[..., 1], s[..., 2], s[..., 3]
-    phase, down, grace = s[..., 4], s[..., 5], s[..., 6]
-    B, T = on.shape
-    big = 1e6
-    on_m = torch.where(note, on, torch.full_like(on, big))
-    first = on_m.min(1, keepdim=True).values
-    last = torch.where(note, on, torch.full_like(on, -big)).max(1, keepdim=True).values
-    pos = (on - first) / (last - first).clamp_min(1e-3)
+def _onset_groups(on, pitch, note, big):
+    "Per note: chord size, top/bottom-of-chord flags, next/previous distinct onset (`big`/`-big` if none)."
     # onset groups: same onset (within a segment) -> chord size, previous/next distinct onset
     same = (on[:, :, None] - on[:, None, :]).abs() < 1e-4
     same = same & note[:, :, None] & note[:, None, :]
@@ -42,6 +34,19 @@ def score_features(s, note):
     earlier = (on[:, None, :] < on[:, :, None] - 1e-4) & note[:, None, :]
     nxt = torch.where(later, on[:, None, :], torch.full_like(later, big, dtype=on.dtype)).min(2).values
     prv = torch.where(earlier, on[:, None, :], torch.full_like(earlier, -big, dtype=on.dtype)).max(2).values
+    return chord, top, bot, nxt, prv
+
+# %% ../../nbs/22_dexter_model.ipynb #c005_a_a
+def score_features(s, note):
+    "Segment-relative score features (B, T, N_SFEAT) from raw s (B, T, len(S_COLS)) and note mask (B, T)."
+    s = s.float(); m = note.float()
+    on, dur, pitch, voice = s[..., 0], s[..., 1], s[..., 2], s[..., 3]
+    phase, down, grace = s[..., 4], s[..., 5], s[..., 6]
+    big = 1e6
+    first = torch.where(note, on, torch.full_like(on, big)).min(1, keepdim=True).values
+    last = torch.where(note, on, torch.full_like(on, -big)).max(1, keepdim=True).values
+    pos = (on - first) / (last - first).clamp_min(1e-3)
+    chord, top, bot, nxt, prv = _onset_groups(on, pitch, note, big)
     has_n = (nxt < big / 2) & note
     ioi_n = torch.where(has_n, nxt - on, dur).clamp_min(1 / 64)
     ioi_p = torch.where(prv > -big / 2, on - prv, ioi_n).clamp_min(1 / 64)
@@ -113,35 +118,39 @@ class DExterDenoiser(nn.Module):
         self.skip = nn.Conv1d(channels, channels, 1); nn.init.kaiming_normal_(self.skip.weight)
         self.head = nn.Conv1d(channels, len(P_COLS), 1); nn.init.zeros_(self.head.weight)
 
-    def condition(self, s, note, c=None, has_c=None, drop_s=None):
-        "Score map (B, N_SFEAT+1, T) and perceptual map (B, 8, T); dropped/absent -> zeros with flag 0."
-        B, T = note.shape
-        keep_s = torch.ones(B, device=note.device, dtype=torch.bool) if drop_s is None else ~drop_s.bool()
-        f = score_features(s, note)
-        f = torch.cat([f, torch.ones_like(f[..., :1])], -1) * keep_s[:, None, None].float()
-        if c is None or has_c is None:
-            pc = torch.zeros(B, T, len(C_COLS) + 1, device=note.device)
-        else:
-            hc = has_c.bool().float()[:, None, None]
-            pc = torch.cat([c.float() * hc, hc.expand(B, T, 1)], -1) * note[..., None].float()
-        return f.transpose(1, 2), pc.transpose(1, 2)
+# %% ../../nbs/22_dexter_model.ipynb #c008_bc
+@patch
+def condition(self: DExterDenoiser, s, note, c=None, has_c=None, drop_s=None):
+    "Score map (B, N_SFEAT+1, T) and perceptual map (B, 8, T); dropped/absent -> zeros with flag 0."
+    B, T = note.shape
+    keep_s = torch.ones(B, device=note.device, dtype=torch.bool) if drop_s is None else ~drop_s.bool()
+    f = score_features(s, note)
+    f = torch.cat([f, torch.ones_like(f[..., :1])], -1) * keep_s[:, None, None].float()
+    if c is None or has_c is None:
+        pc = torch.zeros(B, T, len(C_COLS) + 1, device=note.device)
+    else:
+        hc = has_c.bool().float()[:, None, None]
+        pc = torch.cat([c.float() * hc, hc.expand(B, T, 1)], -1) * note[..., None].float()
+    return f.transpose(1, 2), pc.transpose(1, 2)
 
-    def forward(self, x, t, s, note, c=None, has_c=None, drop_s=None):
-        B = x.shape[0]
-        if self.training:           # classifier-free condition dropout: the same null as at sampling
-            d = torch.rand(B, device=x.device) < self.cond_dropout
-            drop_s = d if drop_s is None else (drop_s.bool() | d)
-            if has_c is not None: has_c = has_c.bool() & ~(torch.rand(B, device=x.device) < self.perc_dropout)
-        sf, pc = self.condition(s, note, c, has_c, drop_s)
-        cond = self.conditioner(sf)
-        h = F.relu(self.inp(x.transpose(1, 2)))
-        e = self.step(t)
-        skips = 0
-        for layer in self.layers:
-            h, sk = layer(h, e, cond, pc)
-            skips = skips + sk
-        h = F.relu(self.skip(skips / math.sqrt(len(self.layers))))
-        return self.head(h).transpose(1, 2)
+# %% ../../nbs/22_dexter_model.ipynb #c008_bf
+@patch
+def forward(self: DExterDenoiser, x, t, s, note, c=None, has_c=None, drop_s=None):
+    B = x.shape[0]
+    if self.training:           # classifier-free condition dropout: the same null as at sampling
+        d = torch.rand(B, device=x.device) < self.cond_dropout
+        drop_s = d if drop_s is None else (drop_s.bool() | d)
+        if has_c is not None: has_c = has_c.bool() & ~(torch.rand(B, device=x.device) < self.perc_dropout)
+    sf, pc = self.condition(s, note, c, has_c, drop_s)
+    cond = self.conditioner(sf)
+    h = F.relu(self.inp(x.transpose(1, 2)))
+    e = self.step(t)
+    skips = 0
+    for layer in self.layers:
+        h, sk = layer(h, e, cond, pc)
+        skips = skips + sk
+    h = F.relu(self.skip(skips / math.sqrt(len(self.layers))))
+    return self.head(h).transpose(1, 2)
 
 # %% ../../nbs/22_dexter_model.ipynb #c008_c
 register_model_class(DExterDenoiser)
@@ -181,6 +190,24 @@ def guided(model, w=1.2):
     return D.cfg_model(model, cfg_from_w(w), null_kwargs=_null_kwargs)
 
 # %% ../../nbs/22_dexter_model.ipynb #c011_a
+def _condition_kwargs(s, note, c, has_c, dev):
+    "The model kwargs of a conditional call: score kept, perceptual features (present unless `has_c` says) or none."
+    B, T = note.shape
+    if c is not None and has_c is None: has_c = torch.ones(B, dtype=torch.bool)
+    kw = dict(s=s.to(dev), note=note.to(dev), c=None if c is None else c.to(dev).float(),
+              has_c=None if has_c is None else has_c.to(dev), drop_s=torch.zeros(B, dtype=torch.bool, device=dev))
+    if kw['c'] is None:
+        kw['c'] = torch.zeros(B, T, len(C_COLS), device=dev); kw['has_c'] = torch.zeros(B, dtype=torch.bool, device=dev)
+    return kw
+
+def _start_from(diff, noise, x_start, strength):
+    "`(start step, x there)`: noise at the last step, or (transfer) `x_start` noised to `strength` of the steps."
+    if x_start is None or strength >= 1.0: return diff.num_timesteps - 1, noise
+    start = int(round(max(strength, 0.0) * (diff.num_timesteps - 1)))
+    B, dev = noise.shape[0], noise.device
+    return start, D.q_sample(diff, x_start.to(dev).float(), torch.full((B,), start, device=dev), noise)
+
+# %% ../../nbs/22_dexter_model.ipynb #c011_a_a
 @torch.no_grad()
 def sample_codec(model, s, note, c=None, has_c=None, w=1.2, steps=50, sampler='ddpm', eta=1.0, x_start=None,
                  strength=1.0, seed=0, progress=False, timesteps=None, clip=5.0):
@@ -196,18 +223,9 @@ def sample_codec(model, s, note, c=None, has_c=None, w=1.2, steps=50, sampler='d
     T_train = timesteps or model.config.get('timesteps', 1000)
     diff = make_diffusion(T_train).respace(steps=np.linspace(0, T_train - 1, steps).round().astype(int).tolist())
     g = torch.Generator(device=dev).manual_seed(int(seed))      # seeds x_T *and* every step's noise
-    B, T = note.shape
-    if c is not None and has_c is None: has_c = torch.ones(B, dtype=torch.bool)
-    kw = dict(s=s.to(dev), note=note.to(dev), c=None if c is None else c.to(dev).float(),
-              has_c=None if has_c is None else has_c.to(dev), drop_s=torch.zeros(B, dtype=torch.bool, device=dev))
-    if kw['c'] is None:
-        kw['c'] = torch.zeros(B, T, len(C_COLS), device=dev); kw['has_c'] = torch.zeros(B, dtype=torch.bool, device=dev)
-    noise = torch.randn(B, T, len(P_COLS), generator=g, device=dev)
-    if x_start is None or strength >= 1.0:
-        start, x_T = diff.num_timesteps - 1, noise
-    else:
-        start = int(round(max(strength, 0.0) * (diff.num_timesteps - 1)))
-        x_T = D.q_sample(diff, x_start.to(dev).float(), torch.full((B,), start, device=dev), noise)
+    kw = _condition_kwargs(s, note, c, has_c, dev)
+    noise = torch.randn(*note.shape, len(P_COLS), generator=g, device=dev)
+    start, x_T = _start_from(diff, noise, x_start, strength)
     fn = guided(model, w)
     was = model.training; model.eval()
     out = D.sample(fn, diff, x_T, start=start, sampler=sampler, eta=eta, model_kwargs=kw, generator=g, progress=progress,
