@@ -113,9 +113,9 @@ def pedal_at(ppart, times):
 def _ppart(performance):
     return performance.performedparts[0] if isinstance(performance, Performance) else performance
 
-# %% ../../nbs/20_dexter_codec.ipynb #c015_a
-def encode_performance(part, performance, alignment):
-    "`(p_codec (n,5), snote_ids, pad_mask)` for all matched + deleted score notes, (onset_div, pitch) order."
+# %% ../../nbs/20_dexter_codec.ipynb #c015_h
+def _partitura_codec(part, performance, alignment):
+    "`(na, ppart, pna, params, matched score ids)`: partitura's performance codec of the alignment, checked first."
     na = score_note_array(part)
     ppart = _ppart(performance)
     pna = ppart.note_array()
@@ -126,7 +126,32 @@ def encode_performance(part, performance, alignment):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         params, m_ids = _pt_encode(part, perf, al)
-    m_ids = np.asarray(m_ids).astype(str)
+    return na, ppart, pna, params, np.asarray(m_ids).astype(str)
+
+def _grace_articulation(out, mask, sub, ids, pna, s2p):
+    "Grace notes (no notated duration): partitura writes articulation 0; we store their duration in beats (in place)."
+    grace = (~mask) & (sub['duration_beat'] <= 0)
+    if grace.any():
+        p_dur = dict(zip(pna['id'].tolist(), pna['duration_sec'].tolist()))
+        d = np.maximum([p_dur[s2p[i]] for i in ids[grace].tolist()], 0.075)
+        out[grace, 3] = np.log2(d / np.maximum(out[grace, 0], 1e-3))
+
+# %% ../../nbs/20_dexter_codec.ipynb #c015_i
+def _fill_deleted(out, mask, ob):
+    "Codec rows of deleted (unplayed) notes, in place, from the played ones at score onsets `ob`."
+    # the beat period is piecewise constant from one played onset to the next: a deleted note takes the
+    # value of the last played onset group at or before it, so the decoded time grid is unchanged
+    k = np.clip(np.searchsorted(ob[~mask], ob[mask] + 1e-9, side='right') - 1, 0, None)
+    out[mask, 0] = out[~mask, 0][k]
+    out[mask, 1] = np.median(out[~mask, 1])
+    out[mask, 2] = 0.0
+    out[mask, 3] = np.median(out[~mask, 3])
+    out[mask, 4] = np.interp(ob[mask], ob[~mask], out[~mask, 4])
+
+# %% ../../nbs/20_dexter_codec.ipynb #c015_a
+def encode_performance(part, performance, alignment):
+    "`(p_codec (n,5), snote_ids, pad_mask)` for all matched + deleted score notes, (onset_div, pitch) order."
+    na, ppart, pna, params, m_ids = _partitura_codec(part, performance, alignment)
     # performed onsets of matched notes (for the pedal), by score id
     p_on = dict(zip(pna['id'].tolist(), pna['onset_sec'].tolist()))
     s2p = {a['score_id']: a['performance_id'] for a in alignment if a.get('label') == 'match'}
@@ -142,23 +167,43 @@ def encode_performance(part, performance, alignment):
     mrows = [row[i] for i in ids[~mask].tolist()]
     for c, name in enumerate(P_COLS[:4]): out[~mask, c] = params[name][mrows]
     out[~mask, 4] = pedal_at(ppart, [p_on[s2p[i]] for i in ids[~mask].tolist()])
-    # grace notes (no notated duration): partitura writes articulation 0; we store their duration in beats
-    grace = (~mask) & (sub['duration_beat'] <= 0)
-    if grace.any():
-        p_dur = dict(zip(pna['id'].tolist(), pna['duration_sec'].tolist()))
-        d = np.maximum([p_dur[s2p[i]] for i in ids[grace].tolist()], 0.075)
-        out[grace, 3] = np.log2(d / np.maximum(out[grace, 0], 1e-3))
-    if mask.any():
-        ob = sub['onset_beat']
-        # the beat period is piecewise constant from one played onset to the next: a deleted note takes the
-        # value of the last played onset group at or before it, so the decoded time grid is unchanged
-        k = np.clip(np.searchsorted(ob[~mask], ob[mask] + 1e-9, side='right') - 1, 0, None)
-        out[mask, 0] = out[~mask, 0][k]
-        out[mask, 1] = np.median(out[~mask, 1])
-        out[mask, 2] = 0.0
-        out[mask, 3] = np.median(out[~mask, 3])
-        out[mask, 4] = np.interp(ob[mask], ob[~mask], out[~mask, 4])
+    _grace_articulation(out, mask, sub, ids, pna, s2p)
+    if mask.any(): _fill_deleted(out, mask, sub['onset_beat'])
     return out, ids, mask
+
+# %% ../../nbs/20_dexter_codec.ipynb #c017_h
+def _decode_times(sub, pc):
+    "`(onsets from 0, durations)` in seconds of the score notes `sub` under the codec rows `pc` (partitura's decoder)."
+    bp = np.clip(np.nan_to_num(pc[:, 0], nan=0.5), 1e-3, 60.0)
+    arr = np.zeros(len(pc), dtype=[('beat_period', 'f4'), ('timing', 'f4'), ('articulation_log', 'f4')])
+    arr['beat_period'], arr['timing'] = bp, np.nan_to_num(pc[:, 2])
+    arr['articulation_log'] = np.clip(np.nan_to_num(pc[:, 3]), -8, 8)
+    on_dur = _pt_decode_time(sub['onset_beat'], np.maximum(sub['duration_beat'], 0.0), arr)
+    onset, dur = on_dur[:, 0], np.maximum(on_dur[:, 1], 0.02)
+    g = sub['duration_beat'] <= 0                 # grace notes: articulation = log2(duration in beats)
+    dur[g] = np.maximum(2.0 ** arr['articulation_log'][g] * bp[g], 0.02)
+    return onset - onset.min(), dur
+
+def _trim_overlaps(onset, dur, pitch):
+    "Durations cut to end just before the next onset of the same pitch."
+    o = np.lexsort((onset, pitch))
+    same = pitch[o][1:] == pitch[o][:-1]
+    nxt = np.full(len(o), np.inf); nxt[o[:-1][same]] = onset[o][1:][same]
+    return np.maximum(np.minimum(dur, nxt - onset - 1e-3), 0.02)
+
+# %% ../../nbs/20_dexter_codec.ipynb #c017_i
+def _pedal_controls(onset_div, onset, dur, pedal):
+    "CC64 events: each onset group's mean pedal value at its first onset (changes only), released at the end."
+    ped = np.clip(np.nan_to_num(pedal), 0, 1)
+    groups = np.unique(onset_div, return_inverse=True)[1]
+    g_on = np.zeros(groups.max() + 1); np.minimum.at(g_on, groups, 0); g_on[:] = np.inf
+    np.minimum.at(g_on, groups, onset)
+    g_ped = np.bincount(groups, ped) / np.bincount(groups)
+    controls, last = [], None
+    for t, v in sorted(zip(g_on, np.round(g_ped * 127).astype(int))):
+        if v != last: controls.append(dict(number=64, time=float(t), value=int(v), track=0, channel=0)); last = v
+    if controls: controls.append(dict(number=64, time=float((onset + dur).max()), value=0, track=0, channel=0))
+    return controls
 
 # %% ../../nbs/20_dexter_codec.ipynb #c017
 def decode_performance(na, p_codec, ids=None, pedal=True, trim_overlaps=False):
@@ -173,35 +218,13 @@ def decode_performance(na, p_codec, ids=None, pedal=True, trim_overlaps=False):
     sub = na[_index_of(na['id'], ids)]
     order = np.lexsort((sub['pitch'], sub['onset_div']))
     sub, pc, ids = sub[order], p_codec[order], np.asarray(ids)[order]
-    bp = np.clip(np.nan_to_num(pc[:, 0], nan=0.5), 1e-3, 60.0)
-    arr = np.zeros(len(pc), dtype=[('beat_period', 'f4'), ('timing', 'f4'), ('articulation_log', 'f4')])
-    arr['beat_period'], arr['timing'] = bp, np.nan_to_num(pc[:, 2])
-    arr['articulation_log'] = np.clip(np.nan_to_num(pc[:, 3]), -8, 8)
-    on_dur = _pt_decode_time(sub['onset_beat'], np.maximum(sub['duration_beat'], 0.0), arr)
-    onset, dur = on_dur[:, 0], np.maximum(on_dur[:, 1], 0.02)
-    g = sub['duration_beat'] <= 0                 # grace notes: articulation = log2(duration in beats)
-    dur[g] = np.maximum(2.0 ** arr['articulation_log'][g] * bp[g], 0.02)
-    onset = onset - onset.min()
-    if trim_overlaps:
-        o = np.lexsort((onset, sub['pitch']))
-        same = sub['pitch'][o][1:] == sub['pitch'][o][:-1]
-        nxt = np.full(len(o), np.inf); nxt[o[:-1][same]] = onset[o][1:][same]
-        dur = np.maximum(np.minimum(dur, nxt - onset - 1e-3), 0.02)
+    onset, dur = _decode_times(sub, pc)
+    if trim_overlaps: dur = _trim_overlaps(onset, dur, sub['pitch'])
     vel = np.clip(np.round(np.nan_to_num(pc[:, 1]) * 127), 1, 127).astype(int)
     notes = [dict(id=str(i), midi_pitch=int(np.clip(p, 1, 127)), note_on=float(o), note_off=float(o + d),
                   sound_off=float(o + d), velocity=int(v), track=0, channel=0)
              for i, p, o, d, v in zip(ids, sub['pitch'], onset, dur, vel)]
-    controls = []
-    if pedal:
-        ped = np.clip(np.nan_to_num(pc[:, 4]), 0, 1)
-        groups = np.unique(sub['onset_div'], return_inverse=True)[1]
-        g_on = np.zeros(groups.max() + 1); np.minimum.at(g_on, groups, 0); g_on[:] = np.inf
-        np.minimum.at(g_on, groups, onset)
-        g_ped = np.bincount(groups, ped) / np.bincount(groups)
-        last = None
-        for t, v in sorted(zip(g_on, np.round(g_ped * 127).astype(int))):
-            if v != last: controls.append(dict(number=64, time=float(t), value=int(v), track=0, channel=0)); last = v
-        if controls: controls.append(dict(number=64, time=float((onset + dur).max()), value=0, track=0, channel=0))
+    controls = _pedal_controls(sub['onset_div'], onset, dur, pc[:, 4]) if pedal else []
     # the articulation already measures the *sounding* duration (pedal included), so the pedal events must
     # not extend the notes a second time: threshold 128 keeps sound_off == note_off
     return PerformedPart(notes, controls=controls, sustain_pedal_threshold=128)
