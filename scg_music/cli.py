@@ -16,6 +16,7 @@ COMMANDS = {
     'train':        ('scg_music.train', 'train_main', 'train the VAE, the DiT or a rule classifier (vae|dit|classifier)'),
     'generate':     ('scg_music.generate', 'generate_main', 'rule-guided generation from a YAML config'),
     'edit':         ('scg_music.generate', 'edit_main', 'regenerate chosen bars of an excerpt toward new rule targets'),
+    'rules':        ('scg_music.rules', 'rules_main', 'list the registered rules, or measure every rule of a MIDI/score file'),
     'evaluate':     ('scg_music.evaluate', 'evaluate_main', 'rule losses and quality (OA) of a generation folder'),
     'render':       ('scg_music.dexter.render', 'render_main', 'render a score as an expressive performance (DExter)'),
     'dexter-train': ('scg_music.dexter.train', 'dexter_train_main', 'train a DExter model'),
@@ -23,7 +24,8 @@ COMMANDS = {
 
 def _usage():
     w = max(map(len, COMMANDS))
-    lines = ['usage: scg-music <command> [options]   (scg-music <command> --help for its options)', '', 'commands:']
+    lines = ['usage: scg-music [--import MODULE_OR_FILE.py ...] <command> [options]   (scg-music <command> --help for its options)',
+             '', 'commands:']
     lines += [f'  {name:<{w}}  {desc}' for name, (_, _, desc) in COMMANDS.items()]
     return '\n'.join(lines)
 
@@ -39,9 +41,21 @@ def resolve(command):
     if not hasattr(module, fn): raise SystemExit(f"scg-music {command}: {mod} has no {fn}")
     return getattr(module, fn)
 
+def _imports(argv):
+    "Run leading `--import MODULE_OR_FILE.py` options (code that registers rules, say); returns the rest."
+    import runpy
+    from pathlib import Path
+    while argv and argv[0] == '--import':
+        if len(argv) < 2: raise SystemExit('scg-music --import: give a module name or a .py file')
+        what, argv = argv[1], argv[2:]
+        try: runpy.run_path(what) if what.endswith('.py') and Path(what).is_file() else importlib.import_module(what)
+        except ImportError as e: raise SystemExit(f'scg-music --import {what}: {e}') from e
+    return argv
+
+# %% ../nbs/11_cli.ipynb #c005_a
 def main(argv=None):
     "Entry point of the `scg-music` console script."
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _imports(list(sys.argv[1:] if argv is None else argv))
     if not argv or argv[0] in ('-h', '--help', 'help'):
         print(_usage()); return 0
     rc = resolve(argv[0])(argv[1:])

@@ -84,11 +84,11 @@ def collage_model(eps_fn, kind='chain', base=BASE, overlap=OVERLAP, exact=False)
     return fn
 
 # %% ../nbs/07b_collage.ipynb #c013
+from .rules import get_rule
+
 def windowing(name):
-    "Layout of a rule's output over time: 'halves' (note density: vertical ++ horizontal), 'windows' (chords), 'global'."
-    if name.startswith('note_density'): return 'halves'
-    if name.startswith('chord'): return 'windows'
-    return 'global'
+    "Layout of a rule's output over time (its `Rule.layout`): 'halves' (vertical ++ horizontal), 'windows', 'global'."
+    return get_rule(name).layout
 
 def split_target(name, target, num_chunks):
     "Slice a long-piece target `(B, D)` into `num_chunks` per-chunk targets (chunked selection)."

@@ -18,22 +18,39 @@ __all__ = ['TARGET_NAMES', 'ND_PAIRS', 'RULE_NAMES', 'COND_FNS', 'METHODS', 'SHI
            'edit_main']
 
 # %% ../nbs/10_generate.ipynb #c005
-TARGET_NAMES = {'pitch_hist': 12, 'chord_progression': 8, 'vertical_nd': 8, 'horizontal_nd': 8,
-                 'vertical_nd_hr_1': 8, 'horizontal_nd_hr_1': 8, 'vertical_nd_hr_2': 8, 'horizontal_nd_hr_2': 8}
-ND_PAIRS = {'note_density': ('vertical_nd', 'horizontal_nd', 5.0),
-            'note_density_hr_1': ('vertical_nd_hr_1', 'horizontal_nd_hr_1', 1.0),
-            'note_density_hr_2': ('vertical_nd_hr_2', 'horizontal_nd_hr_2', 2.0)}
-RULE_NAMES = ('pitch_hist', 'note_density', 'note_density_hr_1', 'note_density_hr_2', 'chord_progression')
+from collections.abc import Mapping
+from .rules import RULE_REGISTRY, RuleNames, get_rule, target_key, target_keys
+
+class _Live(Mapping):
+    "A read-only mapping recomputed from the rule registry on every access."
+    def __init__(self, fn): self.fn = fn
+    def __getitem__(self, k): return self.fn()[k]
+    def __iter__(self): return iter(self.fn())
+    def __len__(self): return len(self.fn())
+    def __repr__(self): return repr(self.fn())
+
+def _key_size(rule, part): return rule.dim if part is None or rule.dim is None else rule.dim // 2
+
+TARGET_NAMES = _Live(lambda: {k: _key_size(r, p) for k, (r, p) in target_keys().items()})   # YAML key -> values per 10.24 s
+ND_PAIRS = _Live(lambda: {n: r.pair for n, r in RULE_REGISTRY.items() if r.pair})          # rule -> (vertical key, horizontal key, scale)
+RULE_NAMES = RuleNames()                                                                   # every registered rule
 COND_FNS = {'grad_nn_zt_mse': 'classifier', 'grad_nn_zt_chord': 'classifier',
             'nn_z0_mse_dummy': 'dps', 'nn_z0_chord_dummy': 'dps', 'rule_x0_mse_dummy': 'dps'}
 METHODS = ('no_guidance', 'classifier_guidance', 'dps')
 
+# %% ../nbs/10_generate.ipynb #c005_a
+def _key_rule(k):
+    "`(rule, part)` of a `target_rules` key, or `(None, None)` for an unknown one."
+    try: return target_key(k)
+    except BadInputError: return None, None
+
 def target_rule_names(target_rules):
-    "Rule names (RULES keys) a `target_rules` mapping asks for, in order."
+    "Rule names (RULES keys) a `target_rules` mapping asks for, in order (unknown keys kept as they are)."
     out = []
     for k in target_rules:
-        r = next((n for n, (v, h, _) in ND_PAIRS.items() if k in (v, h)), k)
-        if r not in out: out.append(r)
+        r = _key_rule(k)[0]
+        n = r.name if r is not None else k
+        if n not in out: out.append(n)
     return out
 
 # %% ../nbs/10_generate.ipynb #c006
@@ -50,6 +67,7 @@ class CondFn:
     classifier_scales: list
     classifiers: Classifiers | None = None
 
+# %% ../nbs/10_generate.ipynb #c006_a
 @dataclass
 class Guidance:
     vae: bool = True
@@ -70,6 +88,7 @@ class SCG:
     weights: dict = field(default_factory=dict)   # rule name -> weight in the SCG score (default 1)
     x0_timestep: str = 'next'                      # 'next' (consistent, default) | 'current' (released)
 
+# %% ../nbs/10_generate.ipynb #c006_b
 @dataclass
 class Sampling:
     use_ddim: bool = False
@@ -92,6 +111,7 @@ class Edit:
     l_start: int = 0
     l_end: int = 128
 
+# %% ../nbs/10_generate.ipynb #c006_c
 @dataclass
 class Config:
     target_rules: dict
@@ -151,45 +171,63 @@ class _Reader:
             hint = f" (did you mean `{near[0]}`?)" if near else ''
             raise BadInputError(f"{self.src}: unknown key `{self.key(k)}`{hint}")
 
+# %% ../nbs/10_generate.ipynb #c008_a
 def _nonneg(v): return None if v >= 0 else f"must be >= 0, got {v}"
 def _pos(v): return None if v > 0 else f"must be > 0, got {v}"
 
 # %% ../nbs/10_generate.ipynb #c010
 def _read_targets(r, windows=None, edit=False):
+    "Validated `target_rules`: each key's rule (`rules.target_key`) gives its length, layout and value checks."
     if not r.d: raise BadInputError(f"{r.src}: `target_rules` is empty; name at least one rule")
-    out = {}
+    out, pairs, keys = {}, {}, target_keys()
     for k, v in r.d.items():
         r.used.add(k)
-        if k not in TARGET_NAMES:
-            near = difflib.get_close_matches(str(k), list(TARGET_NAMES), 1)
-            raise r.err(k, f"unknown rule" + (f" (did you mean `{near[0]}`?)" if near else f"; known: {list(TARGET_NAMES)}"))
+        rule, part = _key_rule(k)
+        if rule is None:
+            near = difflib.get_close_matches(str(k), list(keys), 1)
+            raise r.err(k, f"unknown rule" + (f" (did you mean `{near[0]}`?)" if near else f"; known: {list(keys)}"))
+        if part: pairs[rule.name] = rule
         if v is None: out[k] = None; continue
         if isinstance(v, int) and not isinstance(v, bool):
-            if not (edit and 'nd' in k): raise r.err(k, f"an integer target (class shift) is only valid for note density in edit configs; give a list")
+            if not (edit and part): raise r.err(k, f"an integer target (class shift) is only valid for note density in edit configs; give a list")
             out[k] = v; continue
         if not isinstance(v, list) or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in v):
             raise r.err(k, f"expected a list of numbers or null, got {v!r}")
-        n = TARGET_NAMES[k]
-        if k == 'pitch_hist':
-            if len(v) != 12: raise r.err(k, f"needs 12 values (one per pitch class), got {len(v)}")
-            if min(v) < 0 or sum(v) <= 0: raise r.err(k, f"must be non-negative with a positive sum")
-        else:
-            ok = {n} if windows is None else {n, windows}
-            if edit: ok = {windows} if windows else ok
-            if len(v) not in ok: raise r.err(k, f"needs {' or '.join(map(str, sorted(ok)))} values (one per 1.28 s window), got {len(v)}")
-            if k == 'chord_progression' and not all(float(a).is_integer() and 0 <= a <= 7 for a in v):
-                raise r.err(k, f"chord degrees must be integers 0..7, got {v}")
-            if min(v) < 0: raise r.err(k, f"note densities must be >= 0, got {v}")
-        out[k] = [float(a) for a in v] if k != 'chord_progression' else [int(a) for a in v]
-    for name, (vk, hk, _) in ND_PAIRS.items():
-        if (vk in out) != (hk in out):
-            have, miss = (vk, hk) if vk in out else (hk, vk)
-            raise BadInputError(f"{r.src}: `target_rules.{have}` needs its partner `target_rules.{miss}` (they form one {name} target)")
-        if vk in out and (out[vk] is None) != (out[hk] is None):
-            raise BadInputError(f"{r.src}: `target_rules.{vk}` and `{hk}` must both be given or both null")
-        if vk in out and isinstance(out[vk], list) and isinstance(out[hk], list) and len(out[vk]) != len(out[hk]):
-            raise BadInputError(f"{r.src}: `target_rules.{vk}` and `{hk}` must have the same length")
+        _check_length(r, k, v, rule, part, windows, edit)
+        if part is None:
+            try: rule.parse(v, frames=None)
+            except BadInputError as e: raise r.err(k, str(e)) from None
+        out[k] = [int(a) for a in v] if rule.discrete else [float(a) for a in v]
+    for rule in pairs.values(): _check_pair(r, out, rule)
     return out
+
+# %% ../nbs/10_generate.ipynb #c010_a
+def _check_length(r, k, v, rule, part, windows, edit):
+    "Global rules take `dim` values; windowed ones a block per 1.28 s window (of 8, or of the collage / edit span)."
+    n = _key_size(rule, part)
+    if n is None: return
+    if rule.layout == 'global':
+        if len(v) != n: raise r.err(k, f"needs {n} values, got {len(v)}")
+        return
+    per = n // 8
+    ok = {n} if windows is None else {n, per * windows}
+    if edit: ok = {per * windows} if windows else ok
+    if len(v) not in ok: raise r.err(k, f"needs {' or '.join(map(str, sorted(ok)))} values ({per} per 1.28 s window), got {len(v)}")
+
+# %% ../nbs/10_generate.ipynb #c010_a_a
+def _check_pair(r, out, rule):
+    "Both keys of a halves rule's `pair`, both null or both lists of one length, valid together."
+    vk, hk, sc = rule.pair
+    if (vk in out) != (hk in out):
+        have, miss = (vk, hk) if vk in out else (hk, vk)
+        raise BadInputError(f"{r.src}: `target_rules.{have}` needs its partner `target_rules.{miss}` (they form one {rule.name} target)")
+    if (out[vk] is None) != (out[hk] is None):
+        raise BadInputError(f"{r.src}: `target_rules.{vk}` and `{hk}` must both be given or both null")
+    v, h = out[vk], out[hk]
+    if isinstance(v, list) and isinstance(h, list):
+        if len(v) != len(h): raise BadInputError(f"{r.src}: `target_rules.{vk}` and `{hk}` must have the same length")
+        try: rule.parse(v + [x / sc for x in h], frames=None)
+        except BadInputError as e: raise r.err(vk, str(e)) from None
 
 # %% ../nbs/10_generate.ipynb #c011
 def _read_cond_fn(r, g):
@@ -203,7 +241,7 @@ def _read_cond_fn(r, g):
         if want == 'classifier' and g['method'] == 'dps': raise c.err(f'fns[{i}]', f"{f} is a classifier-guidance function but guidance.method is 'dps'")
     names = c.get('rule_names', list)
     for i, n in enumerate(names):
-        if n not in RULE_NAMES: raise c.err(f'rule_names[{i}]', f"unknown rule {n!r}; known: {list(RULE_NAMES)}")
+        if _key_rule(n)[0] is None or _key_rule(n)[1]: raise c.err(f'rule_names[{i}]', f"unknown rule {n!r}; known: {list(RULE_NAMES)}")
     scales = c.get('classifier_scales', list)
     if not (len(fns) == len(names) == len(scales)):
         raise c.err('fns', f"fns ({len(fns)}), rule_names ({len(names)}) and classifier_scales ({len(scales)}) must have the same length")
@@ -248,6 +286,7 @@ def _read_guidance(r):
     r.done()
     return Guidance(**g)
 
+# %% ../nbs/10_generate.ipynb #c012_a
 def _read_scg(r, rules):
     n = r.get('num_samples', int, check=_pos)
     mode = r.get('x0_timestep', str, 'next', choices=('next', 'current'))
@@ -255,7 +294,7 @@ def _read_scg(r, rules):
     for k, v in r.d.items():
         if k in ('num_samples', 'x0_timestep'): continue
         r.used.add(k)
-        if k not in RULE_NAMES: raise r.err(k, f"unknown rule weight {k!r}; known: {list(RULE_NAMES)}")
+        if _key_rule(k)[0] is None or _key_rule(k)[1]: raise r.err(k, f"unknown rule weight {k!r}; known: {list(RULE_NAMES)}")
         if isinstance(v, bool) or not isinstance(v, (int, float)): raise r.err(k, f"expected a number, got {v!r}")
         if k not in rules: raise r.err(k, f"weight for {k!r}, which has no target in target_rules ({rules})")
         w[k] = float(v)
@@ -285,6 +324,7 @@ def _read_dc(r):
     r.done()
     return d
 
+# %% ../nbs/10_generate.ipynb #c013_a
 def _read_edit(r):
     e = Edit(str(r.get('source', None, 'dataset')), r.get('noise_level', int, 500, check=lambda v: None if 1 <= v <= 1000 else f"must be in 1..1000, got {v}"),
              r.get('l_start', int, 0, check=_nonneg), r.get('l_end', int, 128, check=_pos))
@@ -318,7 +358,7 @@ def load_config(src, kind=None):
         windows = collage_width(dc.type, dc.num_img, 128, dc.overlap_size) // 16
     else: windows = 8
     tr = top.sub('target_rules')
-    if ed and windows is None and any(r != 'pitch_hist' for r in target_rule_names(tr.d)):
+    if ed and windows is None and any(_key_rule(k)[0] is not None and _key_rule(k)[0].layout != 'global' for k in tr.d):
         raise BadInputError(f"{name}: edit.l_start..l_end ({ed.l_start}..{ed.l_end}) must span whole 1.28 s windows (multiples of 16 rows) for windowed rules {target_rule_names(tr.d)}")
     targets = _read_targets(tr, windows, edit=ed is not None)
     rules = target_rule_names(targets)
@@ -356,27 +396,25 @@ def find_config(name):
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from .rules import get_rule
 from .collage import collage_width, windowing
 from .guidance import nd_class_shift
 from .pipeline import measure
 
 def config_targets(cfg):
-    "Rule name -> tensor (D,) | None | ('shift', vertical, horizontal) from `cfg.target_rules`."
+    "Rule name -> tensor (D,) | None | ('shift', vertical, horizontal) from `cfg.target_rules` (each rule's parser)."
     tr, out = cfg.target_rules, {}
     for name in cfg.rule_names:
-        if name in ND_PAIRS:
-            vk, hk, sc = ND_PAIRS[name]
+        rule = get_rule(name)
+        if rule.pair:
+            vk, hk, sc = rule.pair
             v, h = tr[vk], tr[hk]
             if v is None: out[name] = None
             elif isinstance(v, int) or isinstance(h, int):
                 if not (isinstance(v, int) and isinstance(h, int)): raise BadInputError(f"{cfg.path}: {vk}/{hk}: give both as class shifts or both as lists")
                 out[name] = ('shift', v, h)
-            else: out[name] = torch.tensor(v + [x / sc for x in h], dtype=torch.float32)
-        elif name == 'pitch_hist':
-            v = tr[name]; out[name] = None if v is None else torch.tensor(v, dtype=torch.float32) / sum(v)
+            else: out[name] = rule.parse(v + [x / sc for x in h], frames=None)
         else:
-            v = tr[name]; out[name] = None if v is None else torch.tensor(v, dtype=torch.long)
+            v = tr[name]; out[name] = None if v is None else rule.parse(v, frames=None)
     return out
 
 # %% ../nbs/10_generate.ipynb #c022
@@ -416,6 +454,7 @@ def resolve_classifier(pipe, path, model_dir=None):
     raise BadInputError(f"classifier {path!r} not found: not among the pipeline's classifiers {list(getattr(pipe, 'classifiers', {}))} "
                         f"and no file under {model_dir or Path.cwd()} (train one with `scg-music train classifier` or pass --model-dir)")
 
+# %% ../nbs/10_generate.ipynb #c024_a
 def config_guidance(cfg, pipe, model_dir=None):
     "The `pipe(...)` guidance keywords of a config: the guidance name, SCG candidates and weights, classifier/DPS terms."
     g, c = cfg.guidance, cfg.guidance.cond_fn
@@ -510,6 +549,7 @@ def tile_windows(name, v, windows):
         return torch.cat([a[idx], b[idx]])
     return v if len(v) == windows else v[torch.arange(windows) % len(v)]
 
+# %% ../nbs/10_generate.ipynb #c030_a
 def _batch_targets(cfg, given, sampler, B, rng, H, device):
     "Targets `{name: (B,D)}` for one batch: given ones repeated (tiled per 10.24 s for long pieces), null ones drawn."
     out, need = {}, [n for n, v in given.items() if v is None]
@@ -523,6 +563,7 @@ def _batch_targets(cfg, given, sampler, B, rng, H, device):
         out[n] = tile_windows(n, v, H // 16)[None].expand(B, -1)
     return {k: v.to(device) for k, v in out.items()}
 
+# %% ../nbs/10_generate.ipynb #c030_b
 def generate(pipe, config, num_samples=20, batch_size=4, out_dir='out/generate', class_label=1, seed=0, steps=None,
              corpus='cache/corpus', model_dir=None, png=True, progress=True):
     "Rule-guided generation from a config: MIDI + PNG per sample and `results.json` in `out_dir`. Returns the results dict."
@@ -583,8 +624,8 @@ def _edit_targets(cfg, given, src, rows, gen):
         r = get_rule(name)
         o, of = r.fn(part), r.fn(full)
         orig[name] = o
-        if name in ND_PAIRS:
-            sc = ND_PAIRS[name][2]
+        if r.pair:
+            sc = r.pair[2]
             if v is None: t = nd_class_shift(o, sc, None, None, gen)
             elif isinstance(v, tuple): t = nd_class_shift(o, sc, v[1], v[2], gen)
             else: t = v[None].expand(o.shape[0], -1).to(o)
@@ -602,11 +643,13 @@ def _edit_targets(cfg, given, src, rows, gen):
         tf[name] = f
     return tg, tf, orig
 
+# %% ../nbs/10_generate.ipynb #c032_a
 def _load_source(source, B):
     from scg_music.rules import load_roll, fit_frames
     x = fit_frames(load_roll(source).float(), 1024)[:1].clamp(-1, 1)
     return x.expand(B, -1, -1, -1).clone()
 
+# %% ../nbs/10_generate.ipynb #c032_b
 def edit(pipe, config, source=None, num_samples=4, batch_size=4, out_dir='out/edit', class_label=1, seed=0, steps=None,
          corpus='cache/corpus', model_dir=None, png=True, progress=True):
     "Regenerate latent rows `edit.l_start..l_end` of source excerpts toward new targets; writes MIDI/PNG + results.json."
@@ -682,6 +725,7 @@ def _overrides(cfg, a):
         if a.x0_timestep: cfg.scg.x0_timestep = a.x0_timestep
     return cfg
 
+# %% ../nbs/10_generate.ipynb #c034_a
 def _pipeline(a):
     from scg_music.pipeline import RuleGuidedPipeline
     if a.released_vae or a.released_dit:
@@ -705,6 +749,7 @@ def _parse(argv, prog, desc, extra=None):
     if not a.config: ap.error('--config is required')
     return a
 
+# %% ../nbs/10_generate.ipynb #c034_b
 def generate_main(argv=None):
     "CLI: `scg-music generate`."
     a = _parse(argv, 'scg-music generate', 'rule-guided generation from a YAML config')

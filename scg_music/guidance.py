@@ -12,13 +12,13 @@ from fastcore.basics import patch
 import torch.nn.functional as F
 from .diffusion import call_model, predict_x0, eps_from_x0, extract, ddim_mean_std, Step, ancestral_step
 from .core import NOTE_THRESHOLD, MIN_PIANO, MAX_PIANO
-from .rules import get_rule, pitch_hist
+from .rules import get_rule, pitch_hist, soft_note_density, SURROGATES
 from .collage import chunk_targets
 
 # %% auto #0
 __all__ = ['DIFF_RULES', 'guide_on', 'RuleScore', 'candidate_x0', 'scg_select', 'scg_step', 'ClassifierTerm', 'classifier_grad',
-           'classifier_shift', 'ClassifierShift', 'soft_note_density', 'DPSClassifierTerm', 'DPSRuleTerm', 'dps_shift',
-           'DPSShift', 'edit_mask', 'edit_x0_hook', 'edit_start', 'nd_class_shift', 'SCGSelect', 'Guide']
+           'classifier_shift', 'ClassifierShift', 'DPSClassifierTerm', 'DPSRuleTerm', 'dps_shift', 'DPSShift',
+           'edit_mask', 'edit_x0_hook', 'edit_start', 'nd_class_shift', 'SCGSelect', 'Guide']
 
 # %% ../nbs/07_guidance.ipynb #c004
 def guide_on(i, schedule=None):
@@ -170,23 +170,7 @@ class ClassifierShift:
         return replace(s, mean=mean, x0_hat=x0, eps=eps)
 
 # %% ../nbs/07_guidance.ipynb #c013
-def soft_note_density(rolls, interval=128, horizontal_scale=5.0, tau=0.005, margin=0.025):
-    "Differentiable surrogate of `rules.note_density` `(B, 2W)`: sigmoid occupancy, soft onsets."
-    x = rolls[:, 0].float()
-    keys = torch.zeros(128, 1, device=x.device, dtype=x.dtype); keys[MIN_PIANO:MAX_PIANO + 1] = 1
-    b = torch.sigmoid((x - NOTE_THRESHOLD - margin) / tau) * keys                    # (B,128,T) soft sounding
-    B, _, T = b.shape
-    if T % interval: raise ValueError(f"soft_note_density: T={T} frames is not a multiple of interval={interval}")
-    vert = b.sum(1)
-    new = (b - F.pad(b, (1, 0))[..., :-1]).clamp(min=0).sum(1)
-    onset = new.clamp(max=1.0)
-    W = T // interval
-    return torch.cat([vert.view(B, W, interval).mean(-1), onset.view(B, W, interval).sum(-1) / horizontal_scale], -1)
-
-DIFF_RULES = {'pitch_hist': pitch_hist,
-              'note_density': soft_note_density,
-              'note_density_hr_1': lambda r: soft_note_density(r, horizontal_scale=1.0),
-              'note_density_hr_2': lambda r: soft_note_density(r, horizontal_scale=2.0)}
+DIFF_RULES = SURROGATES      # rule name -> differentiable surrogate: a live view of `rules.RULE_REGISTRY`
 
 # %% ../nbs/07_guidance.ipynb #c015
 @dataclass
@@ -197,16 +181,17 @@ class DPSClassifierTerm(ClassifierTerm):
 
 @dataclass
 class DPSRuleTerm:
-    "DPS-rule: `-scale * sum_d (RULE(decode(x0)) - r)^2` with a differentiable rule (`DIFF_RULES`)."
+    "DPS-rule: `-scale * sum_d (RULE(decode(x0)) - r)^2` with the rule's differentiable `surrogate`."
     name: str
     target: torch.Tensor
     decode: Callable
     scale: float = 1.0
     rows: tuple | None = None
     def log_prob(self, x0, t=None):
-        if self.name not in DIFF_RULES: raise ValueError(f"DPS-rule needs a differentiable rule; {self.name!r} has none (have {list(DIFF_RULES)})")
+        f = get_rule(self.name).surrogate
+        if f is None: raise ValueError(f"DPS-rule needs a differentiable rule; {self.name!r} has no surrogate (have {list(DIFF_RULES)})")
         if self.rows is not None: x0 = x0[..., self.rows[0]:self.rows[1], :]
-        v = DIFF_RULES[self.name](self.decode(x0))
+        v = f(self.decode(x0))
         return -self.scale * ((v - self.target.to(v.device).float()) ** 2).sum(-1)
 
 # %% ../nbs/07_guidance.ipynb #c015b

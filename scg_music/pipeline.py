@@ -193,14 +193,14 @@ def class_id(label):
     return label                                          # an int, ids as a tensor / array, or None: checked by _labels
 
 # %% ../nbs/09_pipeline.ipynb #p04
-from .rules import get_rule, parse_targets, extract_rules, load_roll, fit_frames, _ND_PAIR
+from .rules import get_rule, parse_targets, extract_rules, load_roll, fit_frames, target_key, RuleNames
 from .collage import windowing, collage_model
 
-DEFAULT_RULES = ('pitch_hist', 'note_density', 'chord_progression')    # the rules the classifiers were trained on
+DEFAULT_RULES = RuleNames('default')    # measured from a targets file: the registered rules with `default=True`
 
 def _rule_name(key):
-    m = _ND_PAIR.match(str(key))
-    return ('note_density' + (f'_hr_{m.group(3)}' if m.group(2) else '')) if m else key
+    "The rule a target key names (`vertical_nd` -> `note_density`)."
+    return target_key(key)[0].name
 
 # %% ../nbs/09_pipeline.ipynb #p04b
 def resolve_targets(targets, n=1, frames=1024, device='cpu'):
@@ -212,16 +212,16 @@ def resolve_targets(targets, n=1, frames=1024, device='cpu'):
     if not isinstance(targets, dict): raise BadInputError(f'targets: expected a dict of rule -> values or a MIDI/score path, got {type(targets).__name__}')
     null = [k for k, v in targets.items() if v is None]
     if null: raise BadInputError(f'target {null[0]!r} is null; give values (the YAML jobs draw null targets from a corpus)')
-    parsed = parse_targets({k: v for k, v in targets.items() if not torch.is_tensor(v)})
+    parsed = parse_targets({k: v for k, v in targets.items() if not torch.is_tensor(v)}, frames)
     out = {}
     for k, v in targets.items():
         name = k if torch.is_tensor(v) else _rule_name(k)
         if name in out: continue
         t = (v if torch.is_tensor(v) else parsed[name]).to(device)
-        get_rule(name)
+        r = get_rule(name)
         if t.ndim == 1: t = t[None].expand(n, -1)
         if t.ndim != 2 or t.shape[0] != n: raise BadInputError(f'target {name!r}: expected (D,) or ({n}, D) values, got shape {tuple(t.shape)}')
-        want = {'halves': 2 * (frames // 128), 'windows': frames // 128}.get(windowing(name))
+        want = r.size(frames)
         if want is not None and t.shape[-1] != want:
             raise BadInputError(f'target {name!r} has {t.shape[-1]} values; {frames} frames make {frames // 128} windows of 1.28 s: it needs {want}')
         out[name] = t
@@ -287,7 +287,7 @@ GenerationOutput.save = _save
 
 # %% ../nbs/09_pipeline.ipynb #p11
 from .guidance import (Guide, SCGSelect, ClassifierShift, DPSShift, RuleScore, ClassifierTerm, DPSClassifierTerm,
-                                DPSRuleTerm, DIFF_RULES, edit_mask, edit_x0_hook, edit_start)
+                                DPSRuleTerm, edit_mask, edit_x0_hook, edit_start)
 
 GUIDANCE = ('scg', 'classifier', 'dps', 'scg+classifier', 'scg+dps')
 CLASSIFIER_KEYS = {'pitch_hist': 'pitch', 'note_density': 'nd', 'chord_progression': 'chord'}
@@ -306,7 +306,7 @@ def _shift_terms(self: RuleGuidedPipeline, kind, targets, scales=None, via=None)
         scale = float(scales[name]) if scales is not None else default.get(name, 1.0)
         key = (via or {}).get(name, CLASSIFIER_KEYS.get(name, name))
         model = self.classifiers.get(key)
-        if kind == 'dps' and (key == 'rule' or (model is None and name in DIFF_RULES)):
+        if kind == 'dps' and (key == 'rule' or (model is None and get_rule(name).surrogate is not None)):
             terms.append(DPSRuleTerm(name, targets[name], self.decode, scale)); continue
         if model is None: missing.append(name); continue
         term = ClassifierTerm if kind == 'classifier' else DPSClassifierTerm

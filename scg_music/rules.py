@@ -5,6 +5,8 @@
 # %% ../nbs/06_rules.ipynb #c002
 from __future__ import annotations
 import math, re
+from collections.abc import Mapping, Sequence
+from functools import lru_cache, partial
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -16,11 +18,13 @@ import torch.nn.functional as F
 # %% auto #0
 __all__ = ['VERTICAL_ND_BOUNDS', 'VERTICAL_ND_CENTER', 'HORIZONTAL_ND_BOUNDS', 'HORIZONTAL_ND_CENTER', 'KEY_DICT', 'IND2KEY',
            'NO_KEY', 'AARDEN_ESSEN_MAJOR', 'AARDEN_ESSEN_MINOR', 'PC_STEP', 'KEY_TONIC_PC', 'KEY_MODE',
-           'KEY_TONIC_STEP', 'TICKS_PER_FRAME', 'GRID_PER_QUARTER', 'BAR', 'CHORD_TOL', 'LOSSES', 'RULE_REGISTRY',
-           'RULES', 'RULE_LOSSES', 'pitch_hist', 'note_density', 'note_density_hr_1', 'note_density_hr_2',
-           'note_density_class', 'chord_progression', 'detect_key', 'chord_tag_num', 'chord_progression_music21',
-           'mse_loss_mean', 'zero_one_loss_mean', 'Rule', 'register_rule', 'get_rule', 'rule_loss',
-           'note_density_pixel', 'chord_progression_pixel', 'parse_targets', 'fit_frames', 'load_roll', 'extract_rules']
+           'KEY_TONIC_STEP', 'TICKS_PER_FRAME', 'GRID_PER_QUARTER', 'BAR', 'CHORD_TOL', 'LOSSES', 'LAYOUTS',
+           'RULE_REGISTRY', 'RULES', 'RULE_LOSSES', 'SURROGATES', 'pitch_hist', 'note_density', 'note_density_hr_1',
+           'note_density_hr_2', 'note_density_class', 'soft_note_density', 'chord_progression', 'detect_key',
+           'chord_tag_num', 'chord_progression_music21', 'mse_loss_mean', 'zero_one_loss_mean', 'Rule', 'RegistryView',
+           'RuleNames', 'register_rule', 'unregister_rule', 'get_rule', 'rule_loss', 'note_density_pixel',
+           'chord_progression_pixel', 'target_key', 'target_keys', 'parse_targets', 'fit_frames', 'load_roll',
+           'extract_rules', 'rules_table', 'rules_main']
 
 # %% ../nbs/06_rules.ipynb #c003
 from .core import MIN_PIANO, MAX_PIANO, FS, WINDOW, NOTE_THRESHOLD, BadInputError   # channel 0 below NOTE_THRESHOLD is background
@@ -91,6 +95,20 @@ def note_density_class(rolls, interval=128, quantize_factor=1, horizontal_scale=
     vb = torch.tensor(VERTICAL_ND_BOUNDS, device=nd.device)
     hb = torch.tensor(HORIZONTAL_ND_BOUNDS, device=nd.device) / horizontal_scale
     return torch.cat([torch.bucketize(nd[:, :W].contiguous(), vb), torch.bucketize(nd[:, W:].contiguous(), hb)], -1)
+
+# %% ../nbs/06_rules.ipynb #c007_c
+def soft_note_density(rolls, interval=128, horizontal_scale=5.0, tau=0.005, margin=0.025):
+    "Differentiable surrogate of `rules.note_density` `(B, 2W)`: sigmoid occupancy, soft onsets."
+    x = rolls[:, 0].float()
+    keys = torch.zeros(128, 1, device=x.device, dtype=x.dtype); keys[MIN_PIANO:MAX_PIANO + 1] = 1
+    b = torch.sigmoid((x - NOTE_THRESHOLD - margin) / tau) * keys                    # (B,128,T) soft sounding
+    B, _, T = b.shape
+    if T % interval: raise ValueError(f"soft_note_density: T={T} frames is not a multiple of interval={interval}")
+    vert = b.sum(1)
+    new = (b - F.pad(b, (1, 0))[..., :-1]).clamp(min=0).sum(1)
+    onset = new.clamp(max=1.0)
+    W = T // interval
+    return torch.cat([vert.view(B, W, interval).mean(-1), onset.view(B, W, interval).sum(-1) / horizontal_scale], -1)
 
 # %% ../nbs/06_rules.ipynb #c011
 KEY_DICT = {"D major": 0, "g minor": 1, "B- major": 2, "G major": 3, "d minor": 4, "c# minor": 5, "F major": 6,
@@ -511,66 +529,140 @@ def zero_one_loss_mean(values, target):
 
 LOSSES = {'mse': mse_loss_mean, 'mse_loss_mean': mse_loss_mean,
           'zero_one': zero_one_loss_mean, 'zero_one_loss_mean': zero_one_loss_mean}
-
-@dataclass
-class Rule:
-    "A registered rule: `fn(rolls (B,C,128,T)) -> (B,dim)`, `loss(values, target) -> (B,)`, target parser."
-    name: str
-    fn: Callable
-    loss: Callable
-    dim: int | None = None                    # output length for a 1024-frame roll (None: unknown / variable)
-    parse_target: Callable | None = None      # user value(s) -> target tensor (dim,)
-    description: str = ''
-    discrete: bool = False                    # integer-valued output (classes)
+LAYOUTS = ('global', 'windows', 'halves')
 
 # %% ../nbs/06_rules.ipynb #c018_a
-RULE_REGISTRY: dict[str, Rule] = {}
-RULES: dict[str, Callable] = {}
-RULE_LOSSES: dict[str, Callable] = {}
+@dataclass
+class Rule:
+    "A registered rule: everything the guidance, DiffCollage, the YAML jobs, the pipeline and the widgets need."
+    name: str
+    fn: Callable                              # rolls (B,C,128,T) -> (B, dim)
+    loss: Callable                            # (values (B,D), target (D,) | (B,D)) -> (B,)
+    dim: int | None = None                    # output length for a 1024-frame roll (None: unknown / variable)
+    parse_target: Callable | None = None      # user value(s) -> target tensor (values checked; length: `parse`)
+    description: str = ''
+    discrete: bool = False                    # integer-valued output (classes)
+    layout: str = 'global'                    # 'global' | 'windows' (per 1.28 s) | 'halves' (vertical ++ horizontal)
+    surrogate: Callable | None = None         # differentiable stand-in of `fn` for DPS-rule guidance
+    label: str = ''                           # short human name (widgets, tables)
+    pair: tuple | None = None                 # halves rules: (vertical key, horizontal key, horizontal scale)
+    classifier: str = 'mse'                   # guidance classifier kind: 'mse' (regression) | 'chord' (key + chords)
+    default: bool = False                     # measured when targets come from a MIDI/score file
+    tuner: bool = True                        # offered by the widgets' rule tuner
 
-def _float_target(name, dim, lo=None, hi=None):
+# %% ../nbs/06_rules.ipynb #c018_a2
+def _size(self: Rule, frames=WINDOW):
+    "Target length for `frames` frames: `dim` for global rules, scaled by the number of 1.28 s windows otherwise."
+    if self.dim is None or self.layout == 'global': return self.dim
+    return self.dim * (frames // 128) // 8
+
+def _parse(self: Rule, value, frames=WINDOW):
+    "Validated target tensor of a user value; its length is checked against `size(frames)` (`frames=None`: not)."
+    t = self.parse_target(value)
+    n = None if frames is None else self.size(frames)
+    if n is not None and t.shape[-1] != n:
+        _bad(f'target for rule {self.name!r} has {t.shape[-1]} values; it needs {n} for {frames} frames: {value!r}')
+    return t
+
+Rule.size, Rule.parse = _size, _parse
+
+# %% ../nbs/06_rules.ipynb #c018_b
+RULE_REGISTRY: dict[str, Rule] = {}
+
+class RegistryView(Mapping):
+    "Read-only, live `name -> getattr(rule, attr)` over the registry (rules whose `attr` is None are left out)."
+    def __init__(self, attr): self.attr = attr
+    def __getitem__(self, name):
+        v = getattr(RULE_REGISTRY[name], self.attr) if name in RULE_REGISTRY else None
+        if v is None: raise KeyError(name)
+        return v
+    def __iter__(self): return (n for n, r in RULE_REGISTRY.items() if getattr(r, self.attr) is not None)
+    def __len__(self): return sum(1 for _ in self)
+    def __repr__(self): return f'RegistryView({self.attr!r}: {list(self)})'
+
+RULES, RULE_LOSSES, SURROGATES = RegistryView('fn'), RegistryView('loss'), RegistryView('surrogate')
+
+# %% ../nbs/06_rules.ipynb #c018_b1
+class RuleNames(Sequence):
+    "Read-only, live tuple of the registered rule names whose `Rule.<flag>` is true (`flag=None`: all of them)."
+    def __init__(self, flag=None): self.flag = flag
+    def _names(self): return tuple(n for n, r in RULE_REGISTRY.items() if self.flag is None or getattr(r, self.flag))
+    def __getitem__(self, i): return self._names()[i]
+    def __len__(self): return len(self._names())
+    def __eq__(self, other): return tuple(self) == tuple(other) if isinstance(other, (tuple, list, Sequence)) else NotImplemented
+    def __hash__(self): return hash(self._names())
+    def __repr__(self): return f'RuleNames({self.flag!r}: {self._names()})'
+
+# %% ../nbs/06_rules.ipynb #c018_b2
+def _float_target(name, dim=None, lo=None, hi=None):
     def parse(v):
         t = torch.as_tensor(v, dtype=torch.float32)
         if t.dim() != 1 or (dim is not None and t.numel() != dim):
-            _bad(f'target for rule {name!r}: expected {dim} numbers, got shape {tuple(t.shape)}: {v!r}')
+            _bad(f'target for rule {name!r}: expected {dim or "a list of"} numbers, got shape {tuple(t.shape)}: {v!r}')
         if not torch.isfinite(t).all(): _bad(f'target for rule {name!r}: non-finite value in {v!r}')
         if lo is not None and (t < lo).any(): _bad(f'target for rule {name!r}: values must be >= {lo}, got {v!r}')
         if hi is not None and (t > hi).any(): _bad(f'target for rule {name!r}: values must be <= {hi}, got {v!r}')
         return t
     return parse
 
-# %% ../nbs/06_rules.ipynb #c018_b
-def _int_target(name, dim, n_classes):
+def _int_target(name, dim=None, n_classes=1 << 62, what='classes'):
     def parse(v):
         t = torch.as_tensor(v)
         if t.dim() != 1 or (dim is not None and t.numel() != dim):
-            _bad(f'target for rule {name!r}: expected {dim} integers, got shape {tuple(t.shape)}: {v!r}')
+            _bad(f'target for rule {name!r}: expected {dim or "a list of"} integers, got shape {tuple(t.shape)}: {v!r}')
         if t.is_floating_point():
-            if not torch.equal(t, t.round()): _bad(f'target for rule {name!r}: expected integers, got {v!r}')
+            if not torch.equal(t, t.round()): _bad(f'target for rule {name!r}: {what} must be integers 0..{n_classes-1}, got {v!r}')
         t = t.long()
-        if ((t < 0) | (t >= n_classes)).any(): _bad(f'target for rule {name!r}: classes must be in 0..{n_classes-1}, got {v!r}')
+        if ((t < 0) | (t >= n_classes)).any(): _bad(f'target for rule {name!r}: {what} must be integers 0..{n_classes-1}, got {v!r}')
         return t
     return parse
 
 # %% ../nbs/06_rules.ipynb #c018_c
-def register_rule(name, fn, loss='mse', parse_target=None, dim=None, description='', discrete=None):
-    """Add (or replace) rule `name`. `loss` is 'mse' | 'zero_one' | a callable `(values, target) -> (B,)`;
-    `parse_target` turns a user-given target into a tensor (default: `dim` finite floats, or `dim` integers for
+def register_rule(name, fn, loss='mse', parse_target=None, dim=None, description='', discrete=None, *,
+                  layout='global', surrogate=None, label='', pair=None, classifier='mse', default=False, tuner=True):
+    """Add (or replace) rule `name`: the one call that makes a rule work in targets, YAML jobs, SCG, DPS (with a
+    `surrogate`), DiffCollage (`layout`), `extract_rules` and the widgets. `loss`: 'mse' | 'zero_one' | a callable
+    `(values, target) -> (B,)`; `parse_target`: user value -> tensor (default: finite floats, integers for
     zero-one losses). Returns the `Rule`."""
     if not callable(fn): _bad(f'register_rule({name!r}): fn must be callable')
     if isinstance(loss, str):
         if loss not in LOSSES: _bad(f'register_rule({name!r}): unknown loss {loss!r}; one of {sorted(LOSSES)} or a callable')
         loss = LOSSES[loss]
+    if layout not in LAYOUTS: _bad(f'register_rule({name!r}): layout must be one of {LAYOUTS}, got {layout!r}')
+    if layout != 'global' and dim is not None and dim % (16 if layout == 'halves' else 8):
+        _bad(f'register_rule({name!r}): a {layout!r} rule measures a multiple of {16 if layout == "halves" else 8} values per 10.24 s, got dim={dim}')
+    if pair is not None and (layout != 'halves' or len(pair) != 3): _bad(f'register_rule({name!r}): pair=(vertical key, horizontal key, scale) needs layout "halves"')
+    if surrogate is not None and not callable(surrogate): _bad(f'register_rule({name!r}): surrogate must be callable')
     if discrete is None: discrete = loss is zero_one_loss_mean
-    if parse_target is None:
-        parse_target = _int_target(name, dim, 1 << 62) if discrete else _float_target(name, dim)
-    r = Rule(name, fn, loss, dim, parse_target, description or (fn.__doc__ or '').strip(), discrete)
-    RULE_REGISTRY[name] = r; RULES[name] = fn; RULE_LOSSES[name] = loss
+    if parse_target is None: parse_target = _int_target(name) if discrete else _float_target(name)
+    r = Rule(name, fn, loss, dim, parse_target, description or (fn.__doc__ or '').strip(), discrete, layout, surrogate,
+             label or name.replace('_', ' '), tuple(pair) if pair else None, classifier, default, tuner)
+    RULE_REGISTRY[name] = r
     return r
 
+# %% ../nbs/06_rules.ipynb #c018_c2
+def unregister_rule(name) -> Rule:
+    "Remove rule `name` from the registry (e.g. after a test); returns its `Rule`."
+    return RULE_REGISTRY.pop(get_rule(name).name)
+
+_ND_HR = re.compile(r'^note_density_hr_(\d+)$')
+
+@lru_cache(maxsize=None)
+def _nd_at_scale(scale: int) -> Rule:
+    "Note density with horizontal / `scale` as a `Rule` (resolved on request, never added to the registry)."
+    if scale <= 0: _bad(f'note density: horizontal scale must be positive, got {scale}')
+    name = f'note_density_hr_{scale}'
+    return Rule(name, partial(note_density, horizontal_scale=scale), mse_loss_mean, 16, _float_target(name, lo=0),
+                f'note_density with horizontal / {scale}', False, 'halves',
+                partial(soft_note_density, horizontal_scale=float(scale)), f'note density (horizontal / {scale})',
+                (f'vertical_nd_hr_{scale}', f'horizontal_nd_hr_{scale}', float(scale)), 'mse', False, False)
+
 def get_rule(name) -> Rule:
-    if name not in RULE_REGISTRY: _bad(f'unknown rule {name!r}; known rules: {sorted(RULE_REGISTRY)}')
-    return RULE_REGISTRY[name]
+    "The `Rule` called `name` (registered, or note density at a horizontal scale `note_density_hr_<N>`)."
+    if name in RULE_REGISTRY: return RULE_REGISTRY[name]
+    m = _ND_HR.match(str(name))
+    if m: return _nd_at_scale(int(m.group(1)))
+    _bad(f'unknown rule {name!r}; known rules: {", ".join(RULE_REGISTRY)} (and note_density_hr_<N>)')
 
 # %% ../nbs/06_rules.ipynb #c018_d
 def rule_loss(name, values, target):
@@ -591,43 +683,62 @@ def _hist_target(name):
     return parse
 
 # %% ../nbs/06_rules.ipynb #c018_e
+_nd = dict(layout='halves', surrogate=soft_note_density)
 register_rule('pitch_hist', pitch_hist, 'mse', _hist_target('pitch_hist'), 12,
-              'pitch-class histogram (12, sums to 1), velocity x duration weighted')
-register_rule('note_density', note_density, 'mse', _float_target('note_density', 16, lo=0), 16,
-              'per 1.28 s: 8 mean sounding pitches per frame, then 8 counts of onset frames / 5')
-register_rule('note_density_hr_1', note_density_hr_1, 'mse', _float_target('note_density_hr_1', 16, lo=0), 16,
-              'note_density with horizontal / 1')
-register_rule('note_density_hr_2', note_density_hr_2, 'mse', _float_target('note_density_hr_2', 16, lo=0), 16,
-              'note_density with horizontal / 2')
-register_rule('note_density_class', note_density_class, 'zero_one', _int_target('note_density_class', 16, 8), 16,
-              'note density bucketised into 8 quantile classes (8 vertical, 8 horizontal)')
-register_rule('chord_progression', chord_progression, 'zero_one', _int_target('chord_progression', 8, 8), 8,
-              'per 1.28 s: degree class 1..7 of the longest chord root in the detected key (0 = none)')
+              'pitch-class histogram (12, sums to 1), velocity x duration weighted', surrogate=pitch_hist,
+              label='pitch-class histogram', default=True)
+register_rule('note_density', note_density, 'mse', _float_target('note_density', lo=0), 16,
+              'per 1.28 s: 8 mean sounding pitches per frame, then 8 counts of onset frames / 5', **_nd,
+              label='note density', pair=('vertical_nd', 'horizontal_nd', 5.0), default=True)
+for _s in (1, 2):
+    _r = _nd_at_scale(_s)
+    register_rule(_r.name, globals()[_r.name], 'mse', _r.parse_target, 16, _r.description, layout='halves',
+                  surrogate=_r.surrogate, label=_r.label, pair=_r.pair, tuner=False)
+register_rule('note_density_class', note_density_class, 'zero_one', _int_target('note_density_class', None, 8), 16,
+              'note density bucketised into 8 quantile classes (8 vertical, 8 horizontal)', layout='halves', tuner=False)
+register_rule('chord_progression', chord_progression, 'zero_one', _int_target('chord_progression', None, 8, 'chord degrees'), 8,
+              'per 1.28 s: degree class 1..7 of the longest chord root in the detected key (0 = none)',
+              layout='windows', label='chord progression', classifier='chord', default=True)
+
+# %% ../nbs/06_rules.ipynb #c018_f
 # pixel-space ablation (rolls at fs = 12.5, 128 frames = 10.24 s)
 def note_density_pixel(rolls): return note_density(rolls, interval=16)
 def chord_progression_pixel(rolls): return chord_progression(rolls, fs=12.5)
-register_rule('note_density_pixel', note_density_pixel, 'mse', _float_target('note_density_pixel', 16, lo=0), 16,
-              'note_density of 12.5 fps rolls (16-frame windows)')
-register_rule('chord_progression_pixel', chord_progression_pixel, 'zero_one', _int_target('chord_progression_pixel', 8, 8), 8,
-              'chord_progression of 12.5 fps rolls')
+register_rule('note_density_pixel', note_density_pixel, 'mse', _float_target('note_density_pixel', lo=0), 16,
+              'note_density of 12.5 fps rolls (16-frame windows)', layout='halves', tuner=False)
+register_rule('chord_progression_pixel', chord_progression_pixel, 'zero_one', _int_target('chord_progression_pixel', None, 8), 8,
+              'chord_progression of 12.5 fps rolls', layout='windows', classifier='chord', tuner=False)
 
 # %% ../nbs/06_rules.ipynb #c021
-_ND_PAIR = re.compile(r'^(vertical|horizontal)_nd(_hr_(\d+))?$')
+_ND_PAIR = re.compile(r'^(vertical|horizontal)_nd_hr_(\d+)$')
+
+def target_key(key):
+    "`(rule, part)` a target key names: a rule itself (`part` None) or the 'vertical'/'horizontal' half of its `pair`."
+    key = str(key)
+    for r in RULE_REGISTRY.values():
+        if r.pair and key in r.pair[:2]: return r, ('vertical', 'horizontal')[r.pair.index(key)]
+    m = _ND_PAIR.match(key)
+    if m: return _nd_at_scale(int(m.group(2))), m.group(1)
+    return get_rule(key), None
+
+def target_keys() -> dict:
+    "Every key a target dict (a YAML `target_rules`) may use for the registered rules -> `(rule, part)`."
+    out = {}
+    for r in RULE_REGISTRY.values():
+        if r.pair: out[r.pair[0]], out[r.pair[1]] = (r, 'vertical'), (r, 'horizontal')
+        else: out[r.name] = (r, None)
+    return out
 
 # %% ../nbs/06_rules.ipynb #c021_a
-def parse_targets(spec: dict) -> dict:
-    "User target dict -> {rule name: target tensor (or None)}; raises `BadInputError` naming the rule."
+def parse_targets(spec: dict, frames=WINDOW) -> dict:
+    "User target dict -> {rule name: target tensor (or None)} for `frames` frames; `BadInputError` names the rule."
     if not isinstance(spec, dict): _bad(f'targets must be a dict of rule name -> values, got {type(spec).__name__}')
     out, pairs = {}, {}
     for k, v in spec.items():
-        m = _ND_PAIR.match(str(k))
-        if m:
-            rname = 'note_density' + (f'_hr_{m.group(3)}' if m.group(2) else '')
-            pairs.setdefault(rname, {})[m.group(1)] = (k, v)
-            continue
-        r = get_rule(k)
-        out[k] = None if v is None else r.parse_target(v)
-    for rname, d in pairs.items():
+        r, part = target_key(k)
+        if part: pairs.setdefault(r.name, (r, {}))[1][part] = (k, v); continue
+        out[r.name] = None if v is None else r.parse(v, frames)
+    for rname, (r, d) in pairs.items():
         if set(d) != {'vertical', 'horizontal'}:
             have = [kv[0] for kv in d.values()]
             _bad(f'target {have[0]!r} needs its partner: give both vertical and horizontal note density for {rname!r}')
@@ -635,15 +746,10 @@ def parse_targets(spec: dict) -> dict:
         if v is None or h is None:
             if not (v is None and h is None): _bad(f'targets {kv!r} and {kh!r}: either both null or both given')
             out[rname] = None; continue
-        scale = 5 if rname == 'note_density' else int(rname.rsplit('_', 1)[1])
-        if scale <= 0: _bad(f'target {kh!r}: horizontal scale must be positive')
         tv, th = _float_target(kv, None, lo=0)(v), _float_target(kh, None, lo=0)(h)
         if tv.numel() != th.numel():
             _bad(f'targets {kv!r} ({tv.numel()} values) and {kh!r} ({th.numel()} values) must have the same length')
-        if rname not in RULE_REGISTRY:
-            register_rule(rname, lambda x, s=scale: note_density(x, horizontal_scale=s), 'mse',
-                          _float_target(rname, 16, lo=0), 16, f'note_density with horizontal / {scale}')
-        out[rname] = torch.cat([tv, th / scale])
+        out[rname] = r.parse(torch.cat([tv, th / r.pair[2]]), frames)
     return out
 
 # %% ../nbs/06_rules.ipynb #c024
@@ -677,3 +783,23 @@ def extract_rules(path_or_roll, names=None, n_frames=WINDOW, squeeze=None) -> di
     names = list(RULE_REGISTRY) if names is None else ([names] if isinstance(names, str) else list(names))
     out = {n: get_rule(n).fn(x) for n in names}
     return {n: v[0] for n, v in out.items()} if single else out
+
+# %% ../nbs/06_rules.ipynb #c024_c
+def rules_table() -> str:
+    "One line per registered rule: name, layout, length per 10.24 s, loss, DPS surrogate, description."
+    rows = [('rule', 'layout', 'dim', 'loss', 'DPS', 'description')]
+    for r in RULE_REGISTRY.values():
+        rows.append((r.name, r.layout, str(r.dim), getattr(r.loss, '__name__', 'custom').replace('_loss_mean', ''),
+                     'yes' if r.surrogate else '-', r.description))
+    w = [max(len(row[i]) for row in rows) for i in range(5)]
+    return '\n'.join('  '.join(c.ljust(w[i]) if i < 5 else c for i, c in enumerate(row)) for row in rows)
+
+def rules_main(argv=None):
+    "`scg-music rules [--measure FILE]`: the registered rules, or a MIDI/score file's values of each."
+    import argparse
+    ap = argparse.ArgumentParser(prog='scg-music rules', description='list the registered rules (or measure a file)')
+    ap.add_argument('--measure', metavar='FILE', help='a MIDI / score file: print its rule values (first 10.24 s)')
+    a = ap.parse_args(argv)
+    if a.measure is None: print(rules_table()); return 0
+    for n, v in extract_rules(a.measure).items(): print(f'{n}: {[round(x, 4) for x in v.tolist()]}')
+    return 0

@@ -475,10 +475,9 @@ def train_dit(cfg, out, resume=False, progress=True, stop_after=None, probe=None
 def train_classifier(cfg, out, resume=False, progress=True, stop_after=None):
     "Train a rule classifier on noisy latents (config job 'classifier', `rule:` name); from a latent cache with `latents.cache`."
     cfg = load_config(cfg)
-    from scg_music.rules import RULES
+    from scg_music.rules import get_rule
     rule = cfg['rule']
-    chord = rule.startswith('chord')
-    if not chord and rule not in RULES: raise ValueError(f'unknown rule {rule!r}; known: {sorted(RULES)}')
+    chord = get_rule(rule).classifier == 'chord'      # key + chord heads; otherwise a regression on its values
     dev = pick_device(cfg['train'].get('device'))
     vae, ds, frames, cache, scale = _latent_source(cfg, dev, out, resume)
     if cache is not None:
@@ -496,7 +495,7 @@ def train_classifier(cfg, out, resume=False, progress=True, stop_after=None):
         def get_batch(step, micro):
             x, _ = draw_batch(ds, B, frames=frames)
             x = x.to(dev)
-            lab = chord_labels(x) if chord else RULES[rule](x.clone()).float()
+            lab = chord_labels(x) if chord else get_rule(rule).fn(x.clone()).float()
             zt, t = noisy(encode_rolls(vae, x, scale, bf16))
             return zt, t, lab
     else:

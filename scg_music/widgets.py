@@ -11,16 +11,17 @@ import torch
 import ipywidgets as W
 from .pianoroll import (CLASS_NAMES, BadInputError, FS, MIDI_EXTS, SCORE_EXTS, plot_roll, roll_to_audio,
                                  roll_to_midi)
-from .rules import get_rule, extract_rules, parse_targets, VERTICAL_ND_CENTER, HORIZONTAL_ND_CENTER
+from .rules import (get_rule, extract_rules, parse_targets, RegistryView, RuleNames, VERTICAL_ND_CENTER,
+                              HORIZONTAL_ND_CENTER)
 from .pipeline import (RuleGuidedPipeline, default_device, MODELS_DIR, tiny_pipeline, span_targets, SCG_WEIGHTS,
                                 CLASSIFIER_SCALES, CLASSIFIER_KEYS)
 
 # %% auto #0
 __all__ = ['PITCH_NAMES', 'DEGREES', 'WINDOWS', 'ND_MAX', 'RULES3', 'RULE_LABELS', 'HIST_PRESETS', 'DENSITY_PRESETS',
-           'CHORD_PRESETS', 'METHODS', 'GUIDANCE_OF', 'load_pipeline', 'tiny_dexter', 'check_hist', 'check_density',
-           'check_chords', 'make_targets', 'Stopped', 'slice_targets', 'measure_rules', 'guided_sample', 'roll_png',
-           'wav_bytes', 'midi_bytes', 'download_link', 'rule_table_html', 'compare_png', 'RuleTuner', 'example_scores',
-           'deadpan_curves', 'curves_png', 'RendererWidget']
+           'CHORD_PRESETS', 'METHODS', 'GUIDANCE_OF', 'load_pipeline', 'tiny_dexter', 'extra_rules', 'check_hist',
+           'check_density', 'check_chords', 'make_targets', 'Stopped', 'slice_targets', 'measure_rules',
+           'guided_sample', 'roll_png', 'wav_bytes', 'midi_bytes', 'download_link', 'rule_table_html', 'compare_png',
+           'RuleTuner', 'example_scores', 'deadpan_curves', 'curves_png', 'RendererWidget']
 
 # %% ../nbs/30_widgets.ipynb #c005
 def load_pipeline(dir=None, device=None, fallback=True):
@@ -49,13 +50,18 @@ DEGREES = ('none', 'I', 'II', 'III', 'IV', 'V', 'VI', 'VII')       # chord_progr
 WINDOWS = 8                                                        # 1.28 s windows in a 10.24 s excerpt
 ND_MAX = 16.0                                                      # slider range of both density values
 RULES3 = ('pitch_hist', 'note_density', 'chord_progression')
-RULE_LABELS = {'pitch_hist': 'pitch-class histogram', 'note_density': 'note density', 'chord_progression': 'chord progression'}
+RULE_LABELS = RegistryView('label')                                 # rule -> short human name, from the registry
+
+def extra_rules():
+    "Registered rules the tuner offers beyond its three panels (`Rule.tuner`), in registration order."
+    return [n for n in RuleNames('tuner') if n not in RULES3]
 
 def _scale(tonic, steps, weights=None):
     w = np.zeros(12)
     for k, s in enumerate(steps): w[(tonic + s) % 12] = 1.0 if weights is None else weights[k]
     return (w / w.sum()).round(4).tolist()
 
+# %% ../nbs/30_widgets.ipynb #c008_a
 HIST_PRESETS = {
     'C major': _scale(0, (0, 2, 4, 5, 7, 9, 11), (2, 1, 1.5, 1, 1.5, 1, 0.5)),
     'A minor': _scale(9, (0, 2, 3, 5, 7, 8, 11), (2, 1, 1.5, 1, 1.5, 1, 0.5)),
@@ -79,6 +85,7 @@ CHORD_PRESETS = {
     'II-V-I': [2, 5, 1, 1, 2, 5, 1, 1],
 }
 
+# %% ../nbs/30_widgets.ipynb #c008_b
 def _numbers(v, n, what):
     try: a = np.asarray([float(x) for x in v], dtype=np.float64)
     except (TypeError, ValueError): raise BadInputError(f'{what}: expected {n} numbers, got {v!r}') from None
@@ -103,6 +110,7 @@ def check_density(vertical, horizontal, hi=ND_MAX):
         out.append(a.tolist())
     return tuple(out)
 
+# %% ../nbs/30_widgets.ipynb #c008_c
 def check_chords(degrees):
     "8 chord degrees, integers 0..7 (0 = no chord)."
     a = _numbers(degrees, WINDOWS, 'chord progression')
@@ -110,9 +118,9 @@ def check_chords(degrees):
         raise BadInputError(f'chord progression: degrees must be integers 0..7, got {a.tolist()}')
     return [int(x) for x in a]
 
-def make_targets(pitch_hist=None, vertical=None, horizontal=None, chords=None):
-    "Validated rule targets `{rule: tensor (D,)}` for the rules given (`rules.parse_targets` conventions)."
-    spec = {}
+def make_targets(pitch_hist=None, vertical=None, horizontal=None, chords=None, extra=None):
+    "Validated rule targets `{rule: tensor (D,)}` for the rules given (`extra`: `{rule: values}` of any other rule)."
+    spec = dict(extra or {})
     if pitch_hist is not None: spec['pitch_hist'] = check_hist(pitch_hist)
     if vertical is not None or horizontal is not None:
         if vertical is None or horizontal is None: raise BadInputError('note density: give both vertical and horizontal values')
@@ -195,6 +203,7 @@ def midi_bytes(pm):
     "Bytes of a `PrettyMIDI` as a standard MIDI file."
     buf = io.BytesIO(); pm.write(buf); return buf.getvalue()
 
+# %% ../nbs/30_widgets.ipynb #c016_a
 def download_link(data, filename, mime='audio/midi', label=None):
     "HTML `<a download>` with the bytes inline (a data: URI): works in any notebook front end, Colab included."
     b64 = base64.b64encode(data).decode()
@@ -205,11 +214,13 @@ def download_link(data, filename, mime='audio/midi', label=None):
 def _fmt(name, v):
     if name == 'pitch_hist': return ' '.join(f'{PITCH_NAMES[i]}:{x * 100:.0f}' for i, x in enumerate(v) if x >= 0.005) or '(silent)'
     if name == 'chord_progression': return ' '.join(DEGREES[int(x)] if 0 <= int(x) < len(DEGREES) else str(int(x)) for x in v)
-    if name.startswith('note_density'):
-        k = len(v) // 2; sc = 5 if name == 'note_density' else int(name.rsplit('_', 1)[1])
+    pair = get_rule(name).pair
+    if pair:
+        k = len(v) // 2; sc = pair[2]
         return 'v ' + ' '.join(f'{x:.1f}' for x in v[:k]) + ' | h ' + ' '.join(f'{x * sc:.1f}' for x in v[k:])
     return ' '.join(f'{x:.3g}' for x in v)
 
+# %% ../nbs/30_widgets.ipynb #c016_b
 def rule_table_html(targets, values, losses, edit=None):
     "The achieved-vs-target table (HTML) of a result."
     th = 'style="text-align:left;padding:2px 8px;border-bottom:1px solid #999"'
@@ -226,13 +237,15 @@ def rule_table_html(targets, values, losses, edit=None):
                + ', '.join(f'{RULE_LABELS.get(k, k)} loss {so[k]:.3g} &rarr; {sl[k]:.3g}' if so else f'{k} {sl[k]:.3g}' for k in sl) + '</caption>')
     return f'<table class="scg-rule-table" style="border-collapse:collapse">{cap}{"".join(rows)}</table>'
 
+# %% ../nbs/30_widgets.ipynb #c016_c
 def compare_png(targets, values, dpi=70):
     "Bars of target vs achieved for each rule (histogram per pitch class, densities and degrees per window)."
     panels = []
     for name in targets:
         t, v = np.asarray(targets[name], float), np.asarray(values[name], float)
-        if name.startswith('note_density'):
-            k = len(t) // 2; sc = 5 if name == 'note_density' else int(name.rsplit('_', 1)[1])
+        pair = get_rule(name).pair
+        if pair:
+            k = len(t) // 2; sc = pair[2]
             panels += [('vertical density', t[:k], v[:k], None), ('horizontal density', t[k:] * sc, v[k:] * sc, None)]
         elif name == 'pitch_hist': panels.append(('pitch-class histogram', t, v, PITCH_NAMES))
         elif name == 'chord_progression': panels.append(('chord degree', t, v, None))
@@ -261,6 +274,7 @@ def _parse_list(text):
     parts = [p for p in text.replace(';', ',').replace(' ', ',').split(',') if p.strip()]
     return [float(p) for p in parts]
 
+# %% ../nbs/30_widgets.ipynb #c019_a
 class _Group:
     "A row of sliders mirrored by a comma-separated text field, plus a message line."
     def __init__(self, labels, values, lo, hi, step, fmt, height='120px', width='38px'):
@@ -298,6 +312,29 @@ class _Group:
     def _changed(self):
         for f in self.listeners: f()
 
+# %% ../nbs/30_widgets.ipynb #c019_b
+class _ExtraRules:
+    "A checkbox (off) and a text field per extra rule; `spec()` -> `(ok, {rule: values})` of the checked ones."
+    def __init__(self, names):
+        self.use = {n: W.Checkbox(value=False, description=f'use {RULE_LABELS[n]}', indent=False, layout=_LAY(width='220px')) for n in names}
+        self.text = {n: W.Text(value='', placeholder=f'{get_rule(n).dim or "the"} target values', continuous_update=False,
+                               layout=_LAY(width='420px')) for n in names}
+        self.msg, self.listeners = W.HTML(), []
+        for w in (*self.use.values(), *self.text.values()): w.observe(lambda ch: [f() for f in self.listeners], 'value')
+    def rows(self, row): return [row(self.use[n], self.text[n]) for n in self.use] + [self.msg]
+    def spec(self):
+        out, errs = {}, []
+        for n, u in self.use.items():
+            if not u.value: continue
+            try: out[n] = get_rule(n).parse(_parse_list(self.text[n].value)).tolist()
+            except ValueError as e: errs.append(f'{RULE_LABELS[n]}: {e}')
+        self.msg.value = _msg(' / '.join(errs))
+        return not errs, out
+    def set(self, values):
+        for n, v in values.items():
+            if n in self.text: self.text[n].value = ', '.join(f'{float(x):.4g}' for x in np.ravel(np.asarray(v)))
+
+# %% ../nbs/30_widgets.ipynb #c019_c
 class RuleTuner:
     """Set rule targets, generate a 10.24 s excerpt with SCG / classifier guidance, compare, listen, download and
     edit windows of the last result. `pipeline`: any `RuleGuidedPipeline` (default: `load_pipeline()`)."""
@@ -337,6 +374,7 @@ class RuleTuner:
                        for c in CHORD_PRESETS['I-IV-V-I']]
         self.chord_preset = W.Dropdown(options=['(preset)'] + list(CHORD_PRESETS), value='(preset)', layout=_LAY(width='200px'))
         self.chord_msg = W.HTML()
+        self.extra = _ExtraRules(extra_rules())
         self.upload = W.FileUpload(accept=','.join(MIDI_EXTS + SCORE_EXTS), multiple=False, description='targets from a MIDI file',
                                    layout=_LAY(width='240px'))
         self.upload.add_class('scg-upload')
@@ -361,6 +399,7 @@ class RuleTuner:
         # wiring
         self.hist.listeners.append(self._validate); self.nd_v.listeners.append(self._validate); self.nd_h.listeners.append(self._validate)
         for c in self.chords: c.observe(lambda ch: self._validate(), 'value')
+        self.extra.listeners.append(self._validate)
         for u in self.use.values(): u.observe(lambda ch: self._validate(), 'value')
         self.w_method.observe(lambda ch: self._validate(), 'value')
         self.hist_preset.observe(self._on_hist_preset, 'value'); self.nd_preset.observe(self._on_nd_preset, 'value')
@@ -383,6 +422,7 @@ class RuleTuner:
             self.nd_msg,
             sec('Chord progression (degree per 1.28 s window)'), row(self.use['chord_progression'], self.chord_preset),
             row(*self.chords), self.chord_msg,
+            *([sec('Other registered rules')] + self.extra.rows(row) if self.extra.use else []),
             sec('Targets from a MIDI file'), row(self.upload, self.upload_msg),
             sec('Run'), row(self.b_gen, self.b_stop, self.progress), self.status, self.preview,
             self.result_box,
@@ -428,10 +468,11 @@ class RuleTuner:
         c = [w.value for w in self.chords]
         self.chord_msg.value = ''
         if self.use['chord_progression'].value: spec['chords'] = c
+        ok_x, extra = self.extra.spec(); ok = ok and ok_x
         targets = None
         if ok:
             try:
-                targets = make_targets(spec.get('pitch_hist'), spec.get('vertical'), spec.get('horizontal'), spec.get('chords')) if spec else {}
+                targets = make_targets(spec.get('pitch_hist'), spec.get('vertical'), spec.get('horizontal'), spec.get('chords'), extra) if spec or extra else {}
                 if not targets and self.w_method.value != 'none':
                     raise BadInputError('no rule targets: switch on at least one rule (or choose method "none")')
                 if self._target_msg: self.status.value, self._target_msg = '', False
@@ -443,7 +484,7 @@ class RuleTuner:
         "The current validated targets `{rule: tensor}`; raises `BadInputError` when a control holds a bad value."
         t = self._validate()
         if t is None:
-            msgs = [m.value for m in (self.hist.msg, self.nd_msg, self.chord_msg, self.status) if m.value]
+            msgs = [m.value for m in (self.hist.msg, self.nd_msg, self.chord_msg, self.extra.msg, self.status) if m.value]
             self._target_msg = True                     # cleared by _validate once the controls are fixed
             raise BadInputError('fix the marked targets first: ' + ' / '.join(html.unescape(_strip(m)) for m in msgs))
         return t
@@ -471,7 +512,8 @@ class RuleTuner:
 
     def targets_from_file(self, path):
         "Measure a MIDI / score file's rules (first 10.24 s) and load them into the controls."
-        vals = extract_rules(path, names=list(RULES3))
+        vals = extract_rules(path, names=list(RULES3) + list(self.extra.use))
+        self.extra.set({n: vals[n] for n in self.extra.use})
         ph, nd, cp = vals['pitch_hist'].tolist(), vals['note_density'].tolist(), vals['chord_progression'].tolist()
         v, h = nd[:WINDOWS], [x * 5 for x in nd[WINDOWS:]]
         clipped = [x for x in v + h if x > ND_MAX]
@@ -592,6 +634,7 @@ class RuleTuner:
             if k not in ws: raise TypeError(f'unknown setting {k!r}; one of {list(ws)}')
             ws[k].value = v
 
+# %% ../nbs/30_widgets.ipynb #c019_d
 def _strip(s):
     import re
     return re.sub('<[^>]+>', '', s)
@@ -611,6 +654,7 @@ def deadpan_curves(onset_beat, bpm=120.0, velocity=64):
     u = np.unique(np.round(np.asarray(onset_beat, float) * 1e4)) / 1e4
     return u, np.full(len(u), float(bpm)), np.full(len(u), velocity / 127)
 
+# %% ../nbs/30_widgets.ipynb #c027_a
 def curves_png(curves, title=None, dpi=70):
     "Tempo and velocity curves (`label -> (onsets, tempo, velocity 0..1)`) as PNG bytes."
     fig = _fig(9, 4)
@@ -623,6 +667,7 @@ def curves_png(curves, title=None, dpi=70):
     fig.tight_layout()
     return _png(fig, dpi)
 
+# %% ../nbs/30_widgets.ipynb #c027_b
 class RendererWidget:
     """Render a score with DExter: score picker / upload, CFG weight, perceptual features, seed, steps; shows tempo
     and velocity against the deadpan score, an audio player and a MIDI download. `model`: None (bundled, else a

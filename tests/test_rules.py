@@ -115,7 +115,108 @@ def test_register_rule_user_example():
         with pytest.raises(ValueError, match='pitch_range_test'):
             parse_targets({'pitch_range_test': [1, 2]})
     finally:
-        for d in (R.RULE_REGISTRY, R.RULES, R.RULE_LOSSES): d.pop('pitch_range_test', None)
+        R.unregister_rule('pitch_range_test')
+    assert 'pitch_range_test' not in RULES and 'pitch_range_test' not in RULE_LOSSES
+
+
+# ---------------------------------------------------------------- the one registry
+def _pitch_range(rolls, interval=128):
+    "Highest minus lowest sounding pitch per 1.28 s window, `(B, T // 128)`."
+    b = R._sounding(rolls)
+    B, _, T = b.shape
+    w = b.view(B, 128, T // interval, interval).any(-1)
+    idx = torch.arange(128)[None, :, None]
+    hi, lo = torch.where(w, idx, -1).amax(1), torch.where(w, idx, 128).amin(1)
+    return torch.where(hi >= 0, hi - lo, 0).float()
+
+def _soft_pitch_range(rolls, interval=128):
+    "A differentiable stand-in (only its gradient matters here): mean occupancy spread per window."
+    x = torch.sigmoid((rolls[:, 0].float() + 0.9) / 0.01)
+    B, _, T = x.shape
+    w = x.view(B, 128, T // interval, interval).mean(-1)
+    return (w * torch.arange(128.)[None, :, None]).sum(1) / (w.sum(1) + 1e-3)
+
+@pytest.fixture
+def pitch_range_rule():
+    r = register_rule('pitch_range_t', _pitch_range, 'mse', dim=8, layout='windows', surrogate=_soft_pitch_range,
+                      label='pitch range')
+    yield r
+    R.unregister_rule('pitch_range_t')
+
+
+def test_unknown_rule_is_one_clear_line():
+    from scg_music.core import BadInputError
+    for call in (lambda: R.get_rule('pitch_histogram'), lambda: parse_targets({'pitch_histogram': [1] * 12}),
+                 lambda: extract_rules(appendix_d_roll(), names=['pitch_histogram'])):
+        with pytest.raises(BadInputError) as e: call()
+        msg = str(e.value)
+        assert '\n' not in msg and "unknown rule 'pitch_histogram'" in msg and 'pitch_hist' in msg and 'chord_progression' in msg
+    with pytest.raises(KeyError): RULES['pitch_histogram']
+
+
+def test_parsing_never_registers():
+    before = dict(R.RULE_REGISTRY)
+    t = parse_targets({'vertical_nd_hr_7': [1] * 8, 'horizontal_nd_hr_7': [7] * 8})
+    assert t['note_density_hr_7'].tolist() == [1.0] * 16
+    assert R.RULE_REGISTRY == before and 'note_density_hr_7' not in RULES
+    r = R.get_rule('note_density_hr_7')                   # resolved on request, with its layout and surrogate
+    assert r.layout == 'halves' and r.surrogate is not None and R.get_rule('note_density_hr_7') is r
+    x = appendix_d_roll()
+    assert torch.equal(r.fn(x), note_density(x, horizontal_scale=7)) and R.RULE_REGISTRY == before
+
+
+def test_views_follow_the_registry(pitch_range_rule):
+    from scg_music.guidance import DIFF_RULES
+    from scg_music.generate import TARGET_NAMES, RULE_NAMES
+    from scg_music.pipeline import DEFAULT_RULES
+    assert RULES['pitch_range_t'] is _pitch_range and DIFF_RULES['pitch_range_t'] is _soft_pitch_range
+    assert TARGET_NAMES['pitch_range_t'] == 8 and 'pitch_range_t' in RULE_NAMES and 'pitch_range_t' not in DEFAULT_RULES
+    assert DEFAULT_RULES == ('pitch_hist', 'note_density', 'chord_progression')
+    assert list(R.SURROGATES)[:4] == ['pitch_hist', 'note_density', 'note_density_hr_1', 'note_density_hr_2']
+    assert 'chord_progression' not in DIFF_RULES and not hasattr(RULES, '__setitem__')
+    R.unregister_rule('pitch_range_t')
+    assert 'pitch_range_t' not in RULES and 'pitch_range_t' not in DIFF_RULES and 'pitch_range_t' not in TARGET_NAMES
+    register_rule('pitch_range_t', _pitch_range, 'mse', dim=8, layout='windows')    # for the fixture's clean-up
+
+
+def test_layouts_come_from_the_registry(pitch_range_rule):
+    from scg_music.collage import windowing, split_target, join_targets
+    assert [windowing(n) for n in ('pitch_hist', 'note_density', 'chord_progression', 'pitch_range_t')] == \
+           ['global', 'halves', 'windows', 'windows']
+    t = torch.arange(16.)[None]
+    assert [p.tolist() for p in split_target('pitch_range_t', t, 2)] == [[list(range(8))], [list(range(8, 16))]]
+    assert torch.equal(join_targets('pitch_range_t', split_target('pitch_range_t', t, 2)), t)
+    assert R.get_rule('chord_progression').classifier == 'chord' and R.get_rule('note_density').classifier == 'mse'
+    for bad in (dict(layout='bands'), dict(layout='windows', dim=7), dict(pair=('a', 'b', 1.0))):
+        with pytest.raises(ValueError, match='register_rule'):
+            register_rule('bad_rule_t', _pitch_range, **{'dim': 8, **bad})
+    assert 'bad_rule_t' not in RULES
+
+
+def test_new_rule_flows_through_extract_yaml_pipeline_dps(pitch_range_rule):
+    from scg_music.core import BadInputError
+    from scg_music.generate import load_config, config_targets
+    from scg_music.guidance import DPSRuleTerm
+    from scg_music.pipeline import resolve_targets
+    got = extract_rules(appendix_d_roll()[0], names=['pitch_range_t'])['pitch_range_t']
+    assert got.tolist() == [4, 4, 4, 0, 0, 0, 0, 0]
+    job = {'target_rules': {'pitch_range_t': [12] * 8}, 'guidance': {'vae': True, 'nn': False, 'scg': True},
+           'scg': {'num_samples': 2, 'pitch_range_t': 2.0}, 'sampling': {'use_ddim': True, 'timestep_respacing': 'ddim3'}}
+    cfg = load_config(job)
+    assert cfg.rule_names == ['pitch_range_t'] and config_targets(cfg)['pitch_range_t'].tolist() == [12.0] * 8
+    with pytest.raises(BadInputError, match='needs 8 values'):
+        load_config(dict(job, target_rules={'pitch_range_t': [12] * 7}))
+    with pytest.raises(BadInputError, match='non-finite'):
+        load_config(dict(job, target_rules={'pitch_range_t': [float('nan')] * 8}))
+    t = resolve_targets({'pitch_range_t': [12, 7]}, n=3, frames=256)      # windowed: 2 windows in 2.56 s
+    assert t['pitch_range_t'].shape == (3, 2)
+    with pytest.raises(BadInputError, match='needs 2'): resolve_targets({'pitch_range_t': [12] * 8}, frames=256)
+    x0 = appendix_d_roll().requires_grad_(True)
+    term = DPSRuleTerm('pitch_range_t', torch.full((1, 8), 12.), lambda z: z, 1.0)
+    term.log_prob(x0).sum().backward()
+    assert x0.grad is not None and x0.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match='no surrogate'):
+        DPSRuleTerm('chord_progression', torch.zeros(1, 8), lambda z: z).log_prob(x0)
 
 
 def test_parse_targets():
