@@ -100,12 +100,38 @@ def performance_codec(src, part=None, min_ratio=0.5):
             part0 = part if part is not None else load_score(src['score'])
             part, perf, al, st = align_pair(part0, src['perf'], min_ratio)
         pc, ids, mask = encode_performance(part, perf, al)
-    c = None
-    if src.get('cep'):
-        pna = perf.performedparts[0].note_array(); s2p = {a['score_id']: a['performance_id'] for a in al if a['label'] == 'match'}
-        on = dict(zip(pna['id'].tolist(), pna['onset_sec'].tolist()))
-        c = load_perceptual(src['cep'], [on.get(s2p.get(i), -1.0) for i in ids])
+    c = _perceptual_of(src['cep'], perf, al, ids) if src.get('cep') else None
     return part, pc, ids, mask, c, st
+
+# %% ../../nbs/21_dexter_data.ipynb #c007_a_a
+def _perceptual_of(cep, perf, al, ids):
+    "Perceptual features of the notes `ids` at their performed onsets (unplayed notes: the first frame)."
+    pna = perf.performedparts[0].note_array(); s2p = {a['score_id']: a['performance_id'] for a in al if a['label'] == 'match'}
+    on = dict(zip(pna['id'].tolist(), pna['onset_sec'].tolist()))
+    return load_perceptual(cep, [on.get(s2p.get(i), -1.0) for i in ids])
+
+# %% ../../nbs/21_dexter_data.ipynb #c009_h
+def _one_unfolding(name, rows, errors):
+    "`(unfolded?, rows)`: the larger group of performances aligned to one unfolding; the others logged to `errors`."
+    # performances aligned to the unfolded score and to the folded one are different scores
+    groups = {}
+    for r in rows: groups.setdefault('-' in str(r[3][0]) if len(r[3]) else False, []).append(r)
+    key = max(groups, key=lambda k: len(groups[k]))
+    for r in [r for k, g in groups.items() if k != key for r in g]:
+        errors.append(dict(piece=name, source=r[1].get('perf'), error='aligned to a differently unfolded score; skipped'))
+    return key, groups[key]
+
+def _stack_rows(rows, ids):
+    "`P (k, n, 5)`, `V (k, n)`, `C (k, n, 7)`, `has_c (k,)` of the performance rows re-indexed onto `ids`."
+    pos = {i: k for k, i in enumerate(ids.tolist())}
+    k, n = len(rows), len(ids)
+    P = np.zeros((k, n, 5), np.float32); V = np.zeros((k, n), bool); C = np.zeros((k, n, 7), np.float32)
+    has_c = np.zeros(k, bool)
+    for j, (_, src, pc, rid, mask, c, st) in enumerate(rows):
+        ix = np.array([pos[i] for i in rid.tolist()])
+        P[j, ix] = pc; V[j, ix] = ~mask
+        if c is not None: C[j, ix] = c; has_c[j] = True
+    return P, V, C, has_c
 
 # %% ../../nbs/21_dexter_data.ipynb #c009
 def score_entry(name, sources, min_ratio=0.5, log=None):
@@ -119,26 +145,14 @@ def score_entry(name, sources, min_ratio=0.5, log=None):
         except ValueError as e:
             errors.append(dict(piece=name, source=src.get('match') or src.get('perf'), error=str(e)))
     if not rows: return None, errors
-    # performances aligned to the unfolded score and to the folded one are different scores
-    groups = {}
-    for r in rows: groups.setdefault('-' in str(r[3][0]) if len(r[3]) else False, []).append(r)
-    key = max(groups, key=lambda k: len(groups[k])); rows = groups[key]
-    for r in [r for k, g in groups.items() if k != key for r in g]:
-        errors.append(dict(piece=name, source=r[1].get('perf'), error='aligned to a differently unfolded score; skipped'))
+    key, rows = _one_unfolding(name, rows, errors)
     part = rows[0][0]
     na = score_note_array(part)
     all_ids = list(dict.fromkeys(i for r in rows for i in r[3].tolist()))
     sub = na[_index_of(na['id'], all_ids)]
     order = np.lexsort((sub['pitch'], sub['onset_div']))
     ids = np.asarray(all_ids)[order]
-    pos = {i: k for k, i in enumerate(ids.tolist())}
-    k, n = len(rows), len(ids)
-    P = np.zeros((k, n, 5), np.float32); V = np.zeros((k, n), bool); C = np.zeros((k, n, 7), np.float32)
-    has_c = np.zeros(k, bool)
-    for j, (_, src, pc, rid, mask, c, st) in enumerate(rows):
-        ix = np.array([pos[i] for i in rid.tolist()])
-        P[j, ix] = pc; V[j, ix] = ~mask
-        if c is not None: C[j, ix] = c; has_c[j] = True
+    P, V, C, has_c = _stack_rows(rows, ids)
     return dict(name=name, score_path=rows[0][1].get('score') or rows[0][1].get('match'), unfolded=bool(key),
                 ids=ids, s=encode_score(na, ids), P=P, V=V, C=C, has_c=has_c,
                 performers=np.array([r[1]['performer'] for r in rows]),
