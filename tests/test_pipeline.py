@@ -190,3 +190,26 @@ def test_to_device_keeps_one_bf16_policy(monkeypatch):
     monkeypatch.setenv('SCG_BF16', '0')
     assert not p.to('cpu').bf16
     assert RuleGuidedPipeline(vae, dit, device='cpu', bf16=True).to('cpu').bf16          # given explicitly: kept
+
+
+def test_registered_rule_guides_scg_and_dps(pipe):
+    "A rule added with one `register_rule` call: SCG scores it, DPS follows its surrogate, no surrogate -> clear error."
+    from scg_music.pianoroll import BadInputError
+    from scg_music.rules import register_rule, unregister_rule, soft_note_density, note_density
+    def busy(rolls): return note_density(rolls, interval=256)[:, :1]          # mean sounding pitches, first 2.56 s
+    def soft_busy(rolls): return soft_note_density(rolls, interval=256)[:, :1]
+    register_rule('busy_t', busy, 'mse', dim=1, surrogate=soft_busy)
+    register_rule('busy_hard_t', busy, 'mse', dim=1)
+    try:
+        goal = {'busy_t': [6.0]}
+        kw = dict(steps=3, frames=256, seed=5, progress=False)
+        plain = pipe(1, goal, None, **kw)
+        dps = pipe(1, goal, 'dps', scales={'busy_t': 50.0}, **kw)
+        scg = pipe(1, goal, 'scg', n_candidates=3, **kw)
+        assert not dps.notes and not scg.notes and set(dps.losses) == {'busy_t'}
+        assert (dps.latents - plain.latents).abs().max() > 1e-4 and (scg.latents - plain.latents).abs().max() > 1e-4
+        assert scg.losses['busy_t'][0] == pytest.approx(float((busy(torch.as_tensor(scg.rolls)) - 6.0) ** 2), rel=1e-5)
+        with pytest.raises(BadInputError, match='no guidance classifiers for busy_hard_t'):
+            pipe(1, {'busy_hard_t': [6.0]}, 'dps', **kw)
+    finally:
+        unregister_rule('busy_t'); unregister_rule('busy_hard_t')

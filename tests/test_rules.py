@@ -350,3 +350,16 @@ def test_chord_degree_matches_music21_roman_numerals():
         fig = roman.romanNumeralFromChord(chord.Chord([pitch.Pitch(midi=m) for m in c]), key.Key(kname.split()[0])).figure
         if chord_tag_num(fig) != _degree_of_chord(c, KEY_DICT[kname]): bad.append((c, kname, fig))
     assert not bad, bad[:10]
+
+
+def test_rules_command_lists_and_measures(tmp_path, capsys, pitch_range_rule):
+    from scg_music.cli import main
+    from scg_music.pianoroll import roll_to_midi
+    assert main(['rules']) == 0
+    out = capsys.readouterr().out
+    assert 'pitch_range_t' in out and 'windows' in out and out.count('\n') == len(R.RULE_REGISTRY) + 1
+    mid = tmp_path / 'd.mid'
+    roll_to_midi(appendix_d_roll()[0].numpy()).write(str(mid))
+    assert main(['rules', '--measure', str(mid)]) == 0
+    out = capsys.readouterr().out
+    assert 'pitch_range_t: [4.0, 4.0, 4.0, 0.0, 0.0, 0.0, 0.0, 0.0]' in out and 'chord_progression: [1, 1, 1, 0, 5, 5, 0, 0]' in out

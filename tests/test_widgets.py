@@ -117,3 +117,30 @@ def test_renderer_on_uploaded_vienna_score(data_dir):
     od, td, vd = res['curves']['deadpan score (120 bpm, velocity 64)']
     assert np.array_equal(o, od) and np.all(td == 120) and np.std(tempo) > 0
     assert rw.out_curves.value[:4] == b'\x89PNG' and 'download="Chopin_op10_no3_dexter.mid"' in rw.out_dl.value
+
+
+def test_a_registered_rule_gets_tuner_controls(pipe):
+    "One `register_rule` call: the tuner lists the rule, parses its field, guides toward it and shows it."
+    from scg_music.rules import register_rule, unregister_rule, _sounding
+    from scg_music.widgets import extra_rules, rule_table_html
+    def top_pitch(rolls):
+        b = _sounding(rolls)
+        idx = torch.arange(128)[None, :, None].expand_as(b)
+        return torch.where(b, idx, -1).amax((1, 2)).clamp(min=0).float()[:, None]
+    register_rule('top_pitch_t', top_pitch, 'mse', dim=1, label='top pitch')
+    try:
+        assert extra_rules() == ['top_pitch_t']
+        tuner = RuleTuner(pipe, background=False)
+        assert 'top_pitch_t' in tuner.extra.use and not tuner.extra.use['top_pitch_t'].value   # listed, off by default
+        assert 'top_pitch_t' not in tuner.targets()
+        tuner.extra.use['top_pitch_t'].value = True
+        tuner.extra.text['top_pitch_t'].value = '72, 1'                   # the rule measures one value
+        assert 'top pitch' in tuner.extra.msg.value and tuner.generate(steps=2) is None
+        tuner.extra.text['top_pitch_t'].value = '72'
+        assert tuner.extra.msg.value == '' and tuner.targets()['top_pitch_t'].tolist() == [72.0]
+        res = tuner.generate(method='SCG', n=2, steps=2, seed=1)
+        assert res is not None and set(res['losses']) >= {'top_pitch_t'} and 'top pitch' in tuner.out_table.value
+        assert 'top pitch' in rule_table_html({'top_pitch_t': [72.0]}, {'top_pitch_t': [60.0]}, {'top_pitch_t': 144.0})
+    finally:
+        unregister_rule('top_pitch_t')
+    assert extra_rules() == [] and not RuleTuner(pipe, background=False).extra.use
