@@ -67,21 +67,42 @@ def _vlq(d, i):
         if b < 0x80: return v, i
 
 # %% ../nbs/00_pianoroll.ipynb #c013_a
+def _channel_event(d, i, st, tick, ccs, progs):
+    "A controller, aftertouch, pitch-bend, program or channel-pressure message whose data start at `d[i]`; the next index."
+    hi = st >> 4
+    if hi == 0xC or hi == 0xD:
+        a = d[i]
+        if a > 127: raise _Unusual
+        if hi == 0xC: progs.append((tick, st & 15, a))
+        return i + 1
+    a, v = d[i], d[i + 1]
+    if a > 127 or v > 127: raise _Unusual
+    if hi == 0xB and a == 64: ccs.append((tick, st & 15, v))
+    return i + 2
+
+# %% ../nbs/00_pianoroll.ipynb #c013_a_a
+def _other_event(d, i, st, tick, first, tempos):
+    "A meta (tempos kept on the first track), sysex or system message whose data start at `d[i]`; the next index."
+    if st == 0xFF:
+        mt = d[i]; ln, i = _vlq(d, i + 1)
+        if mt == 0x51 and first:
+            if ln != 3: raise _Unusual
+            tempos.append((tick, (d[i] << 16) | (d[i + 1] << 8) | d[i + 2]))
+        return i + ln
+    if st == 0xF0 or st == 0xF7: ln, i = _vlq(d, i); return i + ln
+    k = _SYS_LEN.get(st)
+    if k is None or any(x > 127 for x in d[i:i + k]): raise _Unusual
+    return i + k
+
+# %% ../nbs/00_pianoroll.ipynb #c013_a2
 def _read_track(d, i, end, first):
     "Events of one MTrk chunk: notes (tick, on?, ch, pitch, vel), programs, cc64, tempos (track 0 only)."
     notes, progs, ccs, tempos = [], [], [], []
     tick, last, n = 0, None, 0
     nappend = notes.append
     while i < end:
-        b = d[i]; i += 1                                # delta time (variable length, usually one byte)
-        if b < 0x80: tick += b
-        else:
-            v = b & 0x7F
-            while True:
-                b = d[i]; i += 1
-                v = (v << 7) | (b & 0x7F)
-                if b < 0x80: break
-            tick += v
+        if d[i] < 0x80: tick += d[i]; i += 1            # delta time (variable length, usually one byte)
+        else: v, i = _vlq(d, i); tick += v
         n += 1
         st = d[i]; i += 1
         if st < 0x80:                                   # running status
@@ -89,37 +110,18 @@ def _read_track(d, i, end, first):
             i -= 1; st = last
         elif st != 0xFF: last = st
         hi = st >> 4
-        if hi == 0x9 or hi == 0x8:
+        if hi == 0x9 or hi == 0x8:                      # notes, the bulk of a file: parsed inline
             a, v = d[i], d[i + 1]; i += 2
             if a > 127 or v > 127: raise _Unusual
             nappend((tick, hi == 0x9 and v > 0, st & 15, a, v))
-        elif hi == 0xB or hi == 0xA or hi == 0xE:
-            a, v = d[i], d[i + 1]; i += 2
-            if a > 127 or v > 127: raise _Unusual
-            if hi == 0xB and a == 64: ccs.append((tick, st & 15, v))
-        elif hi == 0xC or hi == 0xD:
-            a = d[i]; i += 1
-            if a > 127: raise _Unusual
-            if hi == 0xC: progs.append((tick, st & 15, a))
-        elif st == 0xFF:
-            mt = d[i]; ln, i = _vlq(d, i + 1)
-            if mt == 0x51 and first:
-                if ln != 3: raise _Unusual
-                tempos.append((tick, (d[i] << 16) | (d[i + 1] << 8) | d[i + 2]))
-            i += ln
-        elif st == 0xF0 or st == 0xF7:
-            ln, i = _vlq(d, i); i += ln
-        else:
-            k = _SYS_LEN.get(st)
-            if k is None or any(x > 127 for x in d[i:i + k]): raise _Unusual
-            i += k
+        elif st < 0xF0: i = _channel_event(d, i, st, tick, ccs, progs)
+        else: i = _other_event(d, i, st, tick, first, tempos)
     if i != end or n == 0: raise _Unusual
     return notes, progs, ccs, tempos, tick
 
 # %% ../nbs/00_pianoroll.ipynb #c013_b
-def read_midi_events(data: bytes):
-    """Fast reader: `(notes (N,4) [start, end, pitch, velocity], pedal_times, pedal_values)` of the non-drum
-    parts of a Standard MIDI File, identical to what pretty_midi yields. Raises `_Unusual` to decline."""
+def _parse_tracks(data):
+    "`(tracks, ticks per quarter)` of a Standard MIDI File (`_read_track` of each MTrk); raises `_Unusual` to decline."
     try:
         if data[:4] != b'MThd': raise _Unusual
         hl = int.from_bytes(data[4:8], 'big')
@@ -132,11 +134,13 @@ def read_midi_events(data: bytes):
             if pos + size > len(data): raise _Unusual
             tracks.append(_read_track(data, pos, pos + size, t == 0)); pos += size
     except (IndexError, struct.error) as e: raise _Unusual from e
-    max_tick = max(tr[4] for tr in tracks) + 1
-    if max_tick > _MAX_TICK: raise _Unusual
-    # tempo map exactly as pretty_midi builds it (track 0 only, same float operations)
+    return tracks, div
+
+# %% ../nbs/00_pianoroll.ipynb #c013_b1
+def _tempo_map(tempos, div):
+    "`ticks -> seconds` for the first track's `tempos`, exactly as pretty_midi builds it (same float operations)."
     scales = [(0, 60.0 / (120.0 * div))]
-    for tk, tempo in tracks[0][3]:
+    for tk, tempo in tempos:
         if tempo == 0: raise _Unusual
         if tk == 0: scales = [(0, 60.0 / ((6e7 / tempo) * div))]
         else:
@@ -152,6 +156,12 @@ def read_midi_events(data: bytes):
         k = np.searchsorted(starts, ticks, side='right') - 1
         # pretty_midi fills [start_k, start_{k+1}] with segment k and then overwrites start_{k+1} with segment k+1
         return base[k] + sc[k] * (ticks - starts[k]).astype(np.float64)
+    return to_time
+
+# %% ../nbs/00_pianoroll.ipynb #c013_b2
+def _pair_notes(tracks):
+    """Notes `(start tick, end tick, pitch, velocity)` paired per (track, channel, pitch) as pretty_midi pairs them,
+    and the pedal events `(tick, value)` of the channels that have notes, in stable time order."""
     out, ped, live = [], [], set()
     for ti, (notes, progs, ccs, _, _) in enumerate(tracks):
         open_ = {}
@@ -170,6 +180,17 @@ def read_midi_events(data: bytes):
         ped += [(tk, v, ti, ch) for tk, ch, v in ccs if ch != 9]
     ped = [(tk, v) for tk, v, ti, ch in ped if (ti, ch) in live]
     ped.sort(key=lambda e: e[0])
+    return out, ped
+
+# %% ../nbs/00_pianoroll.ipynb #c013_b3
+def read_midi_events(data: bytes):
+    """Fast reader: `(notes (N,4) [start, end, pitch, velocity], pedal_times, pedal_values)` of the non-drum
+    parts of a Standard MIDI File, identical to what pretty_midi yields. Raises `_Unusual` to decline."""
+    tracks, div = _parse_tracks(data)
+    max_tick = max(tr[4] for tr in tracks) + 1
+    if max_tick > _MAX_TICK: raise _Unusual
+    to_time = _tempo_map(tracks[0][3], div)
+    out, ped = _pair_notes(tracks)
     a = np.array(out, np.int64).reshape(-1, 4)
     notes = np.stack([to_time(a[:, 0]), to_time(a[:, 1]), a[:, 2].astype(np.float64), a[:, 3].astype(np.float64)], 1) if len(a) else np.zeros((0, 4))
     pa = np.array(ped, np.int64).reshape(-1, 2)
@@ -215,6 +236,29 @@ def _events(midi):
     pm = load_midi(midi)
     return (_notes_array(pm), *_pedal_events(pm))
 
+# %% ../nbs/00_pianoroll.ipynb #c015_a2
+def _note_channel(ch0, pitch, s, e, vel, merge):
+    "Write the notes' velocities into `ch0 (128,T)`: max over overlapping notes ('max') or most recent strike wins ('last')."
+    T = ch0.shape[-1]
+    if merge == 'max':
+        d = e - s
+        rows = np.repeat(pitch * T + s - np.concatenate([[0], np.cumsum(d)[:-1]]), d) + np.arange(d.sum())
+        np.maximum.at(ch0.reshape(-1), rows, np.repeat(vel, d))
+    elif merge == 'last':
+        for i in np.lexsort((vel, s)):                       # later start overwrites; ties -> higher velocity last
+            ch0[pitch[i], s[i]:e[i]] = vel[i]
+    else: raise BadInputError(f"merge must be 'max' or 'last', got {merge!r}")
+
+def _pedal_channel(pf, pv, T):
+    "Event-sparse quantised CC64 values over `T` frames (the pedal channel's value on every piano row)."
+    ped = np.zeros(T, np.uint8)
+    for t, v in zip(pf.tolist(), pv.tolist()):
+        q = 16 * (v // 16) + 8
+        cur = int(ped[t])
+        if cur and abs(cur - q) > 64: t = min(t + 2, T - 1)
+        ped[t] = q
+    return ped
+
 # %% ../nbs/00_pianoroll.ipynb #c015_b
 def midi_to_raw(midi, fs=FS, merge='max', pedal=True):
     "`(3,128,T)` uint8 roll in raw units 0..127 (see `midi_to_roll`)."
@@ -227,25 +271,9 @@ def midi_to_raw(midi, fs=FS, merge='max', pedal=True):
     pf = np.maximum(_frames(pt, fs), 0)
     T = int(max(e.max(), (pf.max() + 1) if len(pf) else 0))
     roll = np.zeros((3, 128, T), np.uint8)
-    # note channel: max over overlapping notes ('max') or most recent strike wins ('last')
-    if merge == 'max':
-        d = e - s
-        rows = np.repeat(pitch * T + s - np.concatenate([[0], np.cumsum(d)[:-1]]), d) + np.arange(d.sum())
-        np.maximum.at(roll[0].reshape(-1), rows, np.repeat(vel, d))
-    elif merge == 'last':
-        ch0 = roll[0]
-        for i in np.lexsort((vel, s)):                       # later start overwrites; ties -> higher velocity last
-            ch0[pitch[i], s[i]:e[i]] = vel[i]
-    else: raise BadInputError(f"merge must be 'max' or 'last', got {merge!r}")
+    _note_channel(roll[0], pitch, s, e, vel, merge)
     roll[1, pitch, np.minimum(s, T - 1)] = 127
-    # pedal channel: event-sparse quantised CC64 on the piano rows
-    ped = np.zeros(T, np.uint8)
-    for t, v in zip(pf.tolist(), pv.tolist()):
-        q = 16 * (v // 16) + 8
-        cur = int(ped[t])
-        if cur and abs(cur - q) > 64: t = min(t + 2, T - 1)
-        ped[t] = q
-    roll[2, MIN_PIANO:MAX_PIANO + 1] = ped
+    roll[2, MIN_PIANO:MAX_PIANO + 1] = _pedal_channel(pf, pv, T)
     return roll
 
 # %% ../nbs/00_pianoroll.ipynb #c015_c
@@ -288,6 +316,26 @@ def _segments(on, starts_mask):
     W = T + 1
     return st // W, st % W, nxt % W
 
+# %% ../nbs/00_pianoroll.ipynb #c019_0
+def _note_starts(on, onset_ch, threshold, orphans):
+    "Frames where a note starts: onsets inside sounding runs, plus every run's first frame unless `orphans='drop'`."
+    not_prev = np.ones_like(on); not_prev[:, 1:] = ~on[:, :-1]
+    first = on & not_prev                                   # first frame of every sounding run
+    if onset_ch is None: return first
+    onset = (unit_to_raw(onset_ch, threshold) >= 64) & on
+    return (first | onset) if orphans == 'keep' else onset
+
+def _pedal_messages(ped_ch, threshold, fs):
+    "CC64 messages from the pedal channel: the mean over the piano rows of every non-zero frame."
+    ped = unit_to_raw(ped_ch[MIN_PIANO:MAX_PIANO + 1], threshold)
+    ped[ped < 4] = 0
+    curve = ped.mean(0).astype(np.int64)
+    out = []
+    for t in np.flatnonzero(curve):
+        c = int(curve[t]); c = 0 if c < 16 else (127 if c > 112 else c)
+        out.append(pretty_midi.ControlChange(64, c, t / fs))
+    return out
+
 # %% ../nbs/00_pianoroll.ipynb #c019_a
 def roll_to_midi(roll, fs=FS, threshold=NOTE_THRESHOLD, orphans='keep', piano=True, program=0) -> pretty_midi.PrettyMIDI:
     """Piano roll (numpy or torch; `(3,128,T)`, `(2,128,T)` notes+pedal or `(128,T)` notes only, in [-1,1])
@@ -302,26 +350,14 @@ def roll_to_midi(roll, fs=FS, threshold=NOTE_THRESHOLD, orphans='keep', piano=Tr
     vel = unit_to_raw(x[0], threshold)
     if piano: vel[:MIN_PIANO] = 0; vel[MAX_PIANO + 1:] = 0
     on = vel > 0
-    has_onset = x.shape[0] == 3
-    not_prev = np.ones_like(on); not_prev[:, 1:] = ~on[:, :-1]
-    first = on & not_prev                                   # first frame of every sounding run
-    if has_onset:
-        onset = (unit_to_raw(x[1], threshold) >= 64) & on
-        starts = (first | onset) if orphans == 'keep' else onset
-    else: starts = first
+    starts = _note_starts(on, x[1] if x.shape[0] == 3 else None, threshold, orphans)
     p, s, e = _segments(on, starts)
     v = vel[p, s]
     pm = pretty_midi.PrettyMIDI()
     ins = pretty_midi.Instrument(program=program, name='piano')
     order = np.lexsort((p, s))
     ins.notes = [pretty_midi.Note(int(v[i]), int(p[i]), s[i] / fs, e[i] / fs) for i in order]
-    if x.shape[0] >= 2:
-        ped = unit_to_raw(x[-1, MIN_PIANO:MAX_PIANO + 1], threshold)
-        ped[ped < 4] = 0
-        curve = ped.mean(0).astype(np.int64)
-        for t in np.flatnonzero(curve):
-            c = int(curve[t]); c = 0 if c < 16 else (127 if c > 112 else c)
-            ins.control_changes.append(pretty_midi.ControlChange(64, c, t / fs))
+    if x.shape[0] >= 2: ins.control_changes += _pedal_messages(x[-1], threshold, fs)
     pm.instruments.append(ins)
     return pm
 
@@ -329,6 +365,20 @@ def roll_to_midi(roll, fs=FS, threshold=NOTE_THRESHOLD, orphans='keep', piano=Tr
 def _note_table(pm):
     a = _notes_array(pm)
     return a[np.lexsort((a[:, 0], a[:, 2]))] if len(a) else a
+
+def _classify_lost(a, s, e, ok, fs, threshold):
+    "Counts of the lost notes (`~ok`) of note table `a` (frames `s`, `e`) by the first reason that explains each."
+    cls = dict(outside_piano=0, below_threshold=0, same_onset=0, overlap_same_pitch=0, abutting_sub_frame=0, other=0)
+    for i in np.flatnonzero(~ok):
+        p = a[i, 2]
+        same = np.flatnonzero((a[:, 2] == p) & (np.arange(len(a)) != i))
+        if p < MIN_PIANO or p > MAX_PIANO: cls['outside_piano'] += 1
+        elif a[i, 3] / 63.5 - 1 <= threshold: cls['below_threshold'] += 1
+        elif (s[same] == s[i]).any(): cls['same_onset'] += 1
+        elif ((s[same] < e[i]) & (e[same] > s[i])).any(): cls['overlap_same_pitch'] += 1
+        elif a[i, 1] - a[i, 0] < 1 / fs and ((s[same] <= e[i]) & (e[same] >= s[i])).any(): cls['abutting_sub_frame'] += 1
+        else: cls['other'] += 1
+    return cls
 
 # %% ../nbs/00_pianoroll.ipynb #c022_a
 def roundtrip_stats(midi, fs=FS, tol=0.010, merge='max', orphans='keep', threshold=NOTE_THRESHOLD):
@@ -350,17 +400,7 @@ def roundtrip_stats(midi, fs=FS, tol=0.010, merge='max', orphans='keep', thresho
     j = np.searchsorted(ub, ka).clip(0, max(len(ub) - 1, 0))
     ok = ((ub[j] == ka) & (occ < cb[j])) if len(ub) else np.zeros(len(ka), bool)
     ok &= (np.abs(s / fs - a[:, 0]) <= tol + 1e-9) & (np.abs(e / fs - a[:, 1]) <= tol + 1e-9)
-    # classify losses
-    cls = dict(outside_piano=0, below_threshold=0, same_onset=0, overlap_same_pitch=0, abutting_sub_frame=0, other=0)
-    for i in np.flatnonzero(~ok):
-        p = a[i, 2]
-        same = np.flatnonzero((a[:, 2] == p) & (np.arange(len(a)) != i))
-        if p < MIN_PIANO or p > MAX_PIANO: cls['outside_piano'] += 1
-        elif a[i, 3] / 63.5 - 1 <= threshold: cls['below_threshold'] += 1
-        elif (s[same] == s[i]).any(): cls['same_onset'] += 1
-        elif ((s[same] < e[i]) & (e[same] > s[i])).any(): cls['overlap_same_pitch'] += 1
-        elif a[i, 1] - a[i, 0] < 1 / fs and ((s[same] <= e[i]) & (e[same] >= s[i])).any(): cls['abutting_sub_frame'] += 1
-        else: cls['other'] += 1
+    cls = _classify_lost(a, s, e, ok, fs, threshold)
     return dict(notes=len(a), kept=int(ok.sum()), decoded=len(b), **cls)
 
 # %% ../nbs/00_pianoroll.ipynb #c026
@@ -407,6 +447,15 @@ def score_to_roll(path, bpm=120.0, fs=FS, velocity=64, return_midi=False):
     roll = midi_to_roll(pm, fs=fs, pedal=False)
     return (roll, pm) if return_midi else roll
 
+# %% ../nbs/00_pianoroll.ipynb #c028_a
+def _plot_pedal(ax, ped_ch, fs, lo):
+    "Pedal events (mean over the piano rows) as ticks rising from the bottom of the keyboard, height = depth."
+    ped = ped_ch[MIN_PIANO:MAX_PIANO + 1].mean(0)
+    tt = np.flatnonzero(ped > NOTE_THRESHOLD)
+    if len(tt):
+        v = (ped[tt] + 1) / 2
+        ax.vlines(tt / fs, lo - 0.5, lo - 0.5 + 4 * v, colors='tab:blue', linewidths=1, label='pedal')
+
 # %% ../nbs/00_pianoroll.ipynb #c029
 def plot_roll(roll, ax=None, fs=FS, title=None, pitch_range=(MIN_PIANO, MAX_PIANO)):
     """Plot a roll: velocity (ch0) as an image with pitch names on y and seconds on x, onsets (ch1) as dots,
@@ -423,12 +472,7 @@ def plot_roll(roll, ax=None, fs=FS, title=None, pitch_range=(MIN_PIANO, MAX_PIAN
     if x.shape[0] == 3:
         pp, tt = np.nonzero(x[1, lo:hi + 1] > 0)
         ax.scatter((tt + 0.5) / fs, pp + lo, s=6, c='tab:red', marker='|', label='onset', linewidths=1)
-    if x.shape[0] >= 2:
-        ped = x[-1, MIN_PIANO:MAX_PIANO + 1].mean(0)
-        tt = np.flatnonzero(ped > NOTE_THRESHOLD)
-        if len(tt):
-            v = (ped[tt] + 1) / 2
-            ax.vlines(tt / fs, lo - 0.5, lo - 0.5 + 4 * v, colors='tab:blue', linewidths=1, label='pedal')
+    if x.shape[0] >= 2: _plot_pedal(ax, x[-1], fs, lo)
     cs = [p for p in range(lo, hi + 1) if p % 12 == 0]
     ax.set_yticks(cs); ax.set_yticklabels([pretty_midi.note_number_to_name(p) for p in cs])
     ax.set_ylim(lo - 0.5, hi + 0.5); ax.set_xlabel('time (s)'); ax.set_ylabel('pitch')
@@ -464,15 +508,19 @@ def write_wav(path, audio, sr=22050):
     pcm = (np.clip(np.asarray(audio, dtype=np.float32), -1, 1) * 32767).astype(np.int16)
     return atomic_bytes(path, lambda f: wavfile.write(f, sr, pcm))
 
-# %% ../nbs/00_pianoroll.ipynb #c035
-def roll_main(argv=None):
-    "CLI: `scg-music roll IN --out DIR [--bpm 120] [--seconds S] [--no-audio]`."
+# %% ../nbs/00_pianoroll.ipynb #c034_a
+def _roll_parser():
     ap = argparse.ArgumentParser(prog='scg-music roll', description='MIDI/score -> piano roll (+png, round-trip MIDI, wav)')
     ap.add_argument('input'); ap.add_argument('--out', default='out/roll')
     ap.add_argument('--bpm', type=float, default=120.0, help='tempo for engraved scores (quarter notes per minute)')
     ap.add_argument('--seconds', type=float, default=None, help='keep only the first S seconds')
     ap.add_argument('--sr', type=int, default=22050); ap.add_argument('--no-audio', action='store_true')
-    a = ap.parse_args(argv)
+    return ap
+
+# %% ../nbs/00_pianoroll.ipynb #c035
+def roll_main(argv=None):
+    "CLI: `scg-music roll IN --out DIR [--bpm 120] [--seconds S] [--no-audio]`."
+    a = _roll_parser().parse_args(argv)
     src = Path(a.input); out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     if src.suffix.lower() in MIDI_EXTS: roll = midi_to_roll(src)
     elif src.suffix.lower() in SCORE_EXTS: roll = score_to_roll(src, bpm=a.bpm)
