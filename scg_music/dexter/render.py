@@ -262,8 +262,9 @@ def anchor_tempo(onset_beat, p, target_bpm):
         p[sel, 0] *= np.median(tempo) / tv
     return p
 
-# %% ../../nbs/23_dexter_render.ipynb #c017
-def render_main(argv=None):
+# %% ../../nbs/23_dexter_render.ipynb #c017_p
+def _render_parser():
+    "The `scg-music render` argument parser."
     ap = argparse.ArgumentParser(prog='scg-music render', description='render a score as an expressive performance (DExter)')
     ap.add_argument('score', help='MusicXML/MXL/MEI/kern/match score')
     ap.add_argument('--out', required=True, help='output .mid (a .wav and _curves.png are written beside it)')
@@ -280,7 +281,11 @@ def render_main(argv=None):
     ap.add_argument('--no-unfold', action='store_true', help='do not expand repeats')
     ap.add_argument('--no-wav', action='store_true'); ap.add_argument('--no-plot', action='store_true')
     ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
-    a = ap.parse_args(argv)
+    return ap
+
+# %% ../../nbs/23_dexter_render.ipynb #c017
+def render_main(argv=None):
+    a = _render_parser().parse_args(argv)
     if a.bpm not in ('auto', 'score', 'model'): a.bpm = check_bpm(a.bpm, '--bpm')
     perf = render(a.score, a.model, a.w, a.perceptual, a.seed, a.steps, not a.no_unfold, a.transfer_from, a.strength,
                   a.device, progress=True, bpm=a.bpm)

@@ -121,8 +121,9 @@ def train(cfg=None, out_dir='runs/dexter_small', device=None, progress=True, **k
                export_config=dict(kind='dexter', normalizer=norm.state(), train_cfg=cfg))
     return out_dir / 'ema.safetensors'
 
-# %% ../../nbs/25_dexter_train.ipynb #c011
-def dexter_train_main(argv=None):
+# %% ../../nbs/25_dexter_train.ipynb #c011_p
+def _train_parser():
+    "The `scg-music dexter-train` argument parser."
     ap = argparse.ArgumentParser(prog='scg-music dexter-train', description='train (or resume) a DExter model')
     ap.add_argument('--data', default=TRAIN_DEFAULTS['data'], help='dataset folder (dexter.data.build_dataset)')
     ap.add_argument('--build', action='store_true', help='build the Vienna 4x22 dataset into --data if missing')
@@ -136,7 +137,11 @@ def dexter_train_main(argv=None):
     ap.add_argument('--tempo', default=TRAIN_DEFAULTS['tempo'], choices=['absolute', 'relative'],
                     help='beat periods as performed, or relative to each performance\'s median (level set at rendering)')
     ap.add_argument('--device', default=None)
-    a = ap.parse_args(argv)
+    return ap
+
+# %% ../../nbs/25_dexter_train.ipynb #c011
+def dexter_train_main(argv=None):
+    a = _train_parser().parse_args(argv)
     if a.build and not (Path(a.data) / 'manifest.json').exists():
         from scg_music.dexter.data import build_dataset, vienna_sources
         d = find_shared_data()
