@@ -216,6 +216,13 @@ def _list_windows(entries, info, split, window, hop):
         windows[sp] += [[idx, s] for s in st]
     return files, skipped, windows
 
+def _split(entries, info, test_fraction, seed):
+    "piece -> 'train'|'test' over the pieces of the readable files (`split_pieces`)."
+    piece_labels = {}
+    for e in entries:
+        if 'error' not in info[e['path']]: piece_labels.setdefault(e['piece'], set()).add(e['label'])
+    return split_pieces(piece_labels, test_fraction, seed)
+
 # %% ../nbs/01_data.ipynb #c017_b4
 def build_corpus(sources, out_dir, hop=512, window=WINDOW, test_fraction=0.1, seed=0, workers=2,
                  files_per_shard=16, bpm=120.0, progress=True) -> dict:
@@ -230,10 +237,7 @@ def build_corpus(sources, out_dir, hop=512, window=WINDOW, test_fraction=0.1, se
     jobs = _plan_jobs(entries, out_dir, files_per_shard, bpm)
     results = _run_jobs(jobs, len(entries), workers, progress)
     info = {fi['path']: dict(fi, shard=r['shard']) for r in results for fi in r['files']}
-    piece_labels = {}                                  # split by piece over the readable files
-    for e in entries:
-        if 'error' not in info[e['path']]: piece_labels.setdefault(e['piece'], set()).add(e['label'])
-    split = split_pieces(piece_labels, test_fraction, seed)
+    split = _split(entries, info, test_fraction, seed)
     files, skipped, windows = _list_windows(entries, info, split, window, hop)
     counts = {sp: {CLASS_NAMES[c]: sum(files[i]['label'] == c for i, _ in windows[sp]) for c in range(len(CLASS_NAMES))}
               for sp in windows}
