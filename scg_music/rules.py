@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['VERTICAL_ND_BOUNDS', 'VERTICAL_ND_CENTER', 'HORIZONTAL_ND_BOUNDS', 'HORIZONTAL_ND_CENTER', 'KEY_DICT', 'IND2KEY',
@@ -551,20 +552,20 @@ class Rule:
     tuner: bool = True                        # offered by the widgets' rule tuner
 
 # %% ../nbs/06_rules.ipynb #c018_a2
-def _size(self: Rule, frames=WINDOW):
+@patch
+def size(self: Rule, frames=WINDOW):
     "Target length for `frames` frames: `dim` for global rules, scaled by the number of 1.28 s windows otherwise."
     if self.dim is None or self.layout == 'global': return self.dim
     return self.dim * (frames // 128) // 8
 
-def _parse(self: Rule, value, frames=WINDOW):
+@patch
+def parse(self: Rule, value, frames=WINDOW):
     "Validated target tensor of a user value; its length is checked against `size(frames)` (`frames=None`: not)."
     t = self.parse_target(value)
     n = None if frames is None else self.size(frames)
     if n is not None and t.shape[-1] != n:
         _bad(f'target for rule {self.name!r} has {t.shape[-1]} values; it needs {n} for {frames} frames: {value!r}')
     return t
-
-Rule.size, Rule.parse = _size, _parse
 
 # %% ../nbs/06_rules.ipynb #c018_b
 RULE_REGISTRY: dict[str, Rule] = {}
