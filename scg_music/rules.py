@@ -176,13 +176,8 @@ def _runs(b):
 CHORD_TOL = 55             # music21 gathers notes starting < 1/4 quarter (55 ticks) apart, ending <= 55 apart
 
 # %% ../nbs/06_rules.ipynb #c012_a
-def _group_chords(bi, on_t, off_t):
-    """music21's MIDI import gathers notes into chords greedily in (onset, pitch) order: the first ungathered
-    note leads and takes every later note starting < 55 ticks after it whose end is within 55 ticks of its end.
-    Notes must be sorted by (batch, onset tick, pitch). Returns: which notes lead a chord (or stand alone),
-    the (member note, leading note) pairs of every chord, each leader's chord duration in ticks (music21 takes it
-    from the *last* gathered note) and whether a note makes music21 split the part into voices (it starts
-    with a leader but ends elsewhere)."""
+def _close_pairs(bi, on_t, off_t):
+    "Note numbers, each note's first note in its 55-tick window, the window depth K and the pair table `close`."
     N = len(on_t); dev = on_t.device
     idx = torch.arange(N, device=dev)
     key = bi * (1 << 40) + on_t
@@ -193,15 +188,25 @@ def _group_chords(bi, on_t, off_t):
     for k in range(1, K + 1):
         j = (idx - k).clamp(min=0)
         close[k - 1] = (idx - k >= left) & ((off_t - off_t[j]).abs() <= CHORD_TOL)
+    return idx, left, K, close
+
+# %% ../nbs/06_rules.ipynb #c012_a2
+def _leaders(idx, K, close):
+    "Which notes lead a chord: the fixed point of 'not gathered by a leader' (settles along chains of close notes)."
+    N = len(idx); dev = idx.device
     lead = torch.ones(N, dtype=torch.bool, device=dev)
-    for _ in range(N + 1):     # fixed point of "not gathered by a leader"; settles along chains of close notes
+    for _ in range(N + 1):
         claimed = torch.zeros(N, dtype=torch.bool, device=dev)
         for k in range(1, K + 1):
             claimed |= close[k - 1] & lead[(idx - k).clamp(min=0)]
         if torch.equal(~claimed, lead): break
         lead = ~claimed
-    # chord membership: every leader takes every close note of its window, even one an earlier leader took
-    # (music21 then has that note in two chords); the chord lasts as long as its last member
+    return lead
+
+# %% ../nbs/06_rules.ipynb #c012_a3
+def _chord_members(idx, K, close, lead, on_t, off_t):
+    """(member, leader) pairs and each leader's chord duration: every leader takes every close note of its window,
+    even one an earlier leader took (music21 then has that note in two chords); the chord lasts as its last member."""
     mem, ch = [idx[lead]], [idx[lead]]
     for k in range(1, K + 1):
         j = (idx - k).clamp(min=0)
@@ -209,9 +214,21 @@ def _group_chords(bi, on_t, off_t):
         mem.append(idx[m]); ch.append(j[m])
     mem, ch = torch.cat(mem), torch.cat(ch)
     last = idx.clone().scatter_reduce(0, ch, mem, 'amax')
-    dur = off_t[last] - on_t[last]
+    return mem, ch, off_t[last] - on_t[last]
+
+# %% ../nbs/06_rules.ipynb #c012_a4
+def _group_chords(bi, on_t, off_t):
+    """music21's MIDI import gathers notes into chords greedily in (onset, pitch) order: the first ungathered
+    note leads and takes every later note starting < 55 ticks after it whose end is within 55 ticks of its end.
+    Notes must be sorted by (batch, onset tick, pitch). Returns: which notes lead a chord (or stand alone),
+    the (member note, leading note) pairs of every chord, each leader's chord duration in ticks (music21 takes it
+    from the *last* gathered note) and whether a note makes music21 split the part into voices (it starts
+    with a leader but ends elsewhere)."""
+    idx, left, K, close = _close_pairs(bi, on_t, off_t)
+    lead = _leaders(idx, K, close)
+    mem, ch, dur = _chord_members(idx, K, close, lead, on_t, off_t)
     # music21 needs voices when a leader meets a note in its window whose end is not close
-    far = torch.zeros(N, dtype=torch.bool, device=dev)
+    far = torch.zeros_like(lead)
     for k in range(1, K + 1):
         j = (idx - k).clamp(min=0)
         far |= (idx - k >= left) & ~close[k - 1] & lead[j]
@@ -226,29 +243,28 @@ def _nearest_union(ql):
     return torch.where(use4, c4, c3).long(), torch.where(use4, 4, 3)
 
 # %% ../nbs/06_rules.ipynb #c012_c
-def _quantise(bi, on_t, du_t, n_batch, music21_version=8):
-    """music21's quantisation of element onsets / durations (ticks; elements sorted by batch, onset) -> grid
-    units (1/12 quarter): q, d. `music21_version` 8 (the released code's 8.3.0) or >= 9 (gap-filling rule)."""
-    dev = on_t.device
-    on_ql, du_ql = on_t.double() / 220., du_t.double() / 220.
-    q, _ = _nearest_union(on_ql)
+def _quantise_v8(bi, q, on_ql, du_ql):
+    """music21 8 durations: the nearest one; if it would leave a gap shorter than 1/4 before the *next element*,
+    re-snap the duration to the next element's unit; zero durations become 1/4."""
+    N, dev = len(q), q.device
+    d, _ = _nearest_union(du_ql)
+    same = torch.zeros(N, dtype=torch.bool, device=dev)
+    if N > 1: same[:-1] = bi[1:] == bi[:-1]
+    nxt = (torch.arange(N, device=dev) + 1).clamp(max=N - 1)
+    _, ndiv = _nearest_union(on_ql[nxt])
+    nq = q[nxt]
+    gap = nq - (q + d)
+    redo = same & (gap > 0) & (gap < 3)
+    d4 = torch.round(du_ql * 4).long() * 3; d3 = torch.round(du_ql * 3).long() * 4
+    d = torch.where(redo, torch.where(ndiv == 4, d4, d3), d)
+    return torch.where(d == 0, torch.full_like(d, 3), d)
+
+# %% ../nbs/06_rules.ipynb #c012_c1
+def _quantise_v9(bi, q, du_ql, n_batch):
+    "music21 >= 9 durations: multiples of 1/4 or 1/3 (never 0) ranked by (remaining gap to the next onset, error, unit)."
+    N, dev = len(q), q.device
     y = du_ql * 12
-    N = len(q)
-    if music21_version < 9:
-        # v8: nearest duration; if it would leave a gap shorter than 1/4 before the *next element*, re-snap the
-        # duration to the next element's unit; zero durations become 1/4
-        d, _ = _nearest_union(du_ql)
-        same = torch.zeros(N, dtype=torch.bool, device=dev)
-        if N > 1: same[:-1] = bi[1:] == bi[:-1]
-        nxt = (torch.arange(N, device=dev) + 1).clamp(max=N - 1)
-        _, ndiv = _nearest_union(on_ql[nxt])
-        nq = q[nxt]
-        gap = nq - (q + d)
-        redo = same & (gap > 0) & (gap < 3)
-        d4 = torch.round(du_ql * 4).long() * 3; d3 = torch.round(du_ql * 3).long() * 4
-        d = torch.where(redo, torch.where(ndiv == 4, d4, d3), d)
-        return q, torch.where(d == 0, torch.full_like(d, 3), d)
-    # v9+: gap to the next later element onset in the same roll (0 if none)
+    # gap to the next later element onset in the same roll (0 if none)
     G = int(q.max().item()) + 2 if N else 2
     occ = torch.zeros(n_batch, G, dtype=torch.bool, device=dev); occ[bi, q] = True
     pos = torch.arange(G, device=dev).expand(n_batch, G)
@@ -256,14 +272,22 @@ def _quantise(bi, on_t, du_t, n_batch, music21_version=8):
     after = F.pad(nxt_on[:, 1:], (0, 1), value=1 << 30)                   # first onset strictly after g
     nq = after[bi, q]
     gap = torch.where(nq >= (1 << 30), torch.zeros_like(q), nq - q)
-    # durations: multiples of 1/4 or 1/3 (never 0); rank by (remaining gap, error, unit)
     m4 = torch.clamp(torch.round(du_ql * 4), min=1) * 3
     m3 = torch.clamp(torch.round(du_ql * 3), min=1) * 4
     r4 = torch.where(gap % 3 == 0, torch.zeros_like(y), (gap - m4).clamp(min=0))
     r3 = torch.where(gap % 4 == 0, torch.zeros_like(y), (gap - m3).clamp(min=0))
     e4, e3 = (y - m4).abs(), (y - m3).abs()
     pick4 = (r4 < r3) | ((r4 == r3) & (e4 <= e3))
-    return q, torch.where(pick4, m4, m3).long()
+    return torch.where(pick4, m4, m3).long()
+
+# %% ../nbs/06_rules.ipynb #c012_c2
+def _quantise(bi, on_t, du_t, n_batch, music21_version=8):
+    """music21's quantisation of element onsets / durations (ticks; elements sorted by batch, onset) -> grid
+    units (1/12 quarter): q, d. `music21_version` 8 (the released code's 8.3.0) or >= 9 (gap-filling rule)."""
+    on_ql, du_ql = on_t.double() / 220., du_t.double() / 220.
+    q, _ = _nearest_union(on_ql)
+    if music21_version < 9: return q, _quantise_v8(bi, q, on_ql, du_ql)
+    return q, _quantise_v9(bi, q, du_ql, n_batch)
 
 # %% ../nbs/06_rules.ipynb #c012_d
 def _grid_notes(b, fs=FS, music21_version=8):
@@ -285,17 +309,9 @@ def _grid_notes(b, fs=FS, music21_version=8):
     return _measure_layout(bi[mem], pitch[mem], q, d, bi[lead], ql, dl, voices, B, chordy)
 
 # %% ../nbs/06_rules.ipynb #c012_e
-def _measure_layout(bi, pitch, q, d, ebi, eq, ed, voices, B, chordy=None):
-    """music21 then makes 4/4 measures; if the part needs voices, every measure whose elements overlap gets
-    voices, and `makeTies` splits notes at barlines, carrying the remainder into the next measure *outside* its
-    voices, where (if that measure has voices) it is not split again: such a measure lasts as long as the
-    remainder and shifts every later measure (a music21 quirk that distorts the time line; reproduced here).
-    Likewise a *chord* that starts a bar (or voice) and is tied over the barline leaves its bar as long as the
-    whole chord (music21 keeps the pre-split duration). Returns pieces (batch, pitch, start, length) and the
-    measure starts (B, M)."""
-    dev = q.device
-    M = int(((q + d).max().item()) // BAR) + 2
-    # which measures get voices: elements (chords/notes) starting in the measure overlap each other
+def _voiced_measures(ebi, eq, ed, voices, B, M):
+    "(B, M) bool: the measures that get voices (elements starting in the measure overlap) of parts that need voices."
+    dev = eq.device
     em = eq // BAR
     seg = ebi * M + em
     BIG = 1 << 20
@@ -303,7 +319,12 @@ def _measure_layout(bi, pitch, q, d, ebi, eq, ed, voices, B, chordy=None):
     prev = F.pad(cm, (1, 0), value=-1)[:-1]
     ovl = (prev // BIG == seg) & (eq < prev % BIG)
     has_v = torch.zeros(B * M, dtype=torch.bool, device=dev); has_v[seg[ovl]] = True
-    has_v = has_v.view(B, M) & voices[:, None]
+    return has_v.view(B, M) & voices[:, None]
+
+# %% ../nbs/06_rules.ipynb #c012_e1
+def _tie_pieces(bi, pitch, q, d, has_v, chordy, B, M):
+    "Split notes at barlines measure by measure (music21 `makeTies`, with its long-bar quirks): pieces, measure starts."
+    dev = q.device
     shift = torch.zeros(B, dtype=torch.long, device=dev)
     starts = torch.zeros(B, M, dtype=torch.long, device=dev)
     cur = q // BAR; rel = q - cur * BAR; rem = d.clone(); carried = torch.zeros_like(rem, dtype=torch.bool)
@@ -322,6 +343,19 @@ def _measure_layout(bi, pitch, q, d, ebi, eq, ed, voices, B, chordy=None):
         moved = here & (rem > 0)
         cur = torch.where(moved, m + 1, cur); rel = torch.where(moved, 0, rel); carried = carried | moved
     return torch.cat(P_bi), torch.cat(P_p), torch.cat(P_s), torch.cat(P_l), starts
+
+# %% ../nbs/06_rules.ipynb #c012_e2
+def _measure_layout(bi, pitch, q, d, ebi, eq, ed, voices, B, chordy=None):
+    """music21 then makes 4/4 measures; if the part needs voices, every measure whose elements overlap gets
+    voices, and `makeTies` splits notes at barlines, carrying the remainder into the next measure *outside* its
+    voices, where (if that measure has voices) it is not split again: such a measure lasts as long as the
+    remainder and shifts every later measure (a music21 quirk that distorts the time line; reproduced here).
+    Likewise a *chord* that starts a bar (or voice) and is tied over the barline leaves its bar as long as the
+    whole chord (music21 keeps the pre-split duration). Returns pieces (batch, pitch, start, length) and the
+    measure starts (B, M)."""
+    M = int(((q + d).max().item()) // BAR) + 2
+    has_v = _voiced_measures(ebi, eq, ed, voices, B, M)
+    return _tie_pieces(bi, pitch, q, d, has_v, chordy, B, M)
 
 # %% ../nbs/06_rules.ipynb #c012_f
 def _key_from_pcdist(pcd):
@@ -382,19 +416,9 @@ def _aug6_class(pcs, key):
     return out
 
 # %% ../nbs/06_rules.ipynb #c012_i
-def _chords_and_key(rolls, fs=FS, window_size=1.28, aug6=True, music21_version=8):
-    b = _sounding(rolls, 'chord_progression')
-    B, _, T = b.shape
-    dev = b.device
-    n_win = int(T / fs / window_size)
-    chords = torch.zeros(B, n_win, dtype=torch.long, device=dev)
-    if not b.any():
-        return chords, torch.full((B,), NO_KEY, dtype=torch.long, device=dev), torch.zeros(B, dtype=torch.float64, device=dev)
-    bi, pitch, q, d, bars = _grid_notes(b, fs, music21_version)
-    # key from the duration-weighted pitch-class distribution
-    pcd = torch.zeros(B, 12, dtype=torch.float64, device=dev).index_put_((bi, pitch % 12), d.double(), accumulate=True)
-    key, corr = _key_from_pcdist(pcd)
-    # chordify on the grid: segments cut at every note start/end and barline
+def _chordify_segments(bi, pitch, q, d, bars, B):
+    "Chordify on the grid: segments cut at every note start/end and barline -> sounding (B,128,G), start, length (B,S)."
+    dev = q.device
     G = int((q + d).max().item()) + 1
     cnt = torch.zeros(B, 128, G + 1, dtype=torch.int32, device=dev)
     one = torch.ones_like(q, dtype=torch.int32)
@@ -407,14 +431,19 @@ def _chords_and_key(rolls, fs=FS, window_size=1.28, aug6=True, music21_version=8
     cut = cut[:, :G]
     seg = cut.long().cumsum(-1) - 1                                     # (B,G) segment id per slot
     S = int(seg.max().item()) + 1
-    # per segment: start, length, pitch classes, lowest pitch per letter (taken at the segment's first slot)
     pos = torch.arange(G, device=dev).expand(B, G)
     start = torch.full((B, S), G, dtype=torch.long, device=dev).scatter_reduce(1, seg, pos, 'amin')
     length = torch.zeros(B, S, dtype=torch.long, device=dev).scatter_add(1, seg, torch.ones_like(pos))
+    return act, start, length
+
+# %% ../nbs/06_rules.ipynb #c012_i1
+def _segment_degrees(act, start, key, aug6=True):
+    "Root (B,S; -1 = rest) and degree class in `key` of each segment, from the pitches sounding at its first slot."
+    (B, _, G), S, dev = act.shape, start.shape[1], act.device
     first = act.gather(2, start.clamp(max=G - 1)[:, None, :].expand(B, 128, S))   # (B,128,S)
     pitches = torch.arange(128, device=dev)
     pc_step = torch.tensor(PC_STEP, device=dev)[pitches % 12]
-    big = 1000
+    big = 1000                                                          # lowest pitch per letter
     lowp = torch.where(first, pitches[None, :, None], torch.full_like(first, big, dtype=torch.long))
     low = torch.full((B, 7, S), big, dtype=torch.long, device=dev).scatter_reduce(
         1, pc_step[None, :, None].expand(B, 128, S), lowp, 'amin').transpose(1, 2)   # (B,S,7)
@@ -426,11 +455,15 @@ def _chords_and_key(rolls, fs=FS, window_size=1.28, aug6=True, music21_version=8
         pcs = F.pad(first, (0, 0, 0, 4)).view(B, 11, 12, S).any(1).transpose(1, 2)   # (B,S,12)
         ov = _aug6_class(pcs, key)
         degree = torch.where((ov >= 0) & (root >= 0), ov, degree)
-    # windows: longest overlap in seconds (1 grid slot = 1/24 s), first maximum wins
-    # (seconds computed as music21 + the released code do, so that float ties break the same way)
+    return root, degree
+
+# %% ../nbs/06_rules.ipynb #c012_i2
+def _window_chords(chords, start, length, root, degree, window_size):
+    """Fill `chords` (B, n_win) with the degree of the segment overlapping each window longest (first maximum wins);
+    seconds are computed as music21 + the released code do (1 grid slot = 1/24 s), so float ties break the same way."""
     s0 = start.double() / GRID_PER_QUARTER * 0.5; s1 = s0 + length.double() / GRID_PER_QUARTER * 0.5
     t, k = 0.0, 0
-    while k < n_win:
+    while k < chords.shape[1]:
         w0, w1 = t, t + window_size
         ovl = (torch.minimum(s1, torch.tensor(w1, dtype=torch.float64)) - torch.maximum(s0, torch.tensor(w0, dtype=torch.float64)))
         ok = (root >= 0) & (s0 < w1) & (s1 > w0) & (length > 0)
@@ -438,6 +471,25 @@ def _chords_and_key(rolls, fs=FS, window_size=1.28, aug6=True, music21_version=8
         best = ovl.argmax(-1)
         chords[:, k] = torch.where(ok.any(-1), degree.gather(1, best[:, None])[:, 0], torch.zeros_like(best))
         t += window_size; k += 1
+    return chords
+
+# %% ../nbs/06_rules.ipynb #c012_i3
+def _chords_and_key(rolls, fs=FS, window_size=1.28, aug6=True, music21_version=8):
+    "Chord degree per window (B, n_win), key (B,) and key correlation (B,) of `rolls`."
+    b = _sounding(rolls, 'chord_progression')
+    B, _, T = b.shape
+    dev = b.device
+    n_win = int(T / fs / window_size)
+    chords = torch.zeros(B, n_win, dtype=torch.long, device=dev)
+    if not b.any():
+        return chords, torch.full((B,), NO_KEY, dtype=torch.long, device=dev), torch.zeros(B, dtype=torch.float64, device=dev)
+    bi, pitch, q, d, bars = _grid_notes(b, fs, music21_version)
+    # key from the duration-weighted pitch-class distribution
+    pcd = torch.zeros(B, 12, dtype=torch.float64, device=dev).index_put_((bi, pitch % 12), d.double(), accumulate=True)
+    key, corr = _key_from_pcdist(pcd)
+    act, start, length = _chordify_segments(bi, pitch, q, d, bars, B)
+    root, degree = _segment_degrees(act, start, key, aug6)
+    chords = _window_chords(chords, start, length, root, degree, window_size)
     chords = torch.where((key == NO_KEY)[:, None], torch.zeros_like(chords), chords)
     return chords, key, corr
 
