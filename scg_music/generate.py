@@ -129,47 +129,58 @@ class Config:
     def to_dict(self): return asdict(self)
 
 # %% ../nbs/10_generate.ipynb #c008
+from fastcore.basics import patch
+
 class _Reader:
+    "A YAML mapping at key path `path` of the config `src`; `used` remembers the keys read (for `done`)."
     def __init__(self, d, path, src):
         if not isinstance(d, dict): raise BadInputError(f"{src}: `{path}` must be a mapping, got {type(d).__name__}")
         self.d, self.path, self.src, self.used = d, path, src, set()
     def key(self, k): return f"{self.path}.{k}" if self.path else k
     def err(self, k, msg): return BadInputError(f"{self.src}: `{self.key(k)}`: {msg}")
     def has(self, k): return k in self.d
-    def get(self, k, typ=None, default=..., choices=None, check=None):
-        self.used.add(k)
-        if k not in self.d:
-            if default is ...: raise BadInputError(f"{self.src}: missing required key `{self.key(k)}`")
-            return default
-        v = self.d[k]
-        if typ is bool and not isinstance(v, bool): raise self.err(k, f"expected true/false, got {v!r}")
-        if typ is int:
-            if isinstance(v, bool) or not (isinstance(v, int) or (isinstance(v, float) and v.is_integer())):
-                raise self.err(k, f"expected an integer, got {v!r}")
-            v = int(v)
-        if typ is float:
-            if isinstance(v, bool) or not isinstance(v, (int, float)): raise self.err(k, f"expected a number, got {v!r}")
-            v = float(v)
-        if typ is str and not isinstance(v, str): raise self.err(k, f"expected a string, got {v!r}")
-        if typ is list and not isinstance(v, list): raise self.err(k, f"expected a list, got {v!r}")
-        if choices is not None and v not in choices: raise self.err(k, f"{v!r} is not one of {list(choices)}")
-        if check is not None:
-            msg = check(v)
-            if msg: raise self.err(k, msg)
-        return v
-    def sub(self, k, default=...):
-        self.used.add(k)
-        if k not in self.d or self.d[k] is None:
-            if default is ...: raise BadInputError(f"{self.src}: missing required section `{self.key(k)}`")
-            return None
-        return _Reader(self.d[k], self.key(k), self.src)
-    def done(self, allowed=()):
-        extra = [k for k in self.d if k not in self.used and k not in allowed]
-        if extra:
-            k = extra[0]
-            near = difflib.get_close_matches(str(k), list(self.used) + list(allowed), 1)
-            hint = f" (did you mean `{near[0]}`?)" if near else ''
-            raise BadInputError(f"{self.src}: unknown key `{self.key(k)}`{hint}")
+
+# %% ../nbs/10_generate.ipynb #c008_r2
+@patch
+def get(self:_Reader, k, typ=None, default=..., choices=None, check=None):
+    self.used.add(k)
+    if k not in self.d:
+        if default is ...: raise BadInputError(f"{self.src}: missing required key `{self.key(k)}`")
+        return default
+    v = self.d[k]
+    if typ is bool and not isinstance(v, bool): raise self.err(k, f"expected true/false, got {v!r}")
+    if typ is int:
+        if isinstance(v, bool) or not (isinstance(v, int) or (isinstance(v, float) and v.is_integer())):
+            raise self.err(k, f"expected an integer, got {v!r}")
+        v = int(v)
+    if typ is float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)): raise self.err(k, f"expected a number, got {v!r}")
+        v = float(v)
+    if typ is str and not isinstance(v, str): raise self.err(k, f"expected a string, got {v!r}")
+    if typ is list and not isinstance(v, list): raise self.err(k, f"expected a list, got {v!r}")
+    if choices is not None and v not in choices: raise self.err(k, f"{v!r} is not one of {list(choices)}")
+    if check is not None:
+        msg = check(v)
+        if msg: raise self.err(k, msg)
+    return v
+
+# %% ../nbs/10_generate.ipynb #c008_r4
+@patch
+def sub(self:_Reader, k, default=...):
+    self.used.add(k)
+    if k not in self.d or self.d[k] is None:
+        if default is ...: raise BadInputError(f"{self.src}: missing required section `{self.key(k)}`")
+        return None
+    return _Reader(self.d[k], self.key(k), self.src)
+
+@patch
+def done(self:_Reader, allowed=()):
+    extra = [k for k in self.d if k not in self.used and k not in allowed]
+    if extra:
+        k = extra[0]
+        near = difflib.get_close_matches(str(k), list(self.used) + list(allowed), 1)
+        hint = f" (did you mean `{near[0]}`?)" if near else ''
+        raise BadInputError(f"{self.src}: unknown key `{self.key(k)}`{hint}")
 
 # %% ../nbs/10_generate.ipynb #c008_a
 def _nonneg(v): return None if v >= 0 else f"must be >= 0, got {v}"
@@ -230,22 +241,17 @@ def _check_pair(r, out, rule):
         except BadInputError as e: raise r.err(vk, str(e)) from None
 
 # %% ../nbs/10_generate.ipynb #c011
-def _read_cond_fn(r, g):
-    c = r.sub('cond_fn', default=None)
-    if c is None: return None
-    fns = c.get('fns', list)
+def _check_fns(c, fns, g):
+    "Each condition function is known and fits `guidance.method` (DPS functions for DPS, the others for classifier guidance)."
     for i, f in enumerate(fns):
         if f not in COND_FNS: raise c.err(f'fns[{i}]', f"unknown condition function {f!r}; known: {list(COND_FNS)}")
         want = COND_FNS[f]
         if want == 'dps' and g['method'] != 'dps': raise c.err(f'fns[{i}]', f"{f} is a DPS function but guidance.method is {g['method']!r}")
         if want == 'classifier' and g['method'] == 'dps': raise c.err(f'fns[{i}]', f"{f} is a classifier-guidance function but guidance.method is 'dps'")
-    names = c.get('rule_names', list)
-    for i, n in enumerate(names):
-        if _key_rule(n)[0] is None or _key_rule(n)[1]: raise c.err(f'rule_names[{i}]', f"unknown rule {n!r}; known: {list(RULE_NAMES)}")
-    scales = c.get('classifier_scales', list)
-    if not (len(fns) == len(names) == len(scales)):
-        raise c.err('fns', f"fns ({len(fns)}), rule_names ({len(names)}) and classifier_scales ({len(scales)}) must have the same length")
-    if not all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in scales): raise c.err('classifier_scales', f"must be numbers, got {scales}")
+
+# %% ../nbs/10_generate.ipynb #c011_a
+def _read_classifiers(r, c, fns, g):
+    "The `cond_fn.classifiers` section: one classifier per function that needs one (all but `rule_x0_mse_dummy`)."
     uses_nn = [f for f in fns if f != 'rule_x0_mse_dummy']
     cl = c.sub('classifiers', default=None)
     clf = None
@@ -257,6 +263,23 @@ def _read_cond_fn(r, g):
             raise cl.err('names', f"need one classifier per classifier function ({len(uses_nn)}); got num_classes {len(nc)}, names {len(nm)}, paths {len(ps)}")
         cl.done(); clf = Classifiers(list(nc), list(nm), [str(p) for p in ps])
     elif cl is not None: cl.get('names', default=None); cl.get('num_classes', default=None); cl.get('paths', default=None); cl.done()
+    return clf
+
+# %% ../nbs/10_generate.ipynb #c011_b
+def _read_cond_fn(r, g):
+    "The `guidance.cond_fn` section: condition functions, the rule each scores, their scales and classifiers."
+    c = r.sub('cond_fn', default=None)
+    if c is None: return None
+    fns = c.get('fns', list)
+    _check_fns(c, fns, g)
+    names = c.get('rule_names', list)
+    for i, n in enumerate(names):
+        if _key_rule(n)[0] is None or _key_rule(n)[1]: raise c.err(f'rule_names[{i}]', f"unknown rule {n!r}; known: {list(RULE_NAMES)}")
+    scales = c.get('classifier_scales', list)
+    if not (len(fns) == len(names) == len(scales)):
+        raise c.err('fns', f"fns ({len(fns)}), rule_names ({len(names)}) and classifier_scales ({len(scales)}) must have the same length")
+    if not all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in scales): raise c.err('classifier_scales', f"must be numbers, got {scales}")
+    clf = _read_classifiers(r, c, fns, g)
     if 'rule_x0_mse_dummy' in fns and not g['vae']: raise c.err('fns', "rule_x0_mse_dummy decodes x0 with the VAE: set guidance.vae: true")
     c.done()
     return CondFn(list(names), list(fns), [float(s) for s in scales], clf)
@@ -333,16 +356,18 @@ def _read_edit(r):
     return e
 
 # %% ../nbs/10_generate.ipynb #c015
-def load_config(src, kind=None):
-    "Read and validate a YAML config (path or mapping) into a `Config`; errors name the key path."
-    if isinstance(src, dict): raw, name = src, '<config>'
-    else:
-        p = Path(src)
-        if not p.is_file(): raise BadInputError(f"config file not found: {p}")
-        try: raw = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as e: raise BadInputError(f"{p}: not valid YAML ({e})") from e
-        name = str(p)
-    top = _Reader(raw if raw is not None else {}, '', name)
+def _read_yaml(src):
+    "The raw mapping of a config (a path or a mapping) and the name its errors use."
+    if isinstance(src, dict): return src, '<config>'
+    p = Path(src)
+    if not p.is_file(): raise BadInputError(f"config file not found: {p}")
+    try: raw = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e: raise BadInputError(f"{p}: not valid YAML ({e})") from e
+    return raw, str(p)
+
+# %% ../nbs/10_generate.ipynb #c015_a
+def _read_sections(top, name, kind=None):
+    "The `guidance`, `sampling`, `dc` and `edit` sections of a config, checked against each other."
     g = _read_guidance(top.sub('guidance'))
     s = _read_sampling(top.sub('sampling', default=None) or _Reader({}, 'sampling', name))
     dcr = top.sub('dc', default=None)
@@ -352,11 +377,33 @@ def load_config(src, kind=None):
     ed = _read_edit(er) if er else None
     if kind == 'edit' and ed is None: raise BadInputError(f"{name}: missing required section `edit` (an edit config)")
     if ed and s.diff_collage: raise BadInputError(f"{name}: editing works on one 10.24 s excerpt; set sampling.diff_collage: false")
-    if ed: windows = None if (ed.l_end - ed.l_start) % 16 else (ed.l_end - ed.l_start) // 16
-    elif s.diff_collage:
+    return g, s, dc, ed
+
+def _target_windows(s, dc, ed):
+    "1.28 s windows a windowed target spans: 8, the DiffCollage piece's, or the edited span's (None if not whole)."
+    if ed: return None if (ed.l_end - ed.l_start) % 16 else (ed.l_end - ed.l_start) // 16
+    if s.diff_collage:
         from scg_music.collage import collage_width
-        windows = collage_width(dc.type, dc.num_img, 128, dc.overlap_size) // 16
-    else: windows = 8
+        return collage_width(dc.type, dc.num_img, 128, dc.overlap_size) // 16
+    return 8
+
+# %% ../nbs/10_generate.ipynb #c015_b
+def _check_guidance_targets(name, g, s, rules, windows):
+    "Each `cond_fn` rule has a target; a DiffCollage `guidance.dc.base` is whole windows dividing the latent."
+    if g.cond_fn:
+        for i, n in enumerate(g.cond_fn.rule_names):
+            if n not in rules: raise BadInputError(f"{name}: `guidance.cond_fn.rule_names[{i}]` = {n!r} has no target in target_rules ({rules})")
+    if g.dc_base is not None:
+        if not s.diff_collage: pass
+        elif (windows * 16) % g.dc_base or g.dc_base % 16: raise BadInputError(f"{name}: `guidance.dc.base` ({g.dc_base}) must be a multiple of 16 dividing the latent length ({windows * 16})")
+
+# %% ../nbs/10_generate.ipynb #c015_d
+def load_config(src, kind=None):
+    "Read and validate a YAML config (path or mapping) into a `Config`; errors name the key path."
+    raw, name = _read_yaml(src)
+    top = _Reader(raw if raw is not None else {}, '', name)
+    g, s, dc, ed = _read_sections(top, name, kind)
+    windows = _target_windows(s, dc, ed)
     tr = top.sub('target_rules')
     if ed and windows is None and any(_key_rule(k)[0] is not None and _key_rule(k)[0].layout != 'global' for k in tr.d):
         raise BadInputError(f"{name}: edit.l_start..l_end ({ed.l_start}..{ed.l_end}) must span whole 1.28 s windows (multiples of 16 rows) for windowed rules {target_rule_names(tr.d)}")
@@ -365,12 +412,7 @@ def load_config(src, kind=None):
     sr = top.sub('scg', default=None)
     scg = _read_scg(sr, rules) if sr else None
     if g.scg and scg is None: raise BadInputError(f"{name}: guidance.scg is true but the `scg` section is missing")
-    if g.cond_fn:
-        for i, n in enumerate(g.cond_fn.rule_names):
-            if n not in rules: raise BadInputError(f"{name}: `guidance.cond_fn.rule_names[{i}]` = {n!r} has no target in target_rules ({rules})")
-    if g.dc_base is not None:
-        if not s.diff_collage: pass
-        elif (windows * 16) % g.dc_base or g.dc_base % 16: raise BadInputError(f"{name}: `guidance.dc.base` ({g.dc_base}) must be a multiple of 16 dividing the latent length ({windows * 16})")
+    _check_guidance_targets(name, g, s, rules, windows)
     top.done()
     return Config(targets, g, scg, s, dc, ed, None if isinstance(src, dict) else str(src))
 
@@ -564,56 +606,97 @@ def _batch_targets(cfg, given, sampler, B, rng, H, device):
     return {k: v.to(device) for k, v in out.items()}
 
 # %% ../nbs/10_generate.ipynb #c030_b
+def _check_long_classifiers(cfg, H):
+    "Classifiers and DPS-NN guidance work on 10.24 s latents only (not on a longer DiffCollage latent)."
+    g = cfg.guidance
+    if g.cond_fn is not None and g.method != 'no_guidance' and H != 128 and any(f != 'rule_x0_mse_dummy' for f in g.cond_fn.fns):
+        raise BadInputError(f"{cfg.path}: classifiers were trained on 10.24 s latents; classifier/DPS-NN guidance of a {H}-row DiffCollage latent is not supported")
+
+def _generate_meta(cfg, call, class_label, seed, num_samples, batch_size, H, corpus):
+    "The settings part of a generation run's `results.json` (`corpus` None when no target is drawn)."
+    diff, sampler, sched, t_end = (call[k] for k in ('diffusion', 'sampler', 'schedule', 't_end'))
+    return dict(version=1, method=method_name(cfg), rules=cfg.rule_names, config=cfg.to_dict(), class_label=class_label, seed=seed, num_samples=num_samples,
+                batch_size=batch_size, sampler=sampler, steps=diff.num_timesteps, schedule=sched, t_end=t_end,
+                latent_rows=H, frames=8 * H, corpus=str(corpus) if corpus is not None else None)
+
+def _resume(res_path, meta):
+    "Samples and seconds of an earlier run at `res_path` with the same settings (but `num_samples`), else none."
+    if res_path.exists():
+        old = json.loads(res_path.read_text())
+        if {k: old.get(k) for k in meta if k != 'num_samples'} == {k: json.loads(json.dumps(v)) for k, v in meta.items() if k != 'num_samples'}:
+            return old['samples'], old.get('seconds', 0.0)
+    return [], 0.0
+
+# %% ../nbs/10_generate.ipynb #c030_c
+def _generate_batch(pipe, cfg, call, given, tsamp, b, lo, B, seed, class_label, out, png, progress):
+    "Sample batch `b` (samples `lo..lo+B`, seeded by `seed` and `b`), write its MIDI/PNG; returns its records."
+    dev, H = pipe.device, _latent_rows(cfg)
+    rng = np.random.default_rng([seed, b])
+    gen = torch.Generator(dev).manual_seed(int(seed) * 100003 + b)
+    targets = _batch_targets(cfg, given, tsamp, B, rng, H, dev)
+    o = pipe(B, targets, class_label=class_label, generator=gen, frames=8 * H, progress=progress, **call)
+    names = save_rolls(torch.from_numpy(o.rolls), out, [f'sample_{lo + k}' for k in range(B)], png)
+    return [dict(index=lo + k, file=names[k], png=names[k][:-4] + '.png' if png else None, class_label=class_label,
+                 batch=b, targets={n: _tolist(v[k]) for n, v in targets.items()},
+                 achieved={n: v[k] for n, v in o.values.items()},
+                 losses={n: v[k] for n, v in o.losses.items()}) for k in range(B)]
+
+def _write_results(out, meta, records, t_total, final=False):
+    "Write `results.json` (and, at the end, `summary.json`) of a generation run; returns the results dict."
+    res = dict(meta, samples=records, summary=summarize(records), seconds=round(t_total, 2))
+    atomic_text(out / 'results.json', json.dumps(res, indent=1))
+    if final: atomic_text(out / 'summary.json', json.dumps(res['summary'], indent=1))
+    return res
+
+# %% ../nbs/10_generate.ipynb #c030_d
 def generate(pipe, config, num_samples=20, batch_size=4, out_dir='out/generate', class_label=1, seed=0, steps=None,
              corpus='cache/corpus', model_dir=None, png=True, progress=True):
     "Rule-guided generation from a config: MIDI + PNG per sample and `results.json` in `out_dir`. Returns the results dict."
     cfg = config if isinstance(config, Config) else load_config(find_config(config))
     if cfg.edit is not None: raise BadInputError(f"{cfg.path}: this is an edit config; use `edit` / `scg-music edit`")
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    dev, H = pipe.device, _latent_rows(cfg)
-    frames, g = 8 * H, cfg.guidance
+    H = _latent_rows(cfg)
     given = config_targets(cfg)
-    tsamp = TargetSampler(corpus, class_label, frames, seed=seed) if any(v is None for v in given.values()) else None
-    if g.cond_fn is not None and g.method != 'no_guidance' and H != 128 and any(f != 'rule_x0_mse_dummy' for f in g.cond_fn.fns):
-        raise BadInputError(f"{cfg.path}: classifiers were trained on 10.24 s latents; classifier/DPS-NN guidance of a {H}-row DiffCollage latent is not supported")
+    tsamp = TargetSampler(corpus, class_label, 8 * H, seed=seed) if any(v is None for v in given.values()) else None
+    _check_long_classifiers(cfg, H)
     call = config_call(cfg, pipe, steps, model_dir)
-    diff, sampler, sched, t_end = (call[k] for k in ('diffusion', 'sampler', 'schedule', 't_end'))
-    res_path = out / 'results.json'
-    meta = dict(version=1, method=method_name(cfg), rules=cfg.rule_names, config=cfg.to_dict(), class_label=class_label, seed=seed, num_samples=num_samples,
-                batch_size=batch_size, sampler=sampler, steps=diff.num_timesteps, schedule=sched, t_end=t_end,
-                latent_rows=H, frames=frames, corpus=str(corpus) if tsamp else None)
-    records, t_total = [], 0.0
-    if res_path.exists():
-        old = json.loads(res_path.read_text())
-        if {k: old.get(k) for k in meta if k != 'num_samples'} == {k: json.loads(json.dumps(v)) for k, v in meta.items() if k != 'num_samples'}:
-            records, t_total = old['samples'], old.get('seconds', 0.0)
-    n_batches = math.ceil(num_samples / batch_size)
-    bar = tqdm(range(n_batches), desc='generate', disable=not progress)
+    meta = _generate_meta(cfg, call, class_label, seed, num_samples, batch_size, H, corpus if tsamp else None)
+    records, t_total = _resume(out / 'results.json', meta)
+    bar = tqdm(range(math.ceil(num_samples / batch_size)), desc='generate', disable=not progress)
     for b in bar:
         lo, B = b * batch_size, min(batch_size, num_samples - b * batch_size)
         if any(r['index'] >= lo + B - 1 for r in records): continue          # batch done (resume)
         records = [r for r in records if r['index'] < lo]
         t0 = time.time()
-        rng = np.random.default_rng([seed, b])
-        gen = torch.Generator(dev).manual_seed(int(seed) * 100003 + b)
-        targets = _batch_targets(cfg, given, tsamp, B, rng, H, dev)
-        o = pipe(B, targets, class_label=class_label, generator=gen, frames=frames, progress=progress, **call)
-        names = save_rolls(torch.from_numpy(o.rolls), out, [f'sample_{lo + k}' for k in range(B)], png)
-        dt = time.time() - t0; t_total += dt
-        for k in range(B):
-            records.append(dict(index=lo + k, file=names[k], png=names[k][:-4] + '.png' if png else None, class_label=class_label,
-                                batch=b, targets={n: _tolist(v[k]) for n, v in targets.items()},
-                                achieved={n: v[k] for n, v in o.values.items()},
-                                losses={n: v[k] for n, v in o.losses.items()}))
-        res = dict(meta, samples=records, summary=summarize(records), seconds=round(t_total, 2))
-        atomic_text(res_path, json.dumps(res, indent=1))
+        records += _generate_batch(pipe, cfg, call, given, tsamp, b, lo, B, seed, class_label, out, png, progress)
+        t_total += time.time() - t0
+        res = _write_results(out, meta, records, t_total)
         bar.set_postfix({n: f"{s['loss_mean']:.3g}" for n, s in res['summary'].items()})
-    res = dict(meta, samples=records, summary=summarize(records), seconds=round(t_total, 2))
-    atomic_text(res_path, json.dumps(res, indent=1))
-    atomic_text(out / 'summary.json', json.dumps(res['summary'], indent=1))
-    return res
+    return _write_results(out, meta, records, t_total, final=True)
 
 # %% ../nbs/10_generate.ipynb #c032
+def _span_target(rule, o, v, gen):
+    "Target on the edited span of one rule: given, the source's own values (`null`), or a class shift of them."
+    if rule.pair:
+        sc = rule.pair[2]
+        if v is None: return nd_class_shift(o, sc, None, None, gen)
+        if isinstance(v, tuple): return nd_class_shift(o, sc, v[1], v[2], gen)
+        return v[None].expand(o.shape[0], -1).to(o)
+    if v is None: return o
+    return v[None].expand(o.shape[0], -1).to(o.device)
+
+def _full_target(name, of, t, w0, w1):
+    "A full-excerpt target: the source's values `of` with the edited windows `w0..w1` set to `t`."
+    kind = windowing(name)
+    f = of.clone()
+    if kind == 'halves':
+        W, w = f.shape[-1] // 2, t.shape[-1] // 2
+        f[:, w0:w1], f[:, W + w0:W + w1] = t[:, :w], t[:, w:]
+    elif kind == 'windows': f[:, w0:w1] = t
+    else: f = t
+    return f
+
+# %% ../nbs/10_generate.ipynb #c032_t
 def _edit_targets(cfg, given, src, rows, gen):
     "(targets on the edited frames, full-excerpt targets for classifiers, source values on the edited frames)."
     l0, l1 = rows
@@ -624,23 +707,10 @@ def _edit_targets(cfg, given, src, rows, gen):
         r = get_rule(name)
         o, of = r.fn(part), r.fn(full)
         orig[name] = o
-        if r.pair:
-            sc = r.pair[2]
-            if v is None: t = nd_class_shift(o, sc, None, None, gen)
-            elif isinstance(v, tuple): t = nd_class_shift(o, sc, v[1], v[2], gen)
-            else: t = v[None].expand(o.shape[0], -1).to(o)
-        elif v is None: t = o
-        else: t = v[None].expand(o.shape[0], -1).to(o.device)
+        t = _span_target(r, o, v, gen)
         if t.shape[-1] != o.shape[-1]: raise BadInputError(f"{cfg.path}: target {name} has {t.shape[-1]} values; the edited span measures {o.shape[-1]}")
         tg[name] = t
-        kind = windowing(name)
-        f = of.clone()
-        if kind == 'halves':
-            W, w = f.shape[-1] // 2, t.shape[-1] // 2
-            f[:, w0:w1], f[:, W + w0:W + w1] = t[:, :w], t[:, w:]
-        elif kind == 'windows': f[:, w0:w1] = t
-        else: f = t
-        tf[name] = f
+        tf[name] = _full_target(name, of, t, w0, w1)
     return tg, tf, orig
 
 # %% ../nbs/10_generate.ipynb #c032_a
@@ -650,51 +720,53 @@ def _load_source(source, B):
     return x.expand(B, -1, -1, -1).clone()
 
 # %% ../nbs/10_generate.ipynb #c032_b
+def _edit_measures(rolls, src, recon, tg, rows):
+    "Values and losses on the edited span, the source's losses there, and each sample's mean change outside the span."
+    kept = torch.cat([torch.arange(0, 8 * rows[0]), torch.arange(8 * rows[1], 1024)]).to(rolls.device)
+    vals, losses = measure(rolls[..., 8 * rows[0]:8 * rows[1]], tg)
+    _, src_losses = measure(src[..., 8 * rows[0]:8 * rows[1]], tg)
+    change = [float((rolls[k] - recon[k])[..., kept].abs().mean()) if len(kept) else None for k in range(len(rolls))]
+    return vals, losses, src_losses, change
+
+# %% ../nbs/10_generate.ipynb #c032_b_a
+def _edit_batch(pipe, cfg, call, given, tsamp, source, b, lo, B, seed, class_label, out, png, progress):
+    "Edit batch `b` (samples `lo..lo+B`, seeded by `seed` and `b`), write edits and sources; returns its records."
+    e, dev = cfg.edit, pipe.device
+    rows, rng = (e.l_start, e.l_end), np.random.default_rng([seed, b])
+    gen, cgen = torch.Generator(dev).manual_seed(int(seed) * 100003 + b), torch.Generator().manual_seed(int(seed) * 100003 + b)
+    src = (tsamp.rolls(B, rng) if tsamp else _load_source(source, B)).to(dev)
+    z_src = pipe.encode(src)
+    tg, tf, orig = _edit_targets(cfg, given, src, rows, cgen)     # span targets (SCG scores them), full-excerpt ones
+    o = pipe(B, tf, class_label=class_label, generator=gen, progress=progress, edit=dict(latents=z_src, rows=rows, noise_level=e.noise_level), **call)
+    rolls = torch.from_numpy(o.rolls).to(dev)
+    with torch.no_grad(): recon = pipe.decode(z_src, threshold=True).clamp(-1, 1)     # what an unedited round trip gives
+    vals, losses, src_losses, change = _edit_measures(rolls, src, recon, tg, rows)
+    names, gts = save_rolls(rolls, out, [f'edit_{lo + k}' for k in range(B)], png), save_rolls(src, out / 'gt', [f'source_{lo + k}' for k in range(B)], png)
+    return [dict(index=lo + k, file=names[k], source_file=f'gt/{gts[k]}', class_label=class_label, batch=b,
+                 rows=list(rows), noise_level=e.noise_level, orig={n: _tolist(v[k]) for n, v in orig.items()},
+                 targets={n: _tolist(v[k]) for n, v in tg.items()}, achieved={n: _tolist(v[k]) for n, v in vals.items()},
+                 losses={n: float(v[k]) for n, v in losses.items()}, source_losses={n: float(v[k]) for n, v in src_losses.items()},
+                 kept_change=change[k]) for k in range(B)]
+
+# %% ../nbs/10_generate.ipynb #c032_c
 def edit(pipe, config, source=None, num_samples=4, batch_size=4, out_dir='out/edit', class_label=1, seed=0, steps=None,
          corpus='cache/corpus', model_dir=None, png=True, progress=True):
     "Regenerate latent rows `edit.l_start..l_end` of source excerpts toward new targets; writes MIDI/PNG + results.json."
     cfg = config if isinstance(config, Config) else load_config(find_config(config), kind='edit')
     if cfg.edit is None: raise BadInputError(f"{cfg.path}: not an edit config (no `edit` section)")
-    e, g = cfg.edit, cfg.guidance
-    source = source or e.source
+    source = source or cfg.edit.source
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    dev = pipe.device
     call = config_call(cfg, pipe, steps, model_dir)
-    diff, sampler, sched = call['diffusion'], call['sampler'], call['schedule']
     given = config_targets(cfg)
     tsamp = TargetSampler(corpus, class_label, 1024, seed=seed) if source == 'dataset' else None
-    rows = (e.l_start, e.l_end)
     records, t_total = [], 0.0
     for b in tqdm(range(math.ceil(num_samples / batch_size)), desc='edit', disable=not progress):
         lo, B = b * batch_size, min(batch_size, num_samples - b * batch_size)
         t0 = time.time()
-        rng = np.random.default_rng([seed, b])
-        gen = torch.Generator(dev).manual_seed(int(seed) * 100003 + b)
-        cgen = torch.Generator().manual_seed(int(seed) * 100003 + b)
-        src = (tsamp.rolls(B, rng) if tsamp else _load_source(source, B)).to(dev)
-        z_src = pipe.encode(src)
-        tg, tf, orig = _edit_targets(cfg, given, src, rows, cgen)     # span targets (SCG scores them), full-excerpt ones
-        o = pipe(B, tf, class_label=class_label, generator=gen, progress=progress,
-                 edit=dict(latents=z_src, rows=rows, noise_level=e.noise_level), **call)
-        rolls = torch.from_numpy(o.rolls).to(dev)
-        with torch.no_grad(): recon = pipe.decode(z_src, threshold=True).clamp(-1, 1)     # what an unedited round trip gives
-        kept = torch.cat([torch.arange(0, 8 * rows[0]), torch.arange(8 * rows[1], 1024)]).to(dev)
-        vals, losses = measure(rolls[..., 8 * rows[0]:8 * rows[1]], tg)
-        _, src_losses = measure(src[..., 8 * rows[0]:8 * rows[1]], tg)
-        names = save_rolls(rolls, out, [f'edit_{lo + k}' for k in range(B)], png)
-        gts = save_rolls(src, out / 'gt', [f'source_{lo + k}' for k in range(B)], png)
-        dt = time.time() - t0; t_total += dt
-        for k in range(B):
-            records.append(dict(index=lo + k, file=names[k], source_file=f'gt/{gts[k]}', class_label=class_label, batch=b,
-                                rows=list(rows), noise_level=e.noise_level,
-                                orig={n: _tolist(v[k]) for n, v in orig.items()},
-                                targets={n: _tolist(v[k]) for n, v in tg.items()},
-                                achieved={n: _tolist(v[k]) for n, v in vals.items()},
-                                losses={n: float(v[k]) for n, v in losses.items()},
-                                source_losses={n: float(v[k]) for n, v in src_losses.items()},
-                                kept_change=float((rolls[k] - recon[k])[..., kept].abs().mean()) if len(kept) else None))
+        records += _edit_batch(pipe, cfg, call, given, tsamp, source, b, lo, B, seed, class_label, out, png, progress)
+        t_total += time.time() - t0
     res = dict(version=1, method=f'edit_{method_name(cfg)}', rules=cfg.rule_names, config=cfg.to_dict(), source=str(source), class_label=class_label, seed=seed,
-               num_samples=num_samples, sampler=sampler, steps=diff.num_timesteps, schedule=sched, samples=records,
+               num_samples=num_samples, sampler=call['sampler'], steps=call['diffusion'].num_timesteps, schedule=call['schedule'], samples=records,
                summary=summarize(records), source_summary=summarize([dict(losses=r['source_losses']) for r in records]),
                seconds=round(t_total, 2))
     atomic_text(out / 'results.json', json.dumps(res, indent=1))
