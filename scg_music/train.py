@@ -235,29 +235,19 @@ def _cache_matches(meta, want):
     return all(meta.get(k) == v for k, v in want.items())
 
 # %% ../nbs/05_train.ipynb #c021_a
-@torch.no_grad()
-def build_latent_cache(vae, cache_dir, out, n_per_class=64, split='train', seed=0, batch=8, reps=1, progress=True,
-                       frames=1024, rules=('pitch_hist', 'note_density'), save_every=16, stop_after=None, device=None):
-    """Encode `n_per_class` windows per class (x `reps`, see above) of a corpus split with the frozen `vae` (a module or
-    a `save_model` path) into one latent-cache file `out`; resumes from `<out>.partial`. `stop_after` (batches)
-    stops early, leaving the partial file (tests). Returns the cache dict (None when stopped early)."""
-    from scg_music.data import RollDataset
-    from scg_music.rules import RULES
+def _frozen_vae(vae, device=None):
+    "`(path or None, the VAE in eval mode without gradients)` of a VAE module or a `save_model` path."
     vae_path = None
     if isinstance(vae, (str, Path)): vae_path, vae = str(vae), load_vae({'path': str(vae)}, pick_device(device))
-    vae = vae.eval().requires_grad_(False)
-    dev = next(vae.parameters()).device
-    out = Path(out); partial = out.with_name(out.name + '.partial')
-    want = dict(vae=vae_path or vae.config.get('name'), cache_dir=str(cache_dir), split=split, seed=int(seed),
-                n_per_class=int(n_per_class), reps=int(reps), frames=int(frames), rules=list(rules))
-    if out.exists():
-        c = torch.load(out, map_location='cpu', weights_only=False)
-        if _cache_matches(c['meta'], want): return c
-        raise FileExistsError(f'{out} holds a latent cache built with other settings ({c["meta"]}); remove it or pick another --out')
-    plain = RollDataset(cache_dir, split=split, length=frames, augment=False)
-    augd = RollDataset(cache_dir, split=split, length=frames, augment=True) if reps > 1 else None
-    labels_all = plain.labels
-    idx, rep = _cache_plan(labels_all, n_per_class, reps, seed)
+    return vae_path, vae.eval().requires_grad_(False)
+
+def _reuse(c, out, want):
+    "The cache `c` found at `out` when it was built with the settings `want`; an error otherwise (never overwritten)."
+    if _cache_matches(c['meta'], want): return c
+    raise FileExistsError(f'{out} holds a latent cache built with other settings ({c["meta"]}); remove it or pick another --out')
+
+def _partial_state(partial, want, batch, idx, rep, rules):
+    "The state saved by an interrupted build with the same settings, else a fresh one."
     st = None
     if partial.exists():
         st = torch.load(partial, map_location='cpu', weights_only=False)
@@ -266,34 +256,70 @@ def build_latent_cache(vae, cache_dir, out, n_per_class=64, split='train', seed=
     if st is None:
         st = dict(meta=want, batch=batch, index=torch.from_numpy(idx), rep=torch.from_numpy(rep), done=0, z=[],
                   labels={k: [] for k in (*rules, 'chords', 'key')})
-    nb = math.ceil(len(idx) / batch)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    return st
+
+# %% ../nbs/05_train.ipynb #c021_a2
+@torch.no_grad()
+def _encode_windows(vae, x, rules, st):
+    "Append the latents (float16, divided by the VAE's scale factor) and rule / chord labels of rolls `x` to `st`."
+    from scg_music.rules import RULES
+    dev = next(vae.parameters()).device
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16_fast(dev)):
+        z = vae.encode(x.to(dev)).float() / vae.scale_factor
+    st['z'].append(z.half().cpu())
+    for name in rules: st['labels'][name].append(RULES[name](x.clone()).float().cpu())
+    ch, key = chord_labels(x)
+    st['labels']['chords'].append(ch); st['labels']['key'].append(key)
+
+# %% ../nbs/05_train.ipynb #c021_a2_a
+def _encode_all(vae, plain, augd, idx, rep, st, batch, seed, rules, save_every, partial, stop_after=None, progress=True):
+    "Encode the planned windows batch by batch from `st['done']` on, saving `st` every `save_every` batches."
     bar = tqdm(total=len(idx), initial=st['done'], desc='latent cache', disable=not progress, unit='roll')
     k0 = st['done'] // batch
-    for k in range(k0, nb):
+    for k in range(k0, math.ceil(len(idx) / batch)):
         if stop_after is not None and k - k0 >= stop_after: break
         sl = slice(k * batch, min((k + 1) * batch, len(idx)))
         if augd is not None: reseed_dataset(augd, step_seed(seed + 1, k))
         x = torch.stack([(augd if r else plain)[int(i)][0] for i, r in zip(idx[sl], rep[sl])])
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16_fast(dev)):
-            z = vae.encode(x.to(dev)).float() / vae.scale_factor
-        st['z'].append(z.half().cpu())
-        for name in rules: st['labels'][name].append(RULES[name](x.clone()).float().cpu())
-        ch, key = chord_labels(x)
-        st['labels']['chords'].append(ch); st['labels']['key'].append(key)
+        _encode_windows(vae, x, rules, st)
         st['done'] = sl.stop
         bar.update(sl.stop - sl.start)
         if (k + 1) % save_every == 0: atomic_save(st, partial)
     bar.close()
-    if st['done'] < len(idx):
-        atomic_save(st, partial); return None
+
+# %% ../nbs/05_train.ipynb #c021_a3
+def _latent_cache_dict(st, want, vae, labels_all, idx, rep):
+    "The finished window cache: latents, labels, and `scale_factor` = 1/std over all latents."
     z = torch.cat(st['z'])
     zd = z.double(); mean = zd.mean().item(); std = math.sqrt(max((zd * zd).mean().item() - mean * mean, 1e-12))
     meta = dict(want, vae_config=dict(vae.config), vae_scale_factor=float(vae.scale_factor), n=len(idx))
-    cache = dict(format='scg_music.latent_cache/1', z=z, y=torch.as_tensor(labels_all[idx]).long(),
-                 aug=torch.from_numpy(rep > 0), index=torch.from_numpy(idx),
-                 labels={k: torch.cat(v) for k, v in st['labels'].items()},
-                 scale_factor=1.0 / std, mean=mean, std=std, meta=meta)
+    return dict(format='scg_music.latent_cache/1', z=z, y=torch.as_tensor(labels_all[idx]).long(),
+                aug=torch.from_numpy(rep > 0), index=torch.from_numpy(idx),
+                labels={k: torch.cat(v) for k, v in st['labels'].items()},
+                scale_factor=1.0 / std, mean=mean, std=std, meta=meta)
+
+# %% ../nbs/05_train.ipynb #c021_a5
+@torch.no_grad()
+def build_latent_cache(vae, cache_dir, out, n_per_class=64, split='train', seed=0, batch=8, reps=1, progress=True,
+                       frames=1024, rules=('pitch_hist', 'note_density'), save_every=16, stop_after=None, device=None):
+    """Encode `n_per_class` windows per class (x `reps`, see above) of a corpus split with the frozen `vae` (a module or
+    a `save_model` path) into one latent-cache file `out`; resumes from `<out>.partial`. `stop_after` (batches)
+    stops early, leaving the partial file (tests). Returns the cache dict (None when stopped early)."""
+    from scg_music.data import RollDataset
+    vae_path, vae = _frozen_vae(vae, device)
+    out = Path(out); partial = out.with_name(out.name + '.partial')
+    want = dict(vae=vae_path or vae.config.get('name'), cache_dir=str(cache_dir), split=split, seed=int(seed),
+                n_per_class=int(n_per_class), reps=int(reps), frames=int(frames), rules=list(rules))
+    if out.exists(): return _reuse(torch.load(out, map_location='cpu', weights_only=False), out, want)
+    plain = RollDataset(cache_dir, split=split, length=frames, augment=False)
+    augd = RollDataset(cache_dir, split=split, length=frames, augment=True) if reps > 1 else None
+    idx, rep = _cache_plan(plain.labels, n_per_class, reps, seed)
+    st = _partial_state(partial, want, batch, idx, rep, rules)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _encode_all(vae, plain, augd, idx, rep, st, batch, seed, rules, save_every, partial, stop_after, progress)
+    if st['done'] < len(idx):
+        atomic_save(st, partial); return None
+    cache = _latent_cache_dict(st, want, vae, plain.labels, idx, rep)
     atomic_save(cache, out)
     if partial.exists(): partial.unlink()
     return cache
@@ -372,37 +398,42 @@ def _merge_parts(parts, man, window_blocks):
     return zb, blocks, ftab, win, torch.tensor(starts).reshape(-1, 2), labels
 
 # %% ../nbs/05_train.ipynb #c023e
+def _parts_dir(pdir, want):
+    "Create the parts folder of a block cache for the settings `want` (an error if it holds parts of other settings)."
+    if (pdir / 'meta.pt').exists() and torch.load(pdir / 'meta.pt', weights_only=True) != want:
+        raise FileExistsError(f'{pdir} holds parts built with other settings; remove it or pick another out')
+    pdir.mkdir(parents=True, exist_ok=True); atomic_save(want, pdir / 'meta.pt')
+
+def _encode_parts(vae, reader, man, groups, by_file, rules, batch_blocks, wb, pdir, stop_after=None, progress=True):
+    "Encode and save each missing part (a group of files); False when `stop_after` new parts stopped it early."
+    n_win = sum(len(by_file[f]) for g in groups for f in g)
+    bar = tqdm(total=n_win, desc='block cache', disable=not progress, unit='window'); made = 0
+    for k, g in enumerate(groups):
+        p = pdir / f'part_{k:05d}.pt'
+        if not p.exists():
+            if stop_after is not None and made >= stop_after: bar.close(); return False
+            atomic_save(_encode_part(vae, reader, man, g, by_file, rules, batch_blocks, wb), p); made += 1
+        bar.update(sum(len(by_file[f]) for f in g))
+    bar.close()
+    return True
+
+# %% ../nbs/05_train.ipynb #c023e1
 def build_block_cache(vae, cache_dir, out, split='train', max_windows_per_class=None, seed=0, files_per_part=16,
                       batch_blocks=64, rules=('pitch_hist', 'note_density'), progress=True, stop_after=None, device=None):
     """Encode each block covered by a window of a corpus split once (see above) into `out`; resumable by parts.
     `stop_after` (parts) stops early (tests). Returns the cache dict (None when stopped early)."""
     from scg_music.data import _ShardReader
-    vae_path = None
-    if isinstance(vae, (str, Path)): vae_path, vae = str(vae), load_vae({'path': str(vae)}, pick_device(device))
-    vae = vae.eval().requires_grad_(False)
+    vae_path, vae = _frozen_vae(vae, device)
     wb = WINDOW // CHUNK
     out = Path(out); pdir = out.with_name(out.name + '.parts')
     want = dict(kind='blocks', vae=vae_path or vae.config.get('name'), cache_dir=str(cache_dir), split=split,
                 seed=int(seed), max_windows_per_class=max_windows_per_class, files_per_part=int(files_per_part), rules=list(rules))
-    if out.exists():
-        c = load_latent_cache(out)
-        if _cache_matches(c['meta'], want): return c
-        raise FileExistsError(f'{out} holds a latent cache built with other settings ({c["meta"]}); remove it or pick another --out')
+    if out.exists(): return _reuse(load_latent_cache(out), out, want)
     man = load_manifest(cache_dir); reader = _ShardReader(cache_dir)
     files, by_file = _block_plan(man, split, max_windows_per_class, seed)
     groups = [files[k:k + files_per_part] for k in range(0, len(files), files_per_part)]
-    if (pdir / 'meta.pt').exists() and torch.load(pdir / 'meta.pt', weights_only=True) != want:
-        raise FileExistsError(f'{pdir} holds parts built with other settings; remove it or pick another out')
-    pdir.mkdir(parents=True, exist_ok=True); atomic_save(want, pdir / 'meta.pt')
-    n_win = sum(len(by_file[f]) for f in files)
-    bar = tqdm(total=n_win, desc='block cache', disable=not progress, unit='window'); made = 0
-    for k, g in enumerate(groups):
-        p = pdir / f'part_{k:05d}.pt'
-        if not p.exists():
-            if stop_after is not None and made >= stop_after: bar.close(); return None
-            atomic_save(_encode_part(vae, reader, man, g, by_file, rules, batch_blocks, wb), p); made += 1
-        bar.update(sum(len(by_file[f]) for f in g))
-    bar.close()
+    _parts_dir(pdir, want)
+    if not _encode_parts(vae, reader, man, groups, by_file, rules, batch_blocks, wb, pdir, stop_after, progress): return None
     return _finish_block_cache(vae, vae_path, want, man, pdir, len(groups), wb, out)
 
 # %% ../nbs/05_train.ipynb #c023f
@@ -430,6 +461,40 @@ def _latent_source(cfg, dev, out, resume):
     return None, None, None, cache, scale
 
 # %% ../nbs/05_train.ipynb #c025_a
+def _encoded_batches(cfg, model, vae, ds, frames, scale, dev):
+    "`get_batch` of a DiT run without a latent cache: draw rolls, encode them, cut latent windows every `shift_rows`."
+    shift = int(cfg.get('latents', {}).get('shift_rows', 64))
+    rows = model.input_size[0]
+    rolls_per_batch = int(cfg.get('latents', {}).get('rolls_per_batch', 0)) or None
+    B, bf16 = int(cfg['train']['batch_size']), bool(cfg['train']['bf16'])
+    def get_batch(step, micro):
+        n_win = (frames // 8 - rows) // shift + 1
+        nb = rolls_per_batch or max(1, B // n_win)
+        x, y = draw_batch(ds, nb, frames=frames)
+        z = latent_windows(encode_rolls(vae, x.to(dev), scale, bf16), rows, shift)
+        y = torch.full((x.shape[0],), model.num_classes, dtype=torch.long) if y is None else y
+        return z, y.repeat_interleave(z.shape[0] // x.shape[0]).to(dev)
+    return get_batch
+
+# %% ../nbs/05_train.ipynb #c025_a1
+def _cached_batches(cfg, model, cache, scale, dev):
+    "`get_batch` of a DiT run from a latent cache: random windows (in a block cache, starting on any block)."
+    shift = int(cfg.get('latents', {}).get('shift_rows', 64))
+    rows, B = model.input_size[0], int(cfg['train']['batch_size'])
+    if 'zb' in cache:
+        st, nblk = cache['starts'], rows // cache['zb'].shape[2]
+        def get_batch(step, micro):
+            i = torch.randint(0, len(st), (B,))
+            return (block_windows(cache['zb'], st[i, 0], nblk).float() * scale).to(dev), st[i, 1].to(dev)
+        return get_batch
+    zc = latent_windows(cache['z'], rows, shift)                     # (N*n_win,4,rows,16) float16, roll-major
+    yc = cache['y'].repeat_interleave(zc.shape[0] // cache['z'].shape[0])
+    def get_batch(step, micro):
+        i = torch.randint(0, zc.shape[0], (B,))
+        return (zc[i].float() * scale).to(dev), yc[i].to(dev)
+    return get_batch
+
+# %% ../nbs/05_train.ipynb #c025_a3
 def train_dit(cfg, out, resume=False, progress=True, stop_after=None, probe=None):
     "Train the latent DiT (config job 'dit'); from a latent cache when the config has `latents: {cache: path}`."
     cfg = load_config(cfg)
@@ -437,33 +502,10 @@ def train_dit(cfg, out, resume=False, progress=True, stop_after=None, probe=None
     vae, ds, frames, cache, scale = _latent_source(cfg, dev, out, resume)
     model = build_model(cfg['model'])
     diff = Diffusion.linear(int(cfg.get('diffusion', {}).get('steps', 1000)))
-    shift = int(cfg.get('latents', {}).get('shift_rows', 64))
-    rows = model.input_size[0]
-    rolls_per_batch = int(cfg.get('latents', {}).get('rolls_per_batch', 0)) or None
-    B = int(cfg['train']['batch_size'])
-    bf16 = bool(cfg['train']['bf16'])
     if cache is None:
-        def get_batch(step, micro):
-            n_win = (frames // 8 - rows) // shift + 1
-            nb = rolls_per_batch or max(1, B // n_win)
-            x, y = draw_batch(ds, nb, frames=frames)
-            z = latent_windows(encode_rolls(vae, x.to(dev), scale, bf16), rows, shift)
-            y = torch.full((x.shape[0],), model.num_classes, dtype=torch.long) if y is None else y
-            return z, y.repeat_interleave(z.shape[0] // x.shape[0]).to(dev)
+        get_batch = _encoded_batches(cfg, model, vae, ds, frames, scale, dev)
         vae_name = str(cfg['vae'].get('path') or cfg['vae'].get('released'))
-    elif 'zb' in cache:                                                  # block cache: a window may start on any block
-        st, nblk = cache['starts'], rows // cache['zb'].shape[2]
-        def get_batch(step, micro):
-            i = torch.randint(0, len(st), (B,))
-            return (block_windows(cache['zb'], st[i, 0], nblk).float() * scale).to(dev), st[i, 1].to(dev)
-        vae_name = str(cache['meta']['vae'])
-    else:
-        zc = latent_windows(cache['z'], rows, shift)                     # (N*n_win,4,rows,16) float16, roll-major
-        yc = cache['y'].repeat_interleave(zc.shape[0] // cache['z'].shape[0])
-        def get_batch(step, micro):
-            i = torch.randint(0, zc.shape[0], (B,))
-            return (zc[i].float() * scale).to(dev), yc[i].to(dev)
-        vae_name = str(cache['meta']['vae'])
+    else: get_batch, vae_name = _cached_batches(cfg, model, cache, scale, dev), str(cache['meta']['vae'])
     def objective(dit, batch):
         z, y = batch
         return training_loss(dit, diff, z, dict(y=y)), {}
@@ -472,6 +514,51 @@ def train_dit(cfg, out, resume=False, progress=True, stop_after=None, probe=None
                       export_config=meta, progress=progress, stop_after=stop_after, probe=probe)
 
 # %% ../nbs/05_train.ipynb #c029
+def _noisy(diff, z, B, dev):
+    "Latents `z` noised at uniformly drawn steps, and the model's timestep inputs."
+    t = torch.randint(0, diff.num_timesteps, (B,), device=dev)
+    return q_sample(diff, z, t, torch.randn_like(z)), diff.model_t(t)
+
+# %% ../nbs/05_train.ipynb #c029_a
+def _classifier_batches(cfg, rule, chord, vae, ds, frames, cache, scale, diff, dev):
+    "`get_batch` of a classifier run: noisy latents of freshly encoded rolls or of cached windows, with labels."
+    from scg_music.rules import get_rule
+    B, bf16 = int(cfg['train']['batch_size']), bool(cfg['train']['bf16'])
+    if cache is None:
+        def get_batch(step, micro):
+            x, _ = draw_batch(ds, B, frames=frames)
+            x = x.to(dev)
+            lab = chord_labels(x) if chord else get_rule(rule).fn(x.clone()).float()
+            zt, t = _noisy(diff, encode_rolls(vae, x, scale, bf16), B, dev)
+            return zt, t, lab
+        return get_batch
+    L, blocks = cache['labels'], 'zb' in cache
+    n = len(cache['win']) if blocks else cache['z'].shape[0]
+    def get_batch(step, micro):
+        i = torch.randint(0, n, (B,))
+        lab = (L['chords'][i], L['key'][i]) if chord else L[rule][i].float()
+        z = block_windows(cache['zb'], cache['win'][i, 0]) if blocks else cache['z'][i]
+        zt, t = _noisy(diff, (z.float() * scale).to(dev), B, dev)
+        return zt, t, lab
+    return get_batch
+
+# %% ../nbs/05_train.ipynb #c029_a
+def _classifier_objective(chord):
+    "The loss of a classifier batch: mean of the key and chord cross-entropies (chord rules), else an MSE on the values."
+    def objective(net, batch):
+        zt, t, lab = batch
+        if chord:
+            chords, keys = (v.to(zt.device) for v in lab)
+            key_logits, chord_logits = net(zt, t)
+            lk = F.cross_entropy(key_logits.float(), keys)
+            lc = F.cross_entropy(chord_logits.float().reshape(-1, chord_logits.shape[-1]), chords.reshape(-1))
+            acc = (chord_logits.argmax(-1) == chords).float().mean()
+            return (lk + lc) / 2, dict(key_ce=lk.detach(), chord_ce=lc.detach(), chord_acc=acc)
+        pred = net(zt, t).float()
+        return F.mse_loss(pred, lab.to(pred.device)), {}
+    return objective
+
+# %% ../nbs/05_train.ipynb #c029_b
 def train_classifier(cfg, out, resume=False, progress=True, stop_after=None):
     "Train a rule classifier on noisy latents (config job 'classifier', `rule:` name); from a latent cache with `latents.cache`."
     cfg = load_config(cfg)
@@ -487,39 +574,9 @@ def train_classifier(cfg, out, resume=False, progress=True, stop_after=None):
                              f'rebuild it with rules=(..., {rule!r})')
     model = build_model(cfg['model'])
     diff = Diffusion.linear(int(cfg.get('diffusion', {}).get('steps', 1000)))
-    B, bf16 = int(cfg['train']['batch_size']), bool(cfg['train']['bf16'])
-    def noisy(z):
-        t = torch.randint(0, diff.num_timesteps, (B,), device=dev)
-        return q_sample(diff, z, t, torch.randn_like(z)), diff.model_t(t)
-    if cache is None:
-        def get_batch(step, micro):
-            x, _ = draw_batch(ds, B, frames=frames)
-            x = x.to(dev)
-            lab = chord_labels(x) if chord else get_rule(rule).fn(x.clone()).float()
-            zt, t = noisy(encode_rolls(vae, x, scale, bf16))
-            return zt, t, lab
-    else:
-        blocks = 'zb' in cache
-        n = len(cache['win']) if blocks else cache['z'].shape[0]
-        def get_batch(step, micro):
-            i = torch.randint(0, n, (B,))
-            lab = (L['chords'][i], L['key'][i]) if chord else L[rule][i].float()
-            z = block_windows(cache['zb'], cache['win'][i, 0]) if blocks else cache['z'][i]
-            zt, t = noisy((z.float() * scale).to(dev))
-            return zt, t, lab
-    def objective(net, batch):
-        zt, t, lab = batch
-        if chord:
-            chords, keys = (v.to(zt.device) for v in lab)
-            key_logits, chord_logits = net(zt, t)
-            lk = F.cross_entropy(key_logits.float(), keys)
-            lc = F.cross_entropy(chord_logits.float().reshape(-1, chord_logits.shape[-1]), chords.reshape(-1))
-            acc = (chord_logits.argmax(-1) == chords).float().mean()
-            return (lk + lc) / 2, dict(key_ce=lk.detach(), chord_ce=lc.detach(), chord_acc=acc)
-        pred = net(zt, t).float()
-        return F.mse_loss(pred, lab.to(pred.device)), {}
+    get_batch = _classifier_batches(cfg, rule, chord, vae, ds, frames, cache, scale, diff, dev)
     meta = dict(scale_factor=scale, rule=rule)
-    return train_loop(model, objective, get_batch, cfg, out, resume=resume, extra=dict(scale_factor=scale),
+    return train_loop(model, _classifier_objective(chord), get_batch, cfg, out, resume=resume, extra=dict(scale_factor=scale),
                       export_config=meta, progress=progress, stop_after=stop_after)
 
 # %% ../nbs/05_train.ipynb #c033
@@ -547,8 +604,8 @@ def build_latents(cfg, out=None, resume=True, progress=True, stop_after=None):
 JOBS = {'vae': train_vae, 'dit': train_dit, 'classifier': train_classifier, 'latents': build_latents}
 
 # %% ../nbs/05_train.ipynb #c033_a
-def train_main(argv=None):
-    "`scg-music train` entry point."
+def _train_parser():
+    "The `scg-music train` argument parser."
     p = argparse.ArgumentParser(prog='scg-music train', description='Train the VAE, the latent DiT or a rule classifier; build a latent cache.')
     p.add_argument('job', choices=sorted(JOBS))
     p.add_argument('--config', default=None, help='YAML/JSON file or a name in scg_music/configs/train/ (required except for latents)')
@@ -563,10 +620,11 @@ def train_main(argv=None):
     p.add_argument('--reps', type=int, default=None, help='latents: override latents.reps')
     p.add_argument('--resume', action='store_true', help='continue from <out>/ckpt.pt (latents always resume)')
     p.add_argument('--no-progress', action='store_true')
-    a = p.parse_args(argv)
-    if a.config is None and a.job != 'latents': p.error('--config is required')
-    cfg = load_config(a.config if a.config is not None else dict(job='latents'))
-    if cfg.get('job') and cfg['job'] != a.job: raise SystemExit(f"config {a.config} is for job {cfg['job']!r}, not {a.job!r}")
+    return p
+
+# %% ../nbs/05_train.ipynb #c033_a1
+def _override(cfg, a):
+    "Apply the command-line overrides of `scg-music train` to a training config (in place)."
     for k, v in (('steps', a.steps), ('batch_size', a.batch_size), ('device', a.device)):
         if v is not None: cfg['train'][k] = v
     if a.cache: cfg.setdefault('data', {})['cache_dir'] = a.cache
@@ -575,12 +633,26 @@ def train_main(argv=None):
     if a.job == 'latents':
         for k, v in (('n_per_class', a.n_per_class), ('reps', a.reps)):
             if v is not None: cfg.setdefault('latents', {})[k] = v
-        res = build_latents(cfg, a.out, progress=not a.no_progress)
-        c = res['cache']
-        z, y = (c['zb'], c['win'][:, 1]) if 'zb' in c else (c['z'], c['y'])          # block or window cache
-        print(f"latents: {res['out']}: z {tuple(z.shape)}, windows per class {torch.bincount(y).tolist()}, "
-              f"scale_factor {c['scale_factor']:.4f} (1/std), vae {c['meta']['vae']}")
-        return 0
+
+def _run_latents(cfg, a):
+    "`scg-music train latents`: build the latent cache and print its shape, windows per class and scale."
+    res = build_latents(cfg, a.out, progress=not a.no_progress)
+    c = res['cache']
+    z, y = (c['zb'], c['win'][:, 1]) if 'zb' in c else (c['z'], c['y'])          # block or window cache
+    print(f"latents: {res['out']}: z {tuple(z.shape)}, windows per class {torch.bincount(y).tolist()}, "
+          f"scale_factor {c['scale_factor']:.4f} (1/std), vae {c['meta']['vae']}")
+    return 0
+
+# %% ../nbs/05_train.ipynb #c033_a2
+def train_main(argv=None):
+    "`scg-music train` entry point."
+    p = _train_parser()
+    a = p.parse_args(argv)
+    if a.config is None and a.job != 'latents': p.error('--config is required')
+    cfg = load_config(a.config if a.config is not None else dict(job='latents'))
+    if cfg.get('job') and cfg['job'] != a.job: raise SystemExit(f"config {a.config} is for job {cfg['job']!r}, not {a.job!r}")
+    _override(cfg, a)
+    if a.job == 'latents': return _run_latents(cfg, a)
     out = a.out or str(Path('runs') / Path(a.config).stem)
     res = JOBS[a.job](cfg, out, resume=a.resume, progress=not a.no_progress)
     if dist_info()[0] == 0:
