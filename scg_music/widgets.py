@@ -275,6 +275,8 @@ def _parse_list(text):
     return [float(p) for p in parts]
 
 # %% ../nbs/30_widgets.ipynb #c019_a
+from fastcore.basics import patch
+
 class _Group:
     "A row of sliders mirrored by a comma-separated text field, plus a message line."
     def __init__(self, labels, values, lo, hi, step, fmt, height='120px', width='38px'):
@@ -287,30 +289,43 @@ class _Group:
         self._sync, self.pending, self.listeners = False, None, []
         for s in self.sliders: s.observe(self._from_sliders, 'value')
         self.text.observe(self._from_text, 'value')
-    def _text(self): return ', '.join(format(s.value, self.fmt) for s in self.sliders)
-    @property
-    def values(self): return [s.value for s in self.sliders]
-    def set(self, values):
-        self._sync, self.pending = True, None
-        try:
-            for s, v in zip(self.sliders, values): s.value = float(v)
-            self.text.value = self._text()
-        finally: self._sync = False
-        self._changed()
-    def _from_sliders(self, ch):
-        if self._sync: return
-        self._sync, self.pending = True, None
-        try: self.text.value = self._text()
-        finally: self._sync = False
-        self._changed()
-    def _from_text(self, ch):
-        if self._sync: return
-        try: v = _parse_list(ch['new'])
-        except ValueError: v = None
-        self.pending = v if v is not None else ch['new']
-        self._changed()
-    def _changed(self):
-        for f in self.listeners: f()
+
+# %% ../nbs/30_widgets.ipynb #c019_a1
+@patch
+def _text(self:_Group): return ', '.join(format(s.value, self.fmt) for s in self.sliders)
+
+@patch(as_prop=True)
+def values(self:_Group): return [s.value for s in self.sliders]
+
+@patch
+def set(self:_Group, values):
+    self._sync, self.pending = True, None
+    try:
+        for s, v in zip(self.sliders, values): s.value = float(v)
+        self.text.value = self._text()
+    finally: self._sync = False
+    self._changed()
+
+@patch
+def _from_sliders(self:_Group, ch):
+    if self._sync: return
+    self._sync, self.pending = True, None
+    try: self.text.value = self._text()
+    finally: self._sync = False
+    self._changed()
+
+# %% ../nbs/30_widgets.ipynb #c019_a2
+@patch
+def _from_text(self:_Group, ch):
+    if self._sync: return
+    try: v = _parse_list(ch['new'])
+    except ValueError: v = None
+    self.pending = v if v is not None else ch['new']
+    self._changed()
+
+@patch
+def _changed(self:_Group):
+    for f in self.listeners: f()
 
 # %% ../nbs/30_widgets.ipynb #c019_b
 class _ExtraRules:
@@ -346,293 +361,383 @@ class RuleTuner:
         d = str(self.pipe.device)
         rnd = ' <b style="color:#b00020">random weights (no trained models bundled): the music is noise</b>' if getattr(self.pipe, 'random_weights', False) else ''
         self.header = W.HTML(f'<b>Rule tuner</b> &mdash; device <code>{d}</code>{rnd}')
-        # class + sampling
-        self.w_class = W.Dropdown(options=[(c, i) for i, c in enumerate(CLASS_NAMES)], value=class_label, description='class')
-        self.w_method = W.Dropdown(options=METHODS, value=method, description='method')
-        self.w_sampler = W.Dropdown(options=('ddim', 'ddpm'), value=sampler, description='sampler')
-        self.w_n = W.BoundedIntText(value=n, min=1, max=64, description='candidates n', style={'description_width': 'initial'}, layout=_LAY(width='160px'))
-        self.w_steps = W.BoundedIntText(value=steps, min=1, max=self.pipe.diffusion.num_timesteps, description='steps', layout=_LAY(width='160px'))
-        self.w_seed = W.IntText(value=seed, description='seed', layout=_LAY(width='160px'))
-        self.w_every = W.BoundedIntText(value=every, min=1, max=1000, description='preview every', style={'description_width': 'initial'}, layout=_LAY(width='170px'))
-        for w, c in ((self.w_n, 'scg-n'), (self.w_steps, 'scg-steps'), (self.w_seed, 'scg-seed'), (self.w_method, 'scg-method'),
-                     (self.w_class, 'scg-class'), (self.w_every, 'scg-every')): w.add_class(c)
-        # rule groups
-        self.use = {r: W.Checkbox(value=True, description=f'use {RULE_LABELS[r]}', indent=False, layout=_LAY(width='220px')) for r in RULES3}
-        self.hist = _Group(PITCH_NAMES, HIST_PRESETS['C major'], 0.0, 1.0, 0.01, '.3f', width='36px')
-        self.hist_share = W.HTML()
-        self.hist_preset = W.Dropdown(options=['(preset)'] + list(HIST_PRESETS), value='(preset)', layout=_LAY(width='200px'))
-        self.hist_norm = W.Button(description='normalise', layout=_LAY(width='90px'))
-        self.hist_preset.add_class('scg-hist-preset'); self.hist.text.add_class('scg-hist-text')
-        v0, h0 = DENSITY_PRESETS['medium']
-        self.nd_v = _Group(range(1, 9), v0, 0.0, ND_MAX, 0.1, '.2f', height='100px')
-        self.nd_h = _Group(range(1, 9), h0, 0.0, ND_MAX, 0.1, '.2f', height='100px')
-        for g in (self.nd_v, self.nd_h): g.text.layout.width = '330px'
-        self.nd_msg = W.HTML()
-        self.nd_preset = W.Dropdown(options=['(preset)'] + list(DENSITY_PRESETS), value='(preset)', layout=_LAY(width='200px'))
-        self.nd_preset.add_class('scg-nd-preset'); self.nd_v.text.add_class('scg-ndv-text'); self.nd_h.text.add_class('scg-ndh-text')
-        self.chords = [W.Dropdown(options=[(d, i) for i, d in enumerate(DEGREES)], value=c, layout=_LAY(width='80px'))
-                       for c in CHORD_PRESETS['I-IV-V-I']]
-        self.chord_preset = W.Dropdown(options=['(preset)'] + list(CHORD_PRESETS), value='(preset)', layout=_LAY(width='200px'))
-        self.chord_msg = W.HTML()
-        self.extra = _ExtraRules(extra_rules())
-        self.upload = W.FileUpload(accept=','.join(MIDI_EXTS + SCORE_EXTS), multiple=False, description='targets from a MIDI file',
-                                   layout=_LAY(width='240px'))
-        self.upload.add_class('scg-upload')
-        self.upload_msg = W.HTML()
-        # run controls and outputs
-        self.b_gen = W.Button(description='Generate', button_style='primary', icon='play'); self.b_gen.add_class('scg-generate')
-        self.b_stop = W.Button(description='Stop', icon='stop', disabled=True)
-        self.progress = W.IntProgress(value=0, min=0, max=1, layout=_LAY(width='300px'))
-        self.status = W.HTML(); self.status.add_class('scg-status')
-        self.preview = W.Image(format='png', layout=_LAY(width='480px', display='none')); self.preview.add_class('scg-preview')
-        self.out_roll = W.Image(format='png', layout=_LAY(width='640px')); self.out_roll.add_class('scg-roll')
-        self.out_cmp = W.Image(format='png', layout=_LAY(max_width='100%')); self.out_cmp.add_class('scg-compare')
-        self.out_audio = W.Audio(format='wav', autoplay=False, loop=False, controls=True); self.out_audio.add_class('scg-audio')
-        self.out_table = W.HTML(); self.out_table.add_class('scg-table')
-        self.out_dl = W.HTML()
-        self.result_box = W.VBox([]); self.result_box.add_class('scg-result')
-        self.w_windows = W.IntRangeSlider(value=(3, 4), min=1, max=WINDOWS, description='edit windows', style={'description_width': 'initial'})
-        self.w_noise = W.BoundedIntText(value=noise_level, min=1, max=self.pipe.diffusion.num_timesteps, description='noise level',
-                                        style={'description_width': 'initial'}, layout=_LAY(width='170px'))
-        self.b_edit = W.Button(description='Regenerate selected bars', icon='edit', disabled=True, layout=_LAY(width='220px'))
-        self.b_edit.add_class('scg-edit')
-        # wiring
-        self.hist.listeners.append(self._validate); self.nd_v.listeners.append(self._validate); self.nd_h.listeners.append(self._validate)
-        for c in self.chords: c.observe(lambda ch: self._validate(), 'value')
-        self.extra.listeners.append(self._validate)
-        for u in self.use.values(): u.observe(lambda ch: self._validate(), 'value')
-        self.w_method.observe(lambda ch: self._validate(), 'value')
-        self.hist_preset.observe(self._on_hist_preset, 'value'); self.nd_preset.observe(self._on_nd_preset, 'value')
-        self.chord_preset.observe(self._on_chord_preset, 'value')
-        self.hist_norm.on_click(lambda b: self.hist.set(check_hist(self.hist.values)) if sum(self.hist.values) > 0 else self._validate())
-        self.upload.observe(self._on_upload, 'value')
-        self.b_gen.on_click(lambda b: self._start('generate')); self.b_edit.on_click(lambda b: self._start('edit'))
-        self.b_stop.on_click(lambda b: self._stop.set())
-        sec = lambda t: W.HTML(f'<div style="margin-top:6px;font-weight:bold;border-bottom:1px solid #ddd">{t}</div>')
-        row = lambda *a: W.HBox(list(a), layout=_LAY(flex_flow='row wrap', align_items='center'))
-        self.widget = W.VBox([
-            self.header,
-            row(self.w_class, self.w_method, self.w_sampler),
-            row(self.w_n, self.w_steps, self.w_seed, self.w_every),
-            sec('Pitch-class histogram (weights, normalised)'), row(self.use['pitch_hist'], self.hist_preset, self.hist_norm),
-            row(*self.hist.sliders), self.hist_share, row(self.hist.text, self.hist.msg),
-            sec('Note density per 1.28 s window'), row(self.use['note_density'], self.nd_preset),
-            row(W.HTML('vertical<br><small>(notes sounding)</small>', layout=_LAY(width='100px')), *self.nd_v.sliders, self.nd_v.text),
-            row(W.HTML('horizontal<br><small>(onsets / window)</small>', layout=_LAY(width='100px')), *self.nd_h.sliders, self.nd_h.text),
-            self.nd_msg,
-            sec('Chord progression (degree per 1.28 s window)'), row(self.use['chord_progression'], self.chord_preset),
-            row(*self.chords), self.chord_msg,
-            *([sec('Other registered rules')] + self.extra.rows(row) if self.extra.use else []),
-            sec('Targets from a MIDI file'), row(self.upload, self.upload_msg),
-            sec('Run'), row(self.b_gen, self.b_stop, self.progress), self.status, self.preview,
-            self.result_box,
-            sec('Edit the last result'), row(self.w_windows, self.w_noise, self.b_edit),
-        ])
+        self._init_settings(class_label, method, n, steps, sampler, seed, every)
+        self._init_rules(); self._init_chords()
+        self._init_outputs(noise_level)
+        self._wire()
+        self.widget = self._layout()
         self.widget.add_class('scg-rule-tuner')
         self._validate()
 
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)
+# %% ../nbs/30_widgets.ipynb #c019_c01
+@patch
+def _init_settings(self:RuleTuner, class_label, method, n, steps, sampler, seed, every):
+    "The class and sampling controls."
+    self.w_class = W.Dropdown(options=[(c, i) for i, c in enumerate(CLASS_NAMES)], value=class_label, description='class')
+    self.w_method = W.Dropdown(options=METHODS, value=method, description='method')
+    self.w_sampler = W.Dropdown(options=('ddim', 'ddpm'), value=sampler, description='sampler')
+    self.w_n = W.BoundedIntText(value=n, min=1, max=64, description='candidates n', style={'description_width': 'initial'}, layout=_LAY(width='160px'))
+    self.w_steps = W.BoundedIntText(value=steps, min=1, max=self.pipe.diffusion.num_timesteps, description='steps', layout=_LAY(width='160px'))
+    self.w_seed = W.IntText(value=seed, description='seed', layout=_LAY(width='160px'))
+    self.w_every = W.BoundedIntText(value=every, min=1, max=1000, description='preview every', style={'description_width': 'initial'}, layout=_LAY(width='170px'))
+    for w, c in ((self.w_n, 'scg-n'), (self.w_steps, 'scg-steps'), (self.w_seed, 'scg-seed'), (self.w_method, 'scg-method'),
+                 (self.w_class, 'scg-class'), (self.w_every, 'scg-every')): w.add_class(c)
 
-    # -- targets --------------------------------------------------------------------------------------------------
-    def _group_values(self, g):
-        p = g.pending
-        if p is None: return g.values
-        if isinstance(p, str): raise BadInputError(f'not a list of numbers: {p!r}')
-        return p
+# %% ../nbs/30_widgets.ipynb #c019_c02
+@patch
+def _init_rules(self:RuleTuner):
+    "The pitch-class histogram and note density controls."
+    self.use = {r: W.Checkbox(value=True, description=f'use {RULE_LABELS[r]}', indent=False, layout=_LAY(width='220px')) for r in RULES3}
+    self.hist = _Group(PITCH_NAMES, HIST_PRESETS['C major'], 0.0, 1.0, 0.01, '.3f', width='36px')
+    self.hist_share = W.HTML()
+    self.hist_preset = W.Dropdown(options=['(preset)'] + list(HIST_PRESETS), value='(preset)', layout=_LAY(width='200px'))
+    self.hist_norm = W.Button(description='normalise', layout=_LAY(width='90px'))
+    self.hist_preset.add_class('scg-hist-preset'); self.hist.text.add_class('scg-hist-text')
+    v0, h0 = DENSITY_PRESETS['medium']
+    self.nd_v = _Group(range(1, 9), v0, 0.0, ND_MAX, 0.1, '.2f', height='100px')
+    self.nd_h = _Group(range(1, 9), h0, 0.0, ND_MAX, 0.1, '.2f', height='100px')
+    for g in (self.nd_v, self.nd_h): g.text.layout.width = '330px'
+    self.nd_msg = W.HTML()
+    self.nd_preset = W.Dropdown(options=['(preset)'] + list(DENSITY_PRESETS), value='(preset)', layout=_LAY(width='200px'))
+    self.nd_preset.add_class('scg-nd-preset'); self.nd_v.text.add_class('scg-ndv-text'); self.nd_h.text.add_class('scg-ndh-text')
 
-    def _validate(self):
-        "Check every control; write messages next to the bad ones. Returns the targets or None."
-        ok, spec = True, {}
-        try:
-            vals = self._group_values(self.hist)
-            h = check_hist(vals)
-            if self.hist.pending is not None: self.hist.set(h); return self._validate()
-            self.hist.msg.value = ''
-            self.hist_share.value = '<small>normalised: ' + ' '.join(f'{n} {x * 100:.0f}%' for n, x in zip(PITCH_NAMES, h)) + '</small>'
-            if self.use['pitch_hist'].value: spec['pitch_hist'] = h
-        except BadInputError as e:
-            self.hist.msg.value = _msg(str(e)); self.hist_share.value = ''
-            if self.use['pitch_hist'].value: ok = False
-        try:
-            v, hh = self._group_values(self.nd_v), self._group_values(self.nd_h)
-            v, hh = check_density(v, hh)
-            for g, x in ((self.nd_v, v), (self.nd_h, hh)):
-                if g.pending is not None: g.set(x); return self._validate()
-            self.nd_msg.value = ''
-            if self.use['note_density'].value: spec['vertical'], spec['horizontal'] = v, hh
-        except BadInputError as e:
-            self.nd_msg.value = _msg(str(e))
-            if self.use['note_density'].value: ok = False
-        c = [w.value for w in self.chords]
-        self.chord_msg.value = ''
-        if self.use['chord_progression'].value: spec['chords'] = c
-        ok_x, extra = self.extra.spec(); ok = ok and ok_x
-        targets = None
-        if ok:
-            try:
-                targets = make_targets(spec.get('pitch_hist'), spec.get('vertical'), spec.get('horizontal'), spec.get('chords'), extra) if spec or extra else {}
-                if not targets and self.w_method.value != 'none':
-                    raise BadInputError('no rule targets: switch on at least one rule (or choose method "none")')
-                if self._target_msg: self.status.value, self._target_msg = '', False
-            except BadInputError as e:
-                self.status.value, self._target_msg, targets = _msg(str(e)), True, None
-        return targets
+# %% ../nbs/30_widgets.ipynb #c019_c03
+@patch
+def _init_chords(self:RuleTuner):
+    "The chord controls, the extra registered rules and the MIDI upload."
+    self.chords = [W.Dropdown(options=[(d, i) for i, d in enumerate(DEGREES)], value=c, layout=_LAY(width='80px'))
+                   for c in CHORD_PRESETS['I-IV-V-I']]
+    self.chord_preset = W.Dropdown(options=['(preset)'] + list(CHORD_PRESETS), value='(preset)', layout=_LAY(width='200px'))
+    self.chord_msg = W.HTML()
+    self.extra = _ExtraRules(extra_rules())
+    self.upload = W.FileUpload(accept=','.join(MIDI_EXTS + SCORE_EXTS), multiple=False, description='targets from a MIDI file',
+                               layout=_LAY(width='240px'))
+    self.upload.add_class('scg-upload')
+    self.upload_msg = W.HTML()
 
-    def targets(self):
-        "The current validated targets `{rule: tensor}`; raises `BadInputError` when a control holds a bad value."
-        t = self._validate()
-        if t is None:
-            msgs = [m.value for m in (self.hist.msg, self.nd_msg, self.chord_msg, self.extra.msg, self.status) if m.value]
-            self._target_msg = True                     # cleared by _validate once the controls are fixed
-            raise BadInputError('fix the marked targets first: ' + ' / '.join(html.unescape(_strip(m)) for m in msgs))
-        return t
+# %% ../nbs/30_widgets.ipynb #c019_c04
+@patch
+def _init_outputs(self:RuleTuner, noise_level):
+    "The run controls, the result outputs and the edit controls."
+    self.b_gen = W.Button(description='Generate', button_style='primary', icon='play'); self.b_gen.add_class('scg-generate')
+    self.b_stop = W.Button(description='Stop', icon='stop', disabled=True)
+    self.progress = W.IntProgress(value=0, min=0, max=1, layout=_LAY(width='300px'))
+    self.status = W.HTML(); self.status.add_class('scg-status')
+    self.preview = W.Image(format='png', layout=_LAY(width='480px', display='none')); self.preview.add_class('scg-preview')
+    self.out_roll = W.Image(format='png', layout=_LAY(width='640px')); self.out_roll.add_class('scg-roll')
+    self.out_cmp = W.Image(format='png', layout=_LAY(max_width='100%')); self.out_cmp.add_class('scg-compare')
+    self.out_audio = W.Audio(format='wav', autoplay=False, loop=False, controls=True); self.out_audio.add_class('scg-audio')
+    self.out_table = W.HTML(); self.out_table.add_class('scg-table')
+    self.out_dl = W.HTML()
+    self.result_box = W.VBox([]); self.result_box.add_class('scg-result')
+    self.w_windows = W.IntRangeSlider(value=(3, 4), min=1, max=WINDOWS, description='edit windows', style={'description_width': 'initial'})
+    self.w_noise = W.BoundedIntText(value=noise_level, min=1, max=self.pipe.diffusion.num_timesteps, description='noise level',
+                                    style={'description_width': 'initial'}, layout=_LAY(width='170px'))
+    self.b_edit = W.Button(description='Regenerate selected bars', icon='edit', disabled=True, layout=_LAY(width='220px'))
+    self.b_edit.add_class('scg-edit')
 
-    def set_targets(self, pitch_hist=None, vertical=None, horizontal=None, chords=None):
-        "Set controls programmatically (values are shown as is; bad ones get their message)."
-        if pitch_hist is not None:
-            if len(pitch_hist) == 12 and all(0 <= x <= 1 for x in pitch_hist): self.hist.set(pitch_hist)
-            else: self.hist.pending = list(pitch_hist)
-        if vertical is not None: self.nd_v.set(vertical)
-        if horizontal is not None: self.nd_h.set(horizontal)
-        if chords is not None:
-            for w, c in zip(self.chords, chords): w.value = int(c)
-        return self._validate()
+# %% ../nbs/30_widgets.ipynb #c019_c05
+@patch
+def _wire(self:RuleTuner):
+    "Connect the controls: any change revalidates; presets, upload and the buttons act."
+    self.hist.listeners.append(self._validate); self.nd_v.listeners.append(self._validate); self.nd_h.listeners.append(self._validate)
+    for c in self.chords: c.observe(lambda ch: self._validate(), 'value')
+    self.extra.listeners.append(self._validate)
+    for u in self.use.values(): u.observe(lambda ch: self._validate(), 'value')
+    self.w_method.observe(lambda ch: self._validate(), 'value')
+    self.hist_preset.observe(self._on_hist_preset, 'value'); self.nd_preset.observe(self._on_nd_preset, 'value')
+    self.chord_preset.observe(self._on_chord_preset, 'value')
+    self.hist_norm.on_click(lambda b: self.hist.set(check_hist(self.hist.values)) if sum(self.hist.values) > 0 else self._validate())
+    self.upload.observe(self._on_upload, 'value')
+    self.b_gen.on_click(lambda b: self._start('generate')); self.b_edit.on_click(lambda b: self._start('edit'))
+    self.b_stop.on_click(lambda b: self._stop.set())
 
-    def _on_hist_preset(self, ch):
-        if ch['new'] in HIST_PRESETS: self.hist.set(HIST_PRESETS[ch['new']]); self.hist_preset.value = '(preset)'
-    def _on_nd_preset(self, ch):
-        if ch['new'] in DENSITY_PRESETS:
-            v, h = DENSITY_PRESETS[ch['new']]; self.nd_v.set(v); self.nd_h.set(h); self.nd_preset.value = '(preset)'
-    def _on_chord_preset(self, ch):
-        if ch['new'] in CHORD_PRESETS:
-            for w, c in zip(self.chords, CHORD_PRESETS[ch['new']]): w.value = c
-            self.chord_preset.value = '(preset)'
+# %% ../nbs/30_widgets.ipynb #c019_c06
+@patch
+def _layout(self:RuleTuner):
+    "The tuner's widget tree."
+    sec = lambda t: W.HTML(f'<div style="margin-top:6px;font-weight:bold;border-bottom:1px solid #ddd">{t}</div>')
+    row = lambda *a: W.HBox(list(a), layout=_LAY(flex_flow='row wrap', align_items='center'))
+    return W.VBox([
+        self.header,
+        row(self.w_class, self.w_method, self.w_sampler),
+        row(self.w_n, self.w_steps, self.w_seed, self.w_every),
+        *self._rule_rows(sec, row),
+        sec('Targets from a MIDI file'), row(self.upload, self.upload_msg),
+        sec('Run'), row(self.b_gen, self.b_stop, self.progress), self.status, self.preview,
+        self.result_box,
+        sec('Edit the last result'), row(self.w_windows, self.w_noise, self.b_edit),
+    ])
 
-    def targets_from_file(self, path):
-        "Measure a MIDI / score file's rules (first 10.24 s) and load them into the controls."
-        vals = extract_rules(path, names=list(RULES3) + list(self.extra.use))
-        self.extra.set({n: vals[n] for n in self.extra.use})
-        ph, nd, cp = vals['pitch_hist'].tolist(), vals['note_density'].tolist(), vals['chord_progression'].tolist()
-        v, h = nd[:WINDOWS], [x * 5 for x in nd[WINDOWS:]]
-        clipped = [x for x in v + h if x > ND_MAX]
-        if sum(ph) <= 0: raise BadInputError(f'{Path(path).name}: no notes in its first 10.24 s')
-        self.hist.set(ph); self.nd_v.set([min(x, ND_MAX) for x in v]); self.nd_h.set([min(x, ND_MAX) for x in h])
-        for w, c in zip(self.chords, cp): w.value = int(c)
-        note = f'targets set from {Path(path).name}' + (f' (densities above {ND_MAX:g} clipped)' if clipped else '')
-        self.upload_msg.value = _msg(note, 'ok')
-        return vals
+# %% ../nbs/30_widgets.ipynb #c019_c07
+@patch
+def _rule_rows(self:RuleTuner, sec, row):
+    "The rule panels of the widget tree: histogram, densities, chords, extra rules."
+    return [
+        sec('Pitch-class histogram (weights, normalised)'), row(self.use['pitch_hist'], self.hist_preset, self.hist_norm),
+        row(*self.hist.sliders), self.hist_share, row(self.hist.text, self.hist.msg),
+        sec('Note density per 1.28 s window'), row(self.use['note_density'], self.nd_preset),
+        row(W.HTML('vertical<br><small>(notes sounding)</small>', layout=_LAY(width='100px')), *self.nd_v.sliders, self.nd_v.text),
+        row(W.HTML('horizontal<br><small>(onsets / window)</small>', layout=_LAY(width='100px')), *self.nd_h.sliders, self.nd_h.text),
+        self.nd_msg,
+        sec('Chord progression (degree per 1.28 s window)'), row(self.use['chord_progression'], self.chord_preset),
+        row(*self.chords), self.chord_msg,
+        *([sec('Other registered rules')] + self.extra.rows(row) if self.extra.use else []),
+    ]
 
-    def _on_upload(self, ch):
-        files = ch['new']
-        if not files: return
-        f = files[0] if isinstance(files, (tuple, list)) else next(iter(files.values()))
-        name = f.get('name', 'upload.mid') if isinstance(f, dict) else getattr(f, 'name', 'upload.mid')
-        content = f['content'] if isinstance(f, dict) else f.content
-        try:
-            with tempfile.TemporaryDirectory() as d:
-                p = Path(d) / Path(name).name
-                p.write_bytes(bytes(content))
-                self.targets_from_file(p)
-        except Exception as e: self.upload_msg.value = _msg(f'{name}: {e}')
+@patch
+def _ipython_display_(self:RuleTuner):
+    from IPython.display import display
+    display(self.widget)
 
-    # -- running --------------------------------------------------------------------------------------------------
-    def _settings(self):
-        return dict(class_label=self.w_class.value, method=self.w_method.value, n=self.w_n.value, steps=self.w_steps.value,
-                    sampler=self.w_sampler.value, seed=self.w_seed.value, every=self.w_every.value)
+# %% ../nbs/30_widgets.ipynb #c019_c08
+@patch
+def _group_values(self:RuleTuner, g):
+    p = g.pending
+    if p is None: return g.values
+    if isinstance(p, str): raise BadInputError(f'not a list of numbers: {p!r}')
+    return p
 
-    def _callback(self, k, total, x0):
-        if self._stop.is_set(): raise Stopped()
-        self.progress.max, self.progress.value = total, k
-        self.status.value = _msg(f'step {k}/{total} ({time.time() - self._t0:.1f} s)', 'info')
-        if x0 is not None:
-            with torch.no_grad(): r = self.pipe.decode(x0[:1], threshold=True).clamp(-1, 1)[0].float().cpu().numpy()
-            self.preview.value = roll_png(r, f'x0 estimate at step {k}/{total}', w=7, h=2.2, dpi=60)
-            self.preview.layout.display = ''
+@patch
+def _validate_hist(self:RuleTuner, spec):
+    "Check the histogram controls into `spec`: False when bad and in use, None when a typed list was just applied."
+    try:
+        vals = self._group_values(self.hist)
+        h = check_hist(vals)
+        if self.hist.pending is not None: self.hist.set(h); return None
+        self.hist.msg.value = ''
+        self.hist_share.value = '<small>normalised: ' + ' '.join(f'{n} {x * 100:.0f}%' for n, x in zip(PITCH_NAMES, h)) + '</small>'
+        if self.use['pitch_hist'].value: spec['pitch_hist'] = h
+    except BadInputError as e:
+        self.hist.msg.value = _msg(str(e)); self.hist_share.value = ''
+        if self.use['pitch_hist'].value: return False
+    return True
 
-    def _run(self, kind, windows=None, noise_level=None):
-        targets = self.targets()
-        s = self._settings()
-        edit = None
-        if kind == 'edit':
-            if self.result is None: raise BadInputError('nothing to edit yet: generate first')
-            edit = dict(z=self.result['z'], roll=self.result['roll'], windows=tuple(windows or self.w_windows.value),
-                        noise_level=int(noise_level or self.w_noise.value))
-        self._stop.clear(); self._t0 = time.time()
-        self.progress.value, self.progress.bar_style = 0, 'info'
-        self.b_gen.disabled = self.b_edit.disabled = True; self.b_stop.disabled = False
-        try:
-            res = guided_sample(self.pipe, targets, s['class_label'], s['method'], s['n'], s['steps'], s['sampler'],
-                                s['seed'], edit=edit, callback=self._callback, every=s['every'])
-        finally:
-            self.b_gen.disabled = False; self.b_stop.disabled = True; self.b_edit.disabled = self.result is None
-        self.show(res)
-        return res
+# %% ../nbs/30_widgets.ipynb #c019_c09
+@patch
+def _validate_density(self:RuleTuner, spec):
+    "Check the density controls into `spec`: False when bad and in use, None when a typed list was just applied."
+    try:
+        v, hh = self._group_values(self.nd_v), self._group_values(self.nd_h)
+        v, hh = check_density(v, hh)
+        for g, x in ((self.nd_v, v), (self.nd_h, hh)):
+            if g.pending is not None: g.set(x); return None
+        self.nd_msg.value = ''
+        if self.use['note_density'].value: spec['vertical'], spec['horizontal'] = v, hh
+    except BadInputError as e:
+        self.nd_msg.value = _msg(str(e))
+        if self.use['note_density'].value: return False
+    return True
 
-    def show(self, res):
-        "Display a result (piano roll, audio, comparison, table, MIDI download) and make it the last result."
-        pm = roll_to_midi(res['roll'])
-        label = (f"{CLASS_NAMES[res['class_label']] if res['class_label'] is not None else 'unconditional'}, {res['method']}, "
-                 f"n={res['n']}, {res['steps']} {res['sampler']} steps, seed {res['seed']}")
-        title = ('edit of windows {}-{}: '.format(*res['edit']['windows']) if res['edit'] else '') + label
-        self.out_roll.value = roll_png(res['roll'], title)
-        self.out_audio.value = wav_bytes(roll_to_audio(pm))
-        c = compare_png(res['targets'], res['values'])
-        self.out_cmp.value = c or b''
-        self.out_table.value = rule_table_html(res['targets'], res['values'], res['losses'], res['edit'])
-        stem = f"scg_{'edit' if res['edit'] else 'sample'}_{len(self.history)}"
-        self.out_dl.value = download_link(midi_bytes(pm), f'{stem}.mid', label='MIDI')
-        kids = [self.out_roll, W.HBox([self.out_audio, self.out_dl], layout=_LAY(align_items='center')), self.out_table]
-        if c: kids.insert(2, self.out_cmp)
-        self.result_box.children = kids
-        self.result = res; self.history.append(res)
-        self.b_edit.disabled = False
-        notes = '; '.join(res['notes'])
-        self.progress.bar_style = 'success'
-        self.status.value = _msg(f"done in {res['seconds']:.1f} s on {res['device']}" + (f' ({notes})' if notes else ''), 'ok')
+# %% ../nbs/30_widgets.ipynb #c019_c10
+@patch
+def _validate(self:RuleTuner):
+    "Check every control; write messages next to the bad ones. Returns the targets or None."
+    spec = {}
+    ok = self._validate_hist(spec)
+    if ok is None: return self._validate()
+    ok_nd = self._validate_density(spec)
+    if ok_nd is None: return self._validate()
+    ok = ok and ok_nd
+    c = [w.value for w in self.chords]
+    self.chord_msg.value = ''
+    if self.use['chord_progression'].value: spec['chords'] = c
+    ok_x, extra = self.extra.spec(); ok = ok and ok_x
+    return self._make_targets(spec, extra) if ok else None
 
-    def _start(self, kind):
-        if self._thread is not None and self._thread.is_alive():
-            self.status.value = _msg('already running: wait or press Stop', 'info'); return
-        if self.background:
-            self._thread = threading.Thread(target=self._safe, args=(kind,), daemon=True); self._thread.start()
-        else: self._safe(kind)
+# %% ../nbs/30_widgets.ipynb #c019_c11
+@patch
+def _make_targets(self:RuleTuner, spec, extra):
+    "The targets of the checked controls (`{}` for none), or None with the reason in the status line."
+    try:
+        targets = make_targets(spec.get('pitch_hist'), spec.get('vertical'), spec.get('horizontal'), spec.get('chords'), extra) if spec or extra else {}
+        if not targets and self.w_method.value != 'none':
+            raise BadInputError('no rule targets: switch on at least one rule (or choose method "none")')
+        if self._target_msg: self.status.value, self._target_msg = '', False
+    except BadInputError as e:
+        self.status.value, self._target_msg, targets = _msg(str(e)), True, None
+    return targets
 
-    def _safe(self, kind, **kw):
-        try:
-            self.error = None
-            return self._run(kind, **kw)
-        except Stopped:
-            self.progress.bar_style = 'warning'
-            self.status.value = _msg('stopped' + ('; the last result is kept' if self.result is not None else ''), 'info')
-        except Exception as e:
-            self.error = traceback.format_exc()
-            self.progress.bar_style = 'danger'
-            kept = ' (the last result is kept)' if self.result is not None else ''
-            self.status.value = _msg(f'{e}{kept}' if isinstance(e, ValueError) else f'{type(e).__name__}: {e}{kept}')
+@patch
+def targets(self:RuleTuner):
+    "The current validated targets `{rule: tensor}`; raises `BadInputError` when a control holds a bad value."
+    t = self._validate()
+    if t is None:
+        msgs = [m.value for m in (self.hist.msg, self.nd_msg, self.chord_msg, self.extra.msg, self.status) if m.value]
+        self._target_msg = True                     # cleared by _validate once the controls are fixed
+        raise BadInputError('fix the marked targets first: ' + ' / '.join(html.unescape(_strip(m)) for m in msgs))
+    return t
 
-    def wait(self, timeout=None):
-        "Wait for a background run to finish; returns the last result."
-        if self._thread is not None: self._thread.join(timeout)
-        return self.result
+# %% ../nbs/30_widgets.ipynb #c019_c12
+@patch
+def set_targets(self:RuleTuner, pitch_hist=None, vertical=None, horizontal=None, chords=None):
+    "Set controls programmatically (values are shown as is; bad ones get their message)."
+    if pitch_hist is not None:
+        if len(pitch_hist) == 12 and all(0 <= x <= 1 for x in pitch_hist): self.hist.set(pitch_hist)
+        else: self.hist.pending = list(pitch_hist)
+    if vertical is not None: self.nd_v.set(vertical)
+    if horizontal is not None: self.nd_h.set(horizontal)
+    if chords is not None:
+        for w, c in zip(self.chords, chords): w.value = int(c)
+    return self._validate()
 
-    def generate(self, **settings):
-        "Generate synchronously with the current controls (keyword overrides: class_label, method, n, steps, ...)."
-        self._apply(settings)
-        return self._safe('generate')
+@patch
+def _on_hist_preset(self:RuleTuner, ch):
+    if ch['new'] in HIST_PRESETS: self.hist.set(HIST_PRESETS[ch['new']]); self.hist_preset.value = '(preset)'
 
-    def edit(self, windows=None, noise_level=None, **settings):
-        "Regenerate windows `(a, b)` (1-based, inclusive) of the last result toward the current targets."
-        self._apply(settings)
-        return self._safe('edit', windows=windows, noise_level=noise_level)
+@patch
+def _on_nd_preset(self:RuleTuner, ch):
+    if ch['new'] in DENSITY_PRESETS:
+        v, h = DENSITY_PRESETS[ch['new']]; self.nd_v.set(v); self.nd_h.set(h); self.nd_preset.value = '(preset)'
 
-    def _apply(self, settings):
-        ws = dict(class_label=self.w_class, method=self.w_method, n=self.w_n, steps=self.w_steps, sampler=self.w_sampler,
-                  seed=self.w_seed, every=self.w_every)
-        for k, v in settings.items():
-            if k not in ws: raise TypeError(f'unknown setting {k!r}; one of {list(ws)}')
-            ws[k].value = v
+# %% ../nbs/30_widgets.ipynb #c019_c13
+@patch
+def _on_chord_preset(self:RuleTuner, ch):
+    if ch['new'] in CHORD_PRESETS:
+        for w, c in zip(self.chords, CHORD_PRESETS[ch['new']]): w.value = c
+        self.chord_preset.value = '(preset)'
+
+@patch
+def targets_from_file(self:RuleTuner, path):
+    "Measure a MIDI / score file's rules (first 10.24 s) and load them into the controls."
+    vals = extract_rules(path, names=list(RULES3) + list(self.extra.use))
+    self.extra.set({n: vals[n] for n in self.extra.use})
+    ph, nd, cp = vals['pitch_hist'].tolist(), vals['note_density'].tolist(), vals['chord_progression'].tolist()
+    v, h = nd[:WINDOWS], [x * 5 for x in nd[WINDOWS:]]
+    clipped = [x for x in v + h if x > ND_MAX]
+    if sum(ph) <= 0: raise BadInputError(f'{Path(path).name}: no notes in its first 10.24 s')
+    self.hist.set(ph); self.nd_v.set([min(x, ND_MAX) for x in v]); self.nd_h.set([min(x, ND_MAX) for x in h])
+    for w, c in zip(self.chords, cp): w.value = int(c)
+    note = f'targets set from {Path(path).name}' + (f' (densities above {ND_MAX:g} clipped)' if clipped else '')
+    self.upload_msg.value = _msg(note, 'ok')
+    return vals
+
+# %% ../nbs/30_widgets.ipynb #c019_c14
+@patch
+def _on_upload(self:RuleTuner, ch):
+    files = ch['new']
+    if not files: return
+    f = files[0] if isinstance(files, (tuple, list)) else next(iter(files.values()))
+    name = f.get('name', 'upload.mid') if isinstance(f, dict) else getattr(f, 'name', 'upload.mid')
+    content = f['content'] if isinstance(f, dict) else f.content
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / Path(name).name
+            p.write_bytes(bytes(content))
+            self.targets_from_file(p)
+    except Exception as e: self.upload_msg.value = _msg(f'{name}: {e}')
+
+@patch
+def _settings(self:RuleTuner):
+    return dict(class_label=self.w_class.value, method=self.w_method.value, n=self.w_n.value, steps=self.w_steps.value,
+                sampler=self.w_sampler.value, seed=self.w_seed.value, every=self.w_every.value)
+
+# %% ../nbs/30_widgets.ipynb #c019_c15
+@patch
+def _callback(self:RuleTuner, k, total, x0):
+    if self._stop.is_set(): raise Stopped()
+    self.progress.max, self.progress.value = total, k
+    self.status.value = _msg(f'step {k}/{total} ({time.time() - self._t0:.1f} s)', 'info')
+    if x0 is not None:
+        with torch.no_grad(): r = self.pipe.decode(x0[:1], threshold=True).clamp(-1, 1)[0].float().cpu().numpy()
+        self.preview.value = roll_png(r, f'x0 estimate at step {k}/{total}', w=7, h=2.2, dpi=60)
+        self.preview.layout.display = ''
+
+# %% ../nbs/30_widgets.ipynb #c019_c16
+@patch
+def _run(self:RuleTuner, kind, windows=None, noise_level=None):
+    targets = self.targets()
+    s = self._settings()
+    edit = None
+    if kind == 'edit':
+        if self.result is None: raise BadInputError('nothing to edit yet: generate first')
+        edit = dict(z=self.result['z'], roll=self.result['roll'], windows=tuple(windows or self.w_windows.value),
+                    noise_level=int(noise_level or self.w_noise.value))
+    self._stop.clear(); self._t0 = time.time()
+    self.progress.value, self.progress.bar_style = 0, 'info'
+    self.b_gen.disabled = self.b_edit.disabled = True; self.b_stop.disabled = False
+    try:
+        res = guided_sample(self.pipe, targets, s['class_label'], s['method'], s['n'], s['steps'], s['sampler'],
+                            s['seed'], edit=edit, callback=self._callback, every=s['every'])
+    finally:
+        self.b_gen.disabled = False; self.b_stop.disabled = True; self.b_edit.disabled = self.result is None
+    self.show(res)
+    return res
+
+# %% ../nbs/30_widgets.ipynb #c019_c17
+@patch
+def show(self:RuleTuner, res):
+    "Display a result (piano roll, audio, comparison, table, MIDI download) and make it the last result."
+    pm = roll_to_midi(res['roll'])
+    label = (f"{CLASS_NAMES[res['class_label']] if res['class_label'] is not None else 'unconditional'}, {res['method']}, "
+             f"n={res['n']}, {res['steps']} {res['sampler']} steps, seed {res['seed']}")
+    title = ('edit of windows {}-{}: '.format(*res['edit']['windows']) if res['edit'] else '') + label
+    self.out_roll.value = roll_png(res['roll'], title)
+    self.out_audio.value = wav_bytes(roll_to_audio(pm))
+    c = compare_png(res['targets'], res['values'])
+    self.out_cmp.value = c or b''
+    self.out_table.value = rule_table_html(res['targets'], res['values'], res['losses'], res['edit'])
+    stem = f"scg_{'edit' if res['edit'] else 'sample'}_{len(self.history)}"
+    self.out_dl.value = download_link(midi_bytes(pm), f'{stem}.mid', label='MIDI')
+    kids = [self.out_roll, W.HBox([self.out_audio, self.out_dl], layout=_LAY(align_items='center')), self.out_table]
+    if c: kids.insert(2, self.out_cmp)
+    self.result_box.children = kids
+    self.result = res; self.history.append(res)
+    self.b_edit.disabled = False
+    notes = '; '.join(res['notes'])
+    self.progress.bar_style = 'success'
+    self.status.value = _msg(f"done in {res['seconds']:.1f} s on {res['device']}" + (f' ({notes})' if notes else ''), 'ok')
+
+# %% ../nbs/30_widgets.ipynb #c019_c18
+@patch
+def _start(self:RuleTuner, kind):
+    if self._thread is not None and self._thread.is_alive():
+        self.status.value = _msg('already running: wait or press Stop', 'info'); return
+    if self.background:
+        self._thread = threading.Thread(target=self._safe, args=(kind,), daemon=True); self._thread.start()
+    else: self._safe(kind)
+
+@patch
+def _safe(self:RuleTuner, kind, **kw):
+    try:
+        self.error = None
+        return self._run(kind, **kw)
+    except Stopped:
+        self.progress.bar_style = 'warning'
+        self.status.value = _msg('stopped' + ('; the last result is kept' if self.result is not None else ''), 'info')
+    except Exception as e:
+        self.error = traceback.format_exc()
+        self.progress.bar_style = 'danger'
+        kept = ' (the last result is kept)' if self.result is not None else ''
+        self.status.value = _msg(f'{e}{kept}' if isinstance(e, ValueError) else f'{type(e).__name__}: {e}{kept}')
+
+# %% ../nbs/30_widgets.ipynb #c019_c19
+@patch
+def wait(self:RuleTuner, timeout=None):
+    "Wait for a background run to finish; returns the last result."
+    if self._thread is not None: self._thread.join(timeout)
+    return self.result
+
+@patch
+def generate(self:RuleTuner, **settings):
+    "Generate synchronously with the current controls (keyword overrides: class_label, method, n, steps, ...)."
+    self._apply(settings)
+    return self._safe('generate')
+
+@patch
+def edit(self:RuleTuner, windows=None, noise_level=None, **settings):
+    "Regenerate windows `(a, b)` (1-based, inclusive) of the last result toward the current targets."
+    self._apply(settings)
+    return self._safe('edit', windows=windows, noise_level=noise_level)
+
+# %% ../nbs/30_widgets.ipynb #c019_c20
+@patch
+def _apply(self:RuleTuner, settings):
+    ws = dict(class_label=self.w_class, method=self.w_method, n=self.w_n, steps=self.w_steps, sampler=self.w_sampler,
+              seed=self.w_seed, every=self.w_every)
+    for k, v in settings.items():
+        if k not in ws: raise TypeError(f'unknown setting {k!r}; one of {list(ws)}')
+        ws[k].value = v
 
 # %% ../nbs/30_widgets.ipynb #c019_d
 def _strip(s):
@@ -668,12 +773,29 @@ def curves_png(curves, title=None, dpi=70):
     return _png(fig, dpi)
 
 # %% ../nbs/30_widgets.ipynb #c027_b
+def _performance_midi(perf):
+    "MIDI bytes of a partitura performance and the same file as a `PrettyMIDI`."
+    import partitura as pt, pretty_midi
+    with tempfile.TemporaryDirectory() as d:
+        mid = Path(d) / 'perf.mid'
+        pt.save_performance_midi(perf, mid)
+        data = mid.read_bytes()
+        pm = pretty_midi.PrettyMIDI(str(mid))
+    return data, pm
+
+def _cut_midi(pm, end_s):
+    "Drop the notes and controls of `pm` from `end_s` seconds on and end sounding notes there (in place)."
+    for ins in pm.instruments:
+        ins.notes = [nt for nt in ins.notes if nt.start < end_s]
+        for nt in ins.notes: nt.end = min(nt.end, end_s)
+        ins.control_changes = [c for c in ins.control_changes if c.time < end_s]
+
+# %% ../nbs/30_widgets.ipynb #c027_b1
 class RendererWidget:
     """Render a score with DExter: score picker / upload, CFG weight, perceptual features, seed, steps; shows tempo
     and velocity against the deadpan score, an audio player and a MIDI download. `model`: None (bundled, else a
     tiny random model), a checkpoint path or a `load_dexter` tuple."""
     def __init__(self, model=None, scores=None, w=1.2, steps=50, seed=0, device=None, background=True, max_audio_s=120):
-        from scg_music.dexter.codec import C_COLS
         from scg_music.dexter.render import bundled_model_path
         if model is None: model = bundled_model_path() or tiny_dexter()
         self.model, self.device = model, str(device or default_device())
@@ -683,106 +805,121 @@ class RendererWidget:
         rnd = isinstance(model, tuple) and model[2].get('random_weights')
         self.header = W.HTML(f'<b>DExter renderer</b> &mdash; device <code>{self.device}</code>'
                              + (' <b style="color:#b00020">random weights (no trained model bundled)</b>' if rnd else ''))
-        self.w_score = W.Dropdown(options=list(self.scores) or ['(upload a score)'], description='score', layout=_LAY(width='360px'))
-        self.upload = W.FileUpload(accept='.musicxml,.xml,.mxl,.mei,.krn,.match', multiple=False, description='upload score')
-        self.w_w = W.FloatSlider(value=w, min=0.0, max=4.0, step=0.1, description='CFG weight w', style={'description_width': 'initial'})
-        self.w_seed = W.IntText(value=seed, description='seed', layout=_LAY(width='160px'))
-        self.w_steps = W.BoundedIntText(value=steps, min=1, max=1000, description='steps', layout=_LAY(width='160px'))
-        self.use_perc = W.Checkbox(value=False, description='condition on perceptual features', indent=False)
-        self.perc = [W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description=c.replace('_', ' '), disabled=True,
-                                   layout=_LAY(width='370px'), style={'description_width': '140px'}) for c in C_COLS]
-        self.use_perc.observe(lambda ch: [setattr(s, 'disabled', not ch['new']) for s in self.perc], 'value')
-        self.b_render = W.Button(description='Render', button_style='primary', icon='play'); self.b_render.add_class('dx-render')
-        self.status = W.HTML(); self.msg = W.HTML()
-        self.out_curves = W.Image(format='png', layout=_LAY(width='640px')); self.out_curves.add_class('dx-curves')
-        self.out_audio = W.Audio(format='wav', autoplay=False, controls=True); self.out_audio.add_class('dx-audio')
-        self.out_dl = W.HTML(); self.out_info = W.HTML()
-        self.result_box = W.VBox([])
-        self.upload.observe(self._on_upload, 'value')
-        self.b_render.on_click(lambda b: self._start())
-        row = lambda *a: W.HBox(list(a), layout=_LAY(flex_flow='row wrap', align_items='center'))
-        self.widget = W.VBox([self.header, row(self.w_score, self.upload, self.msg), row(self.w_w, self.w_seed, self.w_steps),
-                              self.use_perc, W.HBox([W.VBox(self.perc[:4]), W.VBox(self.perc[4:])]),
-                              row(self.b_render, self.status), self.result_box])
-        self.widget.add_class('dx-renderer')
+        self._init_controls(w, steps, seed)
+        self._init_outputs()
 
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)
+# %% ../nbs/30_widgets.ipynb #c027_b1a
+@patch
+def _init_outputs(self:RendererWidget):
+    "The status line, result outputs, wiring and the widget tree."
+    self.status = W.HTML(); self.msg = W.HTML()
+    self.out_curves = W.Image(format='png', layout=_LAY(width='640px')); self.out_curves.add_class('dx-curves')
+    self.out_audio = W.Audio(format='wav', autoplay=False, controls=True); self.out_audio.add_class('dx-audio')
+    self.out_dl = W.HTML(); self.out_info = W.HTML()
+    self.result_box = W.VBox([])
+    self.upload.observe(self._on_upload, 'value')
+    self.b_render.on_click(lambda b: self._start())
+    row = lambda *a: W.HBox(list(a), layout=_LAY(flex_flow='row wrap', align_items='center'))
+    self.widget = W.VBox([self.header, row(self.w_score, self.upload, self.msg), row(self.w_w, self.w_seed, self.w_steps),
+                          self.use_perc, W.HBox([W.VBox(self.perc[:4]), W.VBox(self.perc[4:])]),
+                          row(self.b_render, self.status), self.result_box])
+    self.widget.add_class('dx-renderer')
 
-    def _on_upload(self, ch):
-        files = ch['new']
-        if not files: return
-        f = files[0] if isinstance(files, (tuple, list)) else next(iter(files.values()))
-        name = f['name'] if isinstance(f, dict) else f.name
-        content = f['content'] if isinstance(f, dict) else f.content
-        d = Path(tempfile.mkdtemp(prefix='scg_score_'))
-        p = d / Path(name).name; p.write_bytes(bytes(content))
-        self.scores[p.name] = p
-        self.w_score.options = list(self.scores); self.w_score.value = p.name
-        self.msg.value = _msg(f'uploaded {p.name}', 'ok')
+# %% ../nbs/30_widgets.ipynb #c027_b2
+@patch
+def _init_controls(self:RendererWidget, w, steps, seed):
+    "Score picker and upload, CFG weight, seed, steps, the perceptual sliders and the Render button."
+    from scg_music.dexter.codec import C_COLS
+    self.w_score = W.Dropdown(options=list(self.scores) or ['(upload a score)'], description='score', layout=_LAY(width='360px'))
+    self.upload = W.FileUpload(accept='.musicxml,.xml,.mxl,.mei,.krn,.match', multiple=False, description='upload score')
+    self.w_w = W.FloatSlider(value=w, min=0.0, max=4.0, step=0.1, description='CFG weight w', style={'description_width': 'initial'})
+    self.w_seed = W.IntText(value=seed, description='seed', layout=_LAY(width='160px'))
+    self.w_steps = W.BoundedIntText(value=steps, min=1, max=1000, description='steps', layout=_LAY(width='160px'))
+    self.use_perc = W.Checkbox(value=False, description='condition on perceptual features', indent=False)
+    self.perc = [W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description=c.replace('_', ' '), disabled=True,
+                               layout=_LAY(width='370px'), style={'description_width': '140px'}) for c in C_COLS]
+    self.use_perc.observe(lambda ch: [setattr(s, 'disabled', not ch['new']) for s in self.perc], 'value')
+    self.b_render = W.Button(description='Render', button_style='primary', icon='play'); self.b_render.add_class('dx-render')
 
-    def render(self, score=None, w=None, perceptual=..., seed=None, steps=None):
-        "Render synchronously (defaults: the controls); returns dict(perf, curves, midi, wav, seconds)."
-        from scg_music.dexter.render import render, codec_curves
-        import partitura as pt, pretty_midi
-        t0 = time.time()
-        score = score if score is not None else self.scores.get(self.w_score.value)
-        if score is None: raise BadInputError('no score: pick an example or upload a MusicXML / MEI / kern file')
-        w = self.w_w.value if w is None else w
-        if perceptual is ...: perceptual = [s.value for s in self.perc] if self.use_perc.value else None
-        seed = self.w_seed.value if seed is None else seed
-        steps = self.w_steps.value if steps is None else steps
-        perf = render(score, model=self.model, w=w, perceptual=perceptual, seed=seed, steps=steps, device=self.device)
-        r = perf.codec
-        curves = {'DExter': codec_curves(r['na']['onset_beat'], r['p']), 'deadpan score (120 bpm, velocity 64)': deadpan_curves(r['na']['onset_beat'])}
-        with tempfile.TemporaryDirectory() as d:
-            mid = Path(d) / 'perf.mid'
-            pt.save_performance_midi(perf, mid)
-            data = mid.read_bytes()
-            pm = pretty_midi.PrettyMIDI(str(mid))
-        end = pm.get_end_time()
-        if end > self.max_audio_s:                          # the player gets the opening; the MIDI has everything
-            for ins in pm.instruments:
-                ins.notes = [nt for nt in ins.notes if nt.start < self.max_audio_s]
-                for nt in ins.notes: nt.end = min(nt.end, self.max_audio_s)
-                ins.control_changes = [c for c in ins.control_changes if c.time < self.max_audio_s]
-        res = dict(perf=perf, curves=curves, midi=data, wav=wav_bytes(roll_to_audio(pm)), n_notes=len(r['na']), audio_s=min(end, self.max_audio_s),
-                   duration=float(end), score=str(score), w=w, seed=seed, steps=steps, perceptual=perceptual,
-                   seconds=time.time() - t0)
-        self.show(res)
-        return res
+@patch
+def _ipython_display_(self:RendererWidget):
+    from IPython.display import display
+    display(self.widget)
 
-    def show(self, res):
-        name = Path(res['score']).stem
-        self.out_curves.value = curves_png(res['curves'], f"{name}: w={res['w']}, seed {res['seed']}, {res['steps']} steps")
-        self.out_audio.value = res['wav']
-        self.out_dl.value = download_link(res['midi'], f'{name}_dexter.mid', label='MIDI')
-        o, t, v = res['curves']['DExter']
-        cut = f' (audio: the first {res["audio_s"]:.0f} s)' if res['audio_s'] < res['duration'] else ''
-        self.out_info.value = (f'<small>{res["n_notes"]} notes, {res["duration"]:.1f} s{cut}; tempo median {np.median(t):.0f} bpm '
-                               f'(range {t.min():.0f}-{t.max():.0f}); velocity {v.min() * 127:.0f}-{v.max() * 127:.0f}</small>')
-        self.result_box.children = [self.out_curves, W.HBox([self.out_audio, self.out_dl], layout=_LAY(align_items='center')), self.out_info]
-        self.result = res
-        self.status.value = _msg(f"rendered in {res['seconds']:.1f} s", 'ok')
+# %% ../nbs/30_widgets.ipynb #c027_b3
+@patch
+def _on_upload(self:RendererWidget, ch):
+    files = ch['new']
+    if not files: return
+    f = files[0] if isinstance(files, (tuple, list)) else next(iter(files.values()))
+    name = f['name'] if isinstance(f, dict) else f.name
+    content = f['content'] if isinstance(f, dict) else f.content
+    d = Path(tempfile.mkdtemp(prefix='scg_score_'))
+    p = d / Path(name).name; p.write_bytes(bytes(content))
+    self.scores[p.name] = p
+    self.w_score.options = list(self.scores); self.w_score.value = p.name
+    self.msg.value = _msg(f'uploaded {p.name}', 'ok')
 
-    def _safe(self):
-        self.b_render.disabled = True; self.status.value = _msg('rendering ...', 'info')
-        try:
-            self.error = None
-            return self.render()
-        except Exception as e:
-            self.error = traceback.format_exc()
-            kept = ' (the last result is kept)' if self.result is not None else ''
-            self.status.value = _msg(f'{e}{kept}' if isinstance(e, ValueError) else f'{type(e).__name__}: {e}{kept}')
-        finally: self.b_render.disabled = False
+# %% ../nbs/30_widgets.ipynb #c027_b4
+@patch
+def render(self:RendererWidget, score=None, w=None, perceptual=..., seed=None, steps=None):
+    "Render synchronously (defaults: the controls); returns dict(perf, curves, midi, wav, seconds)."
+    from scg_music.dexter.render import render, codec_curves
+    t0 = time.time()
+    score = score if score is not None else self.scores.get(self.w_score.value)
+    if score is None: raise BadInputError('no score: pick an example or upload a MusicXML / MEI / kern file')
+    w = self.w_w.value if w is None else w
+    if perceptual is ...: perceptual = [s.value for s in self.perc] if self.use_perc.value else None
+    seed = self.w_seed.value if seed is None else seed
+    steps = self.w_steps.value if steps is None else steps
+    perf = render(score, model=self.model, w=w, perceptual=perceptual, seed=seed, steps=steps, device=self.device)
+    r = perf.codec
+    curves = {'DExter': codec_curves(r['na']['onset_beat'], r['p']), 'deadpan score (120 bpm, velocity 64)': deadpan_curves(r['na']['onset_beat'])}
+    data, pm = _performance_midi(perf)
+    end = pm.get_end_time()
+    if end > self.max_audio_s: _cut_midi(pm, self.max_audio_s)         # the player gets the opening; the MIDI has everything
+    res = dict(perf=perf, curves=curves, midi=data, wav=wav_bytes(roll_to_audio(pm)), n_notes=len(r['na']), audio_s=min(end, self.max_audio_s),
+               duration=float(end), score=str(score), w=w, seed=seed, steps=steps, perceptual=perceptual,
+               seconds=time.time() - t0)
+    self.show(res)
+    return res
 
-    def _start(self):
-        if self._thread is not None and self._thread.is_alive(): return
-        if self.background:
-            self._thread = threading.Thread(target=self._safe, daemon=True); self._thread.start()
-        else: self._safe()
+# %% ../nbs/30_widgets.ipynb #c027_b5
+@patch
+def show(self:RendererWidget, res):
+    name = Path(res['score']).stem
+    self.out_curves.value = curves_png(res['curves'], f"{name}: w={res['w']}, seed {res['seed']}, {res['steps']} steps")
+    self.out_audio.value = res['wav']
+    self.out_dl.value = download_link(res['midi'], f'{name}_dexter.mid', label='MIDI')
+    o, t, v = res['curves']['DExter']
+    cut = f' (audio: the first {res["audio_s"]:.0f} s)' if res['audio_s'] < res['duration'] else ''
+    self.out_info.value = (f'<small>{res["n_notes"]} notes, {res["duration"]:.1f} s{cut}; tempo median {np.median(t):.0f} bpm '
+                           f'(range {t.min():.0f}-{t.max():.0f}); velocity {v.min() * 127:.0f}-{v.max() * 127:.0f}</small>')
+    self.result_box.children = [self.out_curves, W.HBox([self.out_audio, self.out_dl], layout=_LAY(align_items='center')), self.out_info]
+    self.result = res
+    self.status.value = _msg(f"rendered in {res['seconds']:.1f} s", 'ok')
 
-    def wait(self, timeout=None):
-        if self._thread is not None: self._thread.join(timeout)
-        return self.result
+# %% ../nbs/30_widgets.ipynb #c027_b6
+@patch
+def _safe(self:RendererWidget):
+    self.b_render.disabled = True; self.status.value = _msg('rendering ...', 'info')
+    try:
+        self.error = None
+        return self.render()
+    except Exception as e:
+        self.error = traceback.format_exc()
+        kept = ' (the last result is kept)' if self.result is not None else ''
+        self.status.value = _msg(f'{e}{kept}' if isinstance(e, ValueError) else f'{type(e).__name__}: {e}{kept}')
+    finally: self.b_render.disabled = False
+
+@patch
+def _start(self:RendererWidget):
+    if self._thread is not None and self._thread.is_alive(): return
+    if self.background:
+        self._thread = threading.Thread(target=self._safe, daemon=True); self._thread.start()
+    else: self._safe()
+
+@patch
+def wait(self:RendererWidget, timeout=None):
+    if self._thread is not None: self._thread.join(timeout)
+    return self.result
