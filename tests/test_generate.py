@@ -14,6 +14,14 @@ def test_shipped_config_validates(path):
     cfg = load_config(path, kind='edit' if path.parts[-2] == 'edit' or 'edit' in path.relative_to(CONFIG_DIR).parts[:1] else None)
     assert cfg.rule_names
 
+def test_schema_module_is_reexported_and_imports_no_jobs():
+    "The schema lives in `jobconfig`; `generate` re-exports its public names (same objects); `jobconfig` never imports the jobs."
+    import subprocess, sys
+    import scg_music.jobconfig as jc, scg_music.generate as g
+    for n in jc.__all__: assert getattr(g, n) is getattr(jc, n) and n in g.__all__, n
+    code = "import sys, scg_music.jobconfig; sys.exit(int('scg_music.generate' in sys.modules or 'scg_music.pipeline' in sys.modules))"
+    assert subprocess.run([sys.executable, '-c', code]).returncode == 0
+
 def test_shipped_set_is_complete():
     names = {str(p.relative_to(CONFIG_DIR).with_suffix('')) for p in shipped_configs()}
     for k in ('pitch', 'nd', 'chord'):
