@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from fastcore.basics import patch
-from .vae import AutoencoderKL
+from .vae import AutoencoderKL, clear_background
 from .dit import DiTRotary
 from . import diffusion as D
 from .checkpoints import load_released, load_model
@@ -47,6 +47,7 @@ class RuleGuidedPipeline:
         self._bf16 = bf16                                                         # None: default_bf16(device)
         self.bf16 = default_bf16(self.device) if bf16 is None else bool(bf16)     # autocast for DiT and VAE decoder
         self.vae = vae.to(self.device).eval().requires_grad_(False)
+        self.postprocess = vae.postprocess      # the roll post-processing of every decode (None: the raw decoder rolls)
         self.dit = dit.to(self.device).eval().requires_grad_(False)
         self.diffusion = diffusion if diffusion is not None else D.Diffusion.linear()
         self.classifiers = {k: c.to(self.device).eval().requires_grad_(False) for k, c in dict(classifiers or {}).items()}
@@ -92,11 +93,16 @@ def encode(self: RuleGuidedPipeline, rolls, max_chunks=None):
     with torch.no_grad():
         return self.vae.encode(torch.as_tensor(rolls, dtype=torch.float32).to(self.device), max_chunks=max_chunks)
 
+# %% ../nbs/09_pipeline.ipynb #c007f2
 @patch
-def decode(self: RuleGuidedPipeline, latents, threshold=False, max_chunks=None):
-    "Scaled latents `(B,4,H,16)` -> float32 rolls `(B,3,128,8H)` (differentiable: guidance may need gradients)."
+def decode(self: RuleGuidedPipeline, latents, threshold=False, max_chunks=None, postprocess=True):
+    """Scaled latents `(B,4,H,16)` -> float32 rolls `(B,3,128,8H)`: the VAE's decoder, then `self.postprocess` (unless
+    `postprocess=False` or it is None), then if `threshold` the background threshold (differentiable: guidance may
+    need gradients)."""
     with self._autocast():
-        x = self.vae.decode(latents.to(self.device, torch.float32), threshold=threshold, max_chunks=max_chunks)
+        x = self.vae.decode(latents.to(self.device, torch.float32), max_chunks=max_chunks)
+        if postprocess and self.postprocess is not None: x = self.postprocess(x)
+        if threshold: x = clear_background(x)
     return x.float()
 
 @patch

@@ -5,14 +5,15 @@
 # %% ../nbs/02_vae.ipynb #c002
 from __future__ import annotations
 import math
+from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['VAE_CONFIGS', 'Normalize', 'swish', 'ResnetBlock', 'AttnBlock', 'Downsample', 'Upsample', 'Encoder', 'Decoder',
-           'drop_weak_orphans', 'AutoencoderKL']
+__all__ = ['VAE_CONFIGS', 'ROLL_THRESHOLDS', 'Normalize', 'swish', 'ResnetBlock', 'AttnBlock', 'Downsample', 'Upsample',
+           'Encoder', 'Decoder', 'drop_weak_orphans', 'RollPostprocess', 'clear_background', 'AutoencoderKL']
 
 # %% ../nbs/02_vae.ipynb #c005
 def Normalize(c): return nn.GroupNorm(32, c, eps=1e-6, affine=True)
@@ -181,6 +182,52 @@ def drop_weak_orphans(x, orphan_min, note_threshold=NOTE_THRESHOLD):
         drop = (onf & orphan[seg] & (peak[seg] < orphan_min)).view_as(note)
     return torch.stack([torch.where(drop, torch.full_like(note, -1.0), note), x[:, 1], x[:, 2]], 1)
 
+# %% ../nbs/02_vae.ipynb #c013z_b
+# the released decision thresholds of each channel: notes and pedal > -0.95, onsets >= 64 in [0,127] after rounding (x >= 0)
+ROLL_THRESHOLDS = (NOTE_THRESHOLD, ONSET_THRESHOLD, NOTE_THRESHOLD)
+
+def _floats(v): return None if v is None else [None if t is None else float(t) for t in v]
+
+@dataclass
+class RollPostprocess:
+    """Post-processing of decoded rolls `(B,3,128,T)` fitted for one decoder: `calibrate` (channel c's fitted decision
+    value `thresholds[c]` moved onto the roll's), then `drop_weak_orphans(orphan_min)` on whole rolls. `None` (a
+    whole field or one channel) = as released. Pure: the input is never modified."""
+    thresholds: list | None = None       # one decision value (or None) per channel
+    orphan_min: float | None = None      # faint orphan runs below this peak are cleared
+    def __post_init__(self):
+        self.thresholds, self.orphan_min = _floats(self.thresholds), None if self.orphan_min is None else float(self.orphan_min)
+
+    @classmethod
+    def from_config(cls, cfg):
+        "From a VAE checkpoint config (its `out_thresholds` and `orphan_min` keys; absent = as released)."
+        return cls(cfg.get('out_thresholds'), cfg.get('orphan_min'))
+
+    def __call__(self, x):
+        x = self.calibrate(x)
+        return drop_weak_orphans(x, self.orphan_min) if self.orphan_min is not None and x.shape[1] == 3 else x
+
+# %% ../nbs/02_vae.ipynb #c013z_c
+@patch
+def calibrate(self: RollPostprocess, x):
+    """Monotone remap per channel moving the decision threshold `thresholds[c]` onto the roll's: values below
+    it are squeezed linearly under the roll's threshold, values above it are kept (at least just above the roll's
+    threshold), so velocities and pedal depths of kept pixels are unchanged."""
+    if not self.thresholds: return x
+    chans = []
+    for c, (t, th) in enumerate(zip(self.thresholds, ROLL_THRESHOLDS)):
+        v = x[:, c]
+        if t is not None and t != th:
+            lo = -1.0 + (v + 1.0) * (th + 1.0) / (t + 1.0)           # [-1, t] -> [-1, th]
+            hi = v.clamp(min=th + 1e-3)                              # kept as they are
+            v = torch.where(v < t, lo, hi)
+        chans.append(v)
+    return torch.stack(chans, 1)
+
+def clear_background(x, threshold=NOTE_THRESHOLD):
+    "Rolls with every value `<= threshold` set to -1 (the released background threshold)."
+    return torch.where(x <= threshold, torch.full_like(x, -1.0), x)
+
 # %% ../nbs/02_vae.ipynb #c014
 class AutoencoderKL(nn.Module):
     "KL autoencoder over `(3,128,128)` piano-roll chunks; `encode/decode` work on whole rolls in the latent-strip layout."
@@ -199,17 +246,22 @@ class AutoencoderKL(nn.Module):
         self.scale_factor = float(scale_factor)
         if out_thresholds is not None and len(out_thresholds) != out_ch:
             raise ValueError(f'out_thresholds needs one entry (or None) per output channel ({out_ch}); got {out_thresholds}')
-        self.out_thresholds = None if out_thresholds is None else [None if t is None else float(t) for t in out_thresholds]
-        self.orphan_min = None if orphan_min is None else float(orphan_min)
+        self.postprocess = RollPostprocess(out_thresholds, orphan_min)   # data: applied by the callers of `decode`
         self._cfg = dict(dd, embed_dim=embed_dim, double_z=double_z, in_channels=in_channels, out_ch=out_ch, name=name)
 
 # %% ../nbs/02_vae.ipynb #c014_1
 @patch(as_prop=True)
 def config(self: AutoencoderKL):
     "Constructor kwargs (with the current `scale_factor`), as `checkpoints.save_model` stores them."
-    c = dict(self._cfg, scale_factor=self.scale_factor, out_thresholds=self.out_thresholds, orphan_min=self.orphan_min, ch_mult=list(self._cfg['ch_mult']),
-             attn_resolutions=list(self._cfg['attn_resolutions']))
+    c = dict(self._cfg, scale_factor=self.scale_factor, out_thresholds=self.postprocess.thresholds,
+             orphan_min=self.postprocess.orphan_min, ch_mult=list(self._cfg['ch_mult']), attn_resolutions=list(self._cfg['attn_resolutions']))
     return dict(c, **{'class': 'AutoencoderKL'})
+
+def _setting(name):
+    "`vae.out_thresholds` / `vae.orphan_min`: read and set the fields of `vae.postprocess` (older callers use them)."
+    def set_(self, v): setattr(self.postprocess, name, v); self.postprocess.__post_init__()
+    return property(lambda self: getattr(self.postprocess, name), set_)
+AutoencoderKL.out_thresholds, AutoencoderKL.orphan_min = _setting('thresholds'), _setting('orphan_min')
 
 @patch(as_prop=True)
 def latent_rows(self: AutoencoderKL): return self.chunk // self.down      # latent time rows per chunk (16)
@@ -282,42 +334,27 @@ def encode(self: AutoencoderKL, x, sample=False, generator=None, max_chunks=None
 # %% ../nbs/02_vae.ipynb #c014_5
 @patch
 def decode_chunks(self: AutoencoderKL, z):
-    "Decoder on unscaled chunk latents `(N,4,16,16)` -> `(N,3,128,128)` (with the output calibration, if any)."
-    return self.calibrate(self.decoder(self.post_quant_conv(z)))
+    "Decoder on unscaled chunk latents `(N,4,16,16)` -> `(N,3,128,128)`."
+    return self.decoder(self.post_quant_conv(z))
 
-# the released decision thresholds of each channel: notes and pedal > -0.95, onsets >= 64 in [0,127] after rounding (x >= 0)
-AutoencoderKL.ROLL_THRESHOLDS = (NOTE_THRESHOLD, ONSET_THRESHOLD, NOTE_THRESHOLD)
+AutoencoderKL.ROLL_THRESHOLDS = ROLL_THRESHOLDS                       # older callers read it here
 
 @patch
 def calibrate(self: AutoencoderKL, x):
-    """Monotone remap per channel moving the decision threshold `out_thresholds[c]` onto the roll's: values below
-    it are squeezed linearly under the roll's threshold, values above it are kept (at least just above the roll's
-    threshold), so velocities and pedal depths of kept pixels are unchanged."""
-    if not self.out_thresholds: return x
-    chans = []
-    for c, (t, th) in enumerate(zip(self.out_thresholds, self.ROLL_THRESHOLDS)):
-        v = x[:, c]
-        if t is not None and t != th:
-            lo = -1.0 + (v + 1.0) * (th + 1.0) / (t + 1.0)           # [-1, t] -> [-1, th]
-            hi = v.clamp(min=th + 1e-3)                              # kept as they are
-            v = torch.where(v < t, lo, hi)
-        chans.append(v)
-    return torch.stack(chans, 1)
+    "`self.postprocess.calibrate(x)` (kept for older callers; the calibration is the post-processing step's)."
+    return self.postprocess.calibrate(x)
 
 # %% ../nbs/02_vae.ipynb #c014_6
 @patch
 def decode(self: AutoencoderKL, z, threshold=False, max_chunks=None):
-    "Latents `(B,4,H,16)` (scaled) -> rolls `(B,3,128,8H)`; `threshold` maps values <= -0.95 to -1."
+    "Latents `(B,4,H,16)` (scaled) -> raw decoder rolls `(B,3,128,8H)`; `threshold` maps values <= -0.95 to -1."
     B = z.shape[0]
-    x = self._batched(self.decode_chunks, self.latents_to_chunks(z / self.scale_factor), max_chunks)
-    x = self.from_chunks(x, B)
-    if self.orphan_min is not None and x.shape[1] == 3: x = drop_weak_orphans(x, self.orphan_min)
-    if threshold: x = torch.where(x <= NOTE_THRESHOLD, torch.full_like(x, -1.0), x)
-    return x
+    x = self.from_chunks(self._batched(self.decode_chunks, self.latents_to_chunks(z / self.scale_factor), max_chunks), B)
+    return clear_background(x) if threshold else x
 
 @patch
 def forward(self: AutoencoderKL, x, sample=True):
-    "Reconstruct a batch of rolls (raw decoder output, no calibration); returns `(recon, mean, logvar)` (mean/logvar unscaled, latent layout)."
+    "Reconstruct a batch of rolls (raw decoder output, no post-processing); returns `(recon, mean, logvar)` (mean/logvar unscaled, latent layout)."
     mean, logvar = self.encode_moments(x)
     z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean) if sample else mean
     rec = self.decoder(self.post_quant_conv(self.latents_to_chunks(z)))

@@ -1,6 +1,6 @@
 """The bundled SCG VAE on real held-out music: windows from pieces of the corpus *test* split (rebuilt from
 ../shared with the corpus recipe and seed, no cache needed) come back through `decode(encode(roll))` with a
-high note F1 -- a regression test for the shipped weights and their decoder calibration."""
+high note F1 -- a regression test for the shipped weights and their fitted roll post-processing (`vae.postprocess`)."""
 import numpy as np, pytest, torch
 from scg_music.data import three_class_recipe, normalize_sources, piece_id, split_pieces, file_to_raw
 from scg_music.pianoroll import raw_to_unit
@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'tools'))
 from model_card import vae_note_f1                  # tools/model_card.py: release tooling, not in the package
 from scg_music.pipeline import MODELS_DIR
 from scg_music.checkpoints import load_model
+from scg_music.vae import RollPostprocess
 
 def _test_windows(shared, per_class=3, length=1024):
     srcs = normalize_sources(three_class_recipe(shared))
@@ -37,6 +38,6 @@ def test_bundled_vae_recovers_held_out_notes(windows):
     m = vae_note_f1(vae, windows)
     assert m['ref_notes'] > 300
     assert m["f1"] >= 0.95, m                         # the step-3600 VAE shipped before scored 0.944 here
-    if vae.orphan_min is not None:                     # the fitted orphan filter helps on held-out music too
-        vae.orphan_min = None
-        assert vae_note_f1(vae, windows)['f1'] < m['f1']
+    pp = vae.postprocess                               # the fitted roll post-processing (the pipeline applies it)
+    if pp.orphan_min is not None:                      # the fitted orphan filter helps on held-out music too
+        assert vae_note_f1(vae, windows, postprocess=RollPostprocess(pp.thresholds, None))['f1'] < m['f1']

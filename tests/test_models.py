@@ -268,3 +268,44 @@ def test_save_load_model_roundtrip(tmp_path):
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert sorted(p.name for p in tmp_path.iterdir()) == ['m.json', 'm.safetensors']     # no temp files left
     with pytest.raises(FileNotFoundError): load_model(tmp_path / 'nope')
+
+def _old_decode(vae, z, threshold=False):
+    "The decode of the VAE that post-processed inside: calibration per 1.28 s chunk, then the orphan filter, then the threshold."
+    from scg_music.vae import drop_weak_orphans
+    x = vae.from_chunks(vae.postprocess.calibrate(vae.decode_chunks(vae.latents_to_chunks(z / vae.scale_factor))), z.shape[0])
+    if vae.orphan_min is not None: x = drop_weak_orphans(x, vae.orphan_min)
+    return torch.where(x <= -0.95, torch.full_like(x, -1.0), x) if threshold else x
+
+def test_roll_postprocess_is_a_separate_pure_step(tmp_path):
+    "The VAE's fitted calibration and orphan filter: data in its config, a pure step outside `decode`, same rolls as before."
+    from scg_music.vae import RollPostprocess, clear_background
+    torch.manual_seed(0)
+    vae = AutoencoderKL(**dict(VAE_CONFIGS['tiny'], out_thresholds=[-0.7, 0.9, -0.8], orphan_min=-0.3)).eval()
+    with torch.no_grad(): vae.decoder.conv_out.bias.copy_(torch.tensor([-0.6, 0.5, -0.9]))   # near the fitted thresholds
+    pp = vae.postprocess
+    assert pp == RollPostprocess([-0.7, 0.9, -0.8], -0.3) == RollPostprocess.from_config(vae.config)
+    assert RollPostprocess.from_config(VAE_CONFIGS['tiny']) == RollPostprocess()                   # released: identity
+    z = torch.randn(2, 4, 32, 16)
+    with torch.no_grad():
+        raw = vae.decode(z); raw0 = raw.clone()
+        assert torch.equal(raw, vae.from_chunks(vae.decode_chunks(vae.latents_to_chunks(z / vae.scale_factor)), 2))  # decode is raw
+        out = pp(raw)
+        assert torch.equal(raw, raw0) and not torch.equal(out, raw)                                # pure, and it acts
+        assert torch.equal(out, _old_decode(vae, z)) and torch.equal(clear_background(out), _old_decode(vae, z, True))
+    x = raw.clone().requires_grad_(True); pp(x).sum().backward()                                    # differentiable
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    # the settings stay loadable from (and saved under) the checkpoint's JSON keys, strictly
+    save_model(vae, tmp_path / 'v'); v2 = load_model(tmp_path / 'v')
+    assert v2.postprocess == pp and model_config(tmp_path / 'v')['out_thresholds'] == [-0.7, 0.9, -0.8]
+    v2.orphan_min = None                                                                            # older callers' setters
+    assert v2.postprocess == RollPostprocess([-0.7, 0.9, -0.8], None) and v2.config['orphan_min'] is None
+    assert torch.equal(vae.calibrate(raw), pp.calibrate(raw)) and vae.ROLL_THRESHOLDS == (-0.95, 0.0, -0.95)
+
+def test_bundled_vae_postprocess_from_its_json():
+    from scg_music.core import MODELS_DIR
+    from scg_music.vae import RollPostprocess
+    if not (MODELS_DIR / 'vae.safetensors').is_file(): pytest.skip('no bundled VAE')
+    vae, cfg = load_model(MODELS_DIR / 'vae'), model_config(MODELS_DIR / 'vae')
+    assert vae.postprocess == RollPostprocess(cfg['out_thresholds'], cfg['orphan_min']) and vae.postprocess.orphan_min is not None
+    z = torch.randn(1, 4, 32, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad(): assert torch.equal(vae.postprocess(vae.decode(z)), _old_decode(vae, z))

@@ -213,3 +213,22 @@ def test_registered_rule_guides_scg_and_dps(pipe):
             pipe(1, {'busy_hard_t': [6.0]}, 'dps', **kw)
     finally:
         unregister_rule('busy_t'); unregister_rule('busy_hard_t')
+
+def test_decode_applies_the_vaes_roll_postprocess():
+    "`pipe.decode` = the VAE's raw decode, then `pipe.postprocess` (the VAE's fitted step), then the threshold."
+    from scg_music.vae import RollPostprocess, clear_background
+    vae, dit = tiny_models()
+    with torch.no_grad(): vae.decoder.conv_out.bias.copy_(torch.tensor([-0.6, 0.5, -0.9]))
+    vae.postprocess = RollPostprocess([-0.7, 0.9, -0.8], -0.3)
+    p = RuleGuidedPipeline(vae, dit, device='cpu', bf16=False)
+    assert p.postprocess is vae.postprocess
+    z = torch.randn(1, 4, 32, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        raw = vae.decode(z)
+        got = p.decode(z, threshold=True)
+        assert torch.equal(got, clear_background(vae.postprocess(raw))) and not torch.equal(got, vae.decode(z, threshold=True))
+        assert torch.equal(p.decode(z, postprocess=False), raw)
+        rolls = p.sample(1, steps=2, seed=0, progress=False)
+        p.postprocess = None                                      # raw decoding for research
+        assert torch.equal(p.decode(z), raw)
+        assert not torch.equal(p.sample(1, steps=2, seed=0, progress=False), rolls)

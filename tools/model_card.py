@@ -9,7 +9,7 @@ model card, `make train-bundled`, `tools/train_bundled.py` (its OA probe) and `t
 - note-level F1 of a reconstruction: `onset_stats`, `note_table`, `match_onsets`, `note_f1`, `vae_note_f1`;
 - test windows of the corpus cache and run logs: `test_windows`, `read_log`;
 - measurements: `measure_vae`, `measure_unguided`, `measure_guidance` (+ `guidance_configs`), `time_guided_excerpt`;
-- the decoder calibration `calibrate_vae` / `calibrate_run`, and `ship_bundled` (`BUNDLED` names the runs).
+- the decoder's roll post-processing (calibration and orphan filter) `calibrate_vae` / `calibrate_run`, and `ship_bundled` (`BUNDLED` names the runs).
 """
 from __future__ import annotations
 import json, time
@@ -79,10 +79,12 @@ def test_windows(cache_dir='cache/corpus', n_per_class=8, seed=0, split='test', 
     return torch.stack([ds[int(i)][0] for i in idx]), torch.as_tensor(lab[idx])
 
 @torch.no_grad()
-def vae_note_f1(vae, rolls, tol=0.02, batch=8) -> dict:
-    "Note F1 of `vae.decode(vae.encode(rolls))` against `rolls` (posterior mode, decoded in batches of `batch` rolls)."
-    vae = vae.eval()
-    rec = torch.cat([vae.decode(vae.encode(x)).clamp(-1, 1) for x in torch.as_tensor(rolls).split(batch)])
+def vae_note_f1(vae, rolls, tol=0.02, batch=8, postprocess=None) -> dict:
+    """Note F1 of `postprocess(vae.decode(vae.encode(rolls)))` against `rolls` (posterior mode, decoded in batches of
+    `batch` rolls); `postprocess` defaults to the VAE's fitted roll post-processing `vae.postprocess`, as the pipeline
+    applies it."""
+    vae = vae.eval(); pp = postprocess if postprocess is not None else vae.postprocess
+    rec = torch.cat([pp(vae.decode(vae.encode(x))).clamp(-1, 1) for x in torch.as_tensor(rolls).split(batch)])
     return note_f1(rolls, rec, tol)
 
 def read_log(path) -> dict:
@@ -132,21 +134,21 @@ def measure_unguided(pipe, cache_dir='cache/corpus', n_per_class=8, n_ref=32, st
 def calibrate_vae(vae, rolls, grid_notes=(-0.95, -0.9, -0.8, -0.7, -0.6, -0.5, -0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3),
                   grid_onsets=(0.008, 0.2, 0.4, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95),
                   grid_orphans=(None, -0.5, -0.3, -0.1, 0.0, 0.1, 0.2, 0.3, 0.5), tol=0.02, keep_tol=0.02, batch=8) -> dict:
-    """Fit and set `vae.out_thresholds` and `vae.orphan_min` on `rolls` (train windows) by grid search on note F1;
-    returns the fitted values, the F1, the best F1 of the grid and the grid. The orphan filter chosen is the least
-    strict one (None, then the lowest `orphan_min`) whose best F1 is within `keep_tol` of the grid's best: generated
-    latents decode fainter than reconstructions, and a stricter filter than reconstruction needs clears their notes."""
-    from scg_music.vae import drop_weak_orphans
+    """Fit the VAE's roll post-processing `vae.postprocess` (`thresholds` and `orphan_min`, saved in its config as
+    `out_thresholds` and `orphan_min`) on `rolls` (train windows) by grid search on note F1; returns the fitted values,
+    the F1, the best F1 of the grid and the grid. The orphan filter chosen is the least strict one (None, then the
+    lowest `orphan_min`) whose best F1 is within `keep_tol` of the grid's best: generated latents decode fainter than
+    reconstructions, and a stricter filter than reconstruction needs clears their notes."""
+    from scg_music.vae import drop_weak_orphans, RollPostprocess
     vae = vae.eval(); rolls = torch.as_tensor(rolls)
     old = vae.out_thresholds, vae.orphan_min
-    vae.out_thresholds, vae.orphan_min = None, None
+    vae.out_thresholds, vae.orphan_min = None, None        # raw decodes (a stand-in VAE may post-process in decode)
     try: raw = torch.cat([vae.decode(vae.encode(x)) for x in rolls.split(batch)])
     finally: vae.out_thresholds, vae.orphan_min = old
     grid = {}
     for t0 in grid_notes:
         for t1 in grid_onsets:
-            vae.out_thresholds = [t0, t1, None]
-            cal = vae.calibrate(raw)
+            cal = RollPostprocess([t0, t1, None]).calibrate(raw)
             for om in grid_orphans:
                 f = note_f1(rolls, (cal if om is None else drop_weak_orphans(cal, om)).clamp(-1, 1), tol)['f1']
                 grid[(t0, t1, om)] = f
@@ -160,7 +162,7 @@ def calibrate_vae(vae, rolls, grid_notes=(-0.95, -0.9, -0.8, -0.7, -0.6, -0.5, -
         est = raw[:, 2] > t; tp = (est & ref).sum().item()
         return 2 * tp / max(est.sum().item() + ref.sum().item(), 1)
     t2 = max(grid_notes, key=pix_f1)
-    vae.out_thresholds, vae.orphan_min = [best[1][0], best[1][1], t2], best[1][2]
+    vae.out_thresholds, vae.orphan_min = [best[1][0], best[1][1], t2], best[1][2]     # the fields of vae.postprocess
     return dict(out_thresholds=vae.out_thresholds, orphan_min=vae.orphan_min, f1=best[0], best_f1=top,
                 pedal_pixel_f1=pix_f1(t2), windows=len(rolls), grid={f'{a:g},{b:g},{c}': f for (a, b, c), f in grid.items()})
 
