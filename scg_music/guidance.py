@@ -18,7 +18,8 @@ from .collage import chunk_targets
 # %% auto #0
 __all__ = ['DIFF_RULES', 'guide_on', 'RuleScore', 'candidate_x0', 'scg_select', 'scg_step', 'ClassifierTerm', 'classifier_grad',
            'classifier_shift', 'ClassifierShift', 'DPSClassifierTerm', 'DPSRuleTerm', 'dps_shift', 'DPSShift',
-           'edit_mask', 'edit_x0_hook', 'edit_start', 'nd_class_shift', 'SCGSelect', 'Guide']
+           'edit_mask', 'edit_x0_hook', 'edit_start', 'nd_class_shift', 'SCGSelect', 'Guide', 'scg_adaptive_step',
+           'tree_select', 'tree_step', 'TreeSelect']
 
 # %% ../nbs/07_guidance.ipynb #c004
 def guide_on(i, schedule=None):
@@ -115,7 +116,7 @@ def scg_step(s, score_fn, n, mean=None, x0_timestep='next', generator=None, chun
     x, best = scg_select(cands, scores, n, chunk_rows)
     if record is not None:
         sc = scores.reshape(n, B, -1).mean(-1)
-        record.append(dict(i=s.index, best=sc.max(0).values.mean().item(), mean=sc.mean().item(), worst=sc.min(0).values.mean().item()))
+        record.append(dict(i=s.index, best=sc.max(0).values.mean().item(), mean=sc.mean().item(), worst=sc.min(0).values.mean().item(), drawn=n))
     return x
 
 # %% ../nbs/07_guidance.ipynb #c011
@@ -261,9 +262,15 @@ class SCGSelect:
     x0_timestep: str = 'next'
     chunk_rows: int | None = None             # choose per chunk of latent rows (DiffCollage)
     record: list | None = None
+    adaptive: bool = False                    # adaptive n: batches of `batch` (at most `n`) until the best converges
+    batch: int = 4
+    tol: float = 1e-3
     def __call__(self, s: Step):
+        if self.adaptive:
+            return scg_adaptive_step(s, self.score, self.n, self.batch, self.tol, self.x0_timestep, self.chunk_rows, self.record)
         return scg_step(s, self.score, self.n, s.mean, self.x0_timestep, s.generator, self.chunk_rows, self.record)
 
+# %% ../nbs/07_guidance.ipynb #c022g
 @dataclass
 class Guide:
     "A guided step for `diffusion.sample`: `shifts` (Step -> Step) in order, then `select` (Step -> x) or ancestral noise."
@@ -277,3 +284,69 @@ class Guide:
             for shift in self.shifts: s = shift(s)
         if self.select is not None and on and not s.last: return self.select(s)
         return ancestral_step(s)
+
+# %% ../nbs/07_guidance.ipynb #c040
+def _noise_cands(s, mean, k):
+    "`k` candidates per state around `mean`, `_tile(mean, k) + std z`, z from the step's generator (as `scg_step`)."
+    std = s.std
+    z = torch.randn((k * mean.shape[0], *mean.shape[1:]), generator=s.generator, device=mean.device, dtype=mean.dtype)
+    return _tile(mean, k) + std * z if torch.as_tensor(std).ndim == 0 else _tile(mean, k) + _tile(std, k) * z
+
+def scg_adaptive_step(s, score_fn, n, batch=4, tol=1e-3, x0_timestep='next', chunk_rows=None, record=None):
+    """SCG with adaptive n: batches of `batch` candidates per sample, at most `n`; stops when no sample's best score
+    improved by more than `tol` over the last batch. Returns the best drawn (per sample, or per chunk)."""
+    B, cs, ss, best, m = s.mean.shape[0], [], [], None, 0
+    while m < n:
+        k = min(int(batch), n - m)
+        c = _noise_cands(s, s.mean, k)
+        with torch.no_grad(): sc = score_fn(candidate_x0(s, c, x0_timestep), k)
+        cs.append(c); ss.append(sc); m += k
+        new = torch.cat(ss).reshape(m, B, -1).max(0).values.mean(-1)           # best so far per sample (B,)
+        if best is not None and bool((new - best <= tol).all()): break
+        best = new
+    scores = torch.cat(ss)
+    x, _ = scg_select(torch.cat(cs), scores, m, chunk_rows)
+    if record is not None:
+        sc = scores.reshape(m, B, -1).mean(-1)
+        record.append(dict(i=s.index, best=sc.max(0).values.mean().item(), mean=sc.mean().item(), worst=sc.min(0).values.mean().item(), drawn=m))
+    return x
+
+# %% ../nbs/07_guidance.ipynb #c041
+def tree_select(cands, scores, branch, active):
+    """The `active` (K) best of each sample's `K*b` candidates. `cands` `(b*K*B, ...)` candidate-major over the `K*B`
+    branch states, scores `(b*K*B,)` (or `(.., chunks)`: averaged). Returns `(x (K*B, ...), kept (K, B))`, best first."""
+    N = branch * active; B = cands.shape[0] // N
+    sc = scores.reshape(N, B, -1).mean(-1)
+    kept = sc.sort(dim=0, descending=True, stable=True).indices[:active]         # ties: the first, as argmax
+    x = cands.reshape(N, B, *cands.shape[1:])[kept, torch.arange(B, device=cands.device)]
+    return x.reshape(active * B, *cands.shape[1:]), kept
+
+def tree_step(s, score_fn, branch, active, x0_timestep='next', record=None):
+    "One tree-search transition on the `K*B` branch states of `s`: `branch` candidates per branch, keep K per sample."
+    cands = _noise_cands(s, s.mean, branch)
+    with torch.no_grad():
+        scores = score_fn(candidate_x0(s, cands, x0_timestep), branch)
+    x, kept = tree_select(cands, scores, branch, active)
+    if record is not None:
+        sc = scores.reshape(branch * active, s.mean.shape[0] // active, -1).mean(-1)
+        record.append(dict(i=s.index, best=sc.max(0).values.mean().item(), mean=sc.mean().item(), worst=sc.min(0).values.mean().item(),
+                           drawn=branch * active, parents=[len(set(k.tolist())) for k in (kept % active).T]))
+    return x
+
+# %% ../nbs/07_guidance.ipynb #c042
+@dataclass
+class TreeSelect:
+    "Tree search: `Step -> x_{i-1}` on `active*B` branch states; `branch` candidates each, the `active` best per sample kept."
+    score: Callable                           # a `RuleScore` whose targets are tiled to the K*B branches
+    branch: int = 4
+    active: int = 2
+    x0_timestep: str = 'next'
+    record: list | None = None
+    def __call__(self, s: Step): return tree_step(s, self.score, self.branch, self.active, self.x0_timestep, self.record)
+    def expand(self, v): return _tile(v, self.active) if v is not None else None
+
+    def best(self, z):
+        "The best branch per sample of final latents `z (K*B, ...)` -> `(B, ...)` (K = 1: `z` itself)."
+        if self.active == 1: return z
+        with torch.no_grad(): sc = self.score(z).reshape(self.active, z.shape[0] // self.active, -1).mean(-1)
+        return z.reshape(self.active, -1, *z.shape[1:])[sc.argmax(0), torch.arange(sc.shape[1], device=z.device)]

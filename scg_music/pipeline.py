@@ -16,8 +16,8 @@ from .checkpoints import load_released, load_model
 
 # %% auto #0
 __all__ = ['CLASS_ALIASES', 'DEFAULT_RULES', 'GUIDANCE', 'CLASSIFIER_KEYS', 'SCG_WEIGHTS', 'CLASSIFIER_SCALES', 'DPS_SCALES',
-           'default_device', 'RuleGuidedPipeline', 'class_id', 'resolve_targets', 'span_targets', 'measure',
-           'GenerationOutput', 'tiny_pipeline']
+           'TREE_ACTIVE', 'AUTO_CANDIDATES', 'default_device', 'RuleGuidedPipeline', 'class_id', 'resolve_targets',
+           'span_targets', 'measure', 'GenerationOutput', 'tiny_pipeline']
 
 # %% ../nbs/09_pipeline.ipynb #c006
 from .core import BadInputError, CLASS_NAMES, MODELS_DIR, atomic_write, atomic_text, cpu_has_bf16, bf16_fast, default_bf16
@@ -292,10 +292,10 @@ def _save(self: GenerationOutput, dir, prefix='sample'):
 GenerationOutput.save = _save
 
 # %% ../nbs/09_pipeline.ipynb #p11
-from .guidance import (Guide, SCGSelect, ClassifierShift, DPSShift, RuleScore, ClassifierTerm, DPSClassifierTerm,
+from .guidance import (Guide, SCGSelect, TreeSelect, ClassifierShift, DPSShift, RuleScore, ClassifierTerm, DPSClassifierTerm,
                                 DPSRuleTerm, edit_mask, edit_x0_hook, edit_start)
 
-GUIDANCE = ('scg', 'classifier', 'dps', 'scg+classifier', 'scg+dps')
+GUIDANCE = ('scg', 'classifier', 'dps', 'scg+classifier', 'scg+dps', 'tree', 'tree+classifier', 'tree+dps')
 CLASSIFIER_KEYS = {'pitch_hist': 'pitch', 'note_density': 'nd', 'chord_progression': 'chord'}
 SCG_WEIGHTS = {'pitch_hist': 40.0, 'note_density': 1.0, 'chord_progression': 1.0}          # cond_table/*/scg.yml
 CLASSIFIER_SCALES = {'pitch_hist': 400.0, 'note_density': 10.0, 'chord_progression': 10.0}  # cond_table/*/classifier.yml
@@ -319,16 +319,27 @@ def _shift_terms(self: RuleGuidedPipeline, kind, targets, scales=None, via=None)
         terms.append(term(model, targets[name], scale, 'chord' if getattr(model, 'chord', False) else 'mse', name))
     return terms, missing
 
+# %% ../nbs/09_pipeline.ipynb #p11c
+def _select(guidance, scorer, n_candidates, x0_timestep='next', chunk_rows=None, branch=None, active=1, adaptive=False,
+            adaptive_batch=4, adaptive_tol=1e-3):
+    "The selector of a guide: a tree search ('tree...'), best of n or adaptive n ('scg...'), or None without a scorer."
+    if scorer is None: return None
+    if guidance.startswith('tree'): select = TreeSelect(scorer, int(branch), int(active), x0_timestep)
+    else: select = SCGSelect(scorer, int(n_candidates), x0_timestep, chunk_rows, adaptive=bool(adaptive), batch=int(adaptive_batch),
+                             tol=float(adaptive_tol))
+    if branch or adaptive: select.record = []            # tree and adaptive n record the candidates drawn per step
+    return select
+
 # %% ../nbs/09_pipeline.ipynb #p12
 @patch
 def _guide(self: RuleGuidedPipeline, guidance, targets, n_candidates=8, weights=None, scales=None, via=None, schedule=None, x0_timestep='next',
-           step_size=1.0, rows=None, keep=None, chunk_rows=None, long=False, notes=None):
-    "The `Guide` for `guidance` (None: nothing steers the steps)."
+           step_size=1.0, rows=None, keep=None, chunk_rows=None, long=False, notes=None, **search):
+    "The `Guide` for `guidance` (None: nothing steers the steps); `search`: `_select`'s tree / adaptive-n options."
     if guidance is None: return None
     if guidance not in GUIDANCE: raise BadInputError(f"unknown guidance {guidance!r}; one of {list(GUIDANCE)} or None")
     if not targets: raise BadInputError(f"guidance {guidance!r} needs rule targets (targets=...)")
     scorer, shifts, (mask, keep_x0) = None, [], keep if keep is not None else (None, None)
-    if guidance.startswith('scg'):
+    if guidance.startswith(('scg', 'tree')):
         w = dict(SCG_WEIGHTS, **(weights or {}))
         scorer = RuleScore(span_targets(targets, rows) if rows else targets, lambda z: self.decode(z, max_chunks=256),
                            {k: w.get(k, 1.0) for k in targets}, rows=rows, chunk_rows=chunk_rows)
@@ -342,7 +353,7 @@ def _guide(self: RuleGuidedPipeline, guidance, targets, n_candidates=8, weights=
         if long and any(isinstance(t, ClassifierTerm) for t in terms):
             raise BadInputError('classifiers were trained on 10.24 s latents; classifier guidance of a longer (DiffCollage) latent is not supported')
         if terms: shifts = [DPSShift(terms, float(step_size), mask, keep_x0) if kind == 'dps' else ClassifierShift(terms, mask)]
-    select = SCGSelect(scorer, int(n_candidates), x0_timestep, chunk_rows) if scorer is not None else None
+    select = _select(guidance, scorer, n_candidates, x0_timestep, chunk_rows, **search)
     return Guide(shifts, select, schedule)
 
 # %% ../nbs/09_pipeline.ipynb #p14
@@ -369,31 +380,67 @@ def _edit_start(self, edit, shape, diff, gen):
 
 RuleGuidedPipeline._edit_start = _edit_start
 
+# %% ../nbs/09_pipeline.ipynb #p15u
+TREE_ACTIVE = 2          # guidance='tree': branches kept per sample when active= is not given
+AUTO_CANDIDATES = 32     # n_candidates='auto': SCG's adaptive n with at most this many candidates per step
+
+def _tree_size(guidance, n_candidates, branch=None, active=None, adaptive=False):
+    "`(K, b)`: branches per sample and candidates per branch of `guidance='tree'`; `(1, None)` for the other guidance."
+    for k, v in (('branch', branch), ('active', active)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
+            raise BadInputError(f'{k} must be an integer >= 1, got {v!r}')
+    if not str(guidance).startswith('tree'):
+        if branch is not None or active is not None: raise BadInputError(f"branch= and active= are options of guidance='tree', not {guidance!r}")
+        return 1, None
+    if adaptive: raise BadInputError("adaptive n (n_candidates='auto', adaptive=True) is an option of guidance='scg', not 'tree'")
+    K = int(active) if active is not None else (max(1, n_candidates // int(branch)) if branch is not None else min(TREE_ACTIVE, n_candidates))
+    return K, int(branch) if branch is not None else max(1, n_candidates // K)
+
+def _search(n, n_candidates, guidance, branch, active, edit, collage, opts):
+    "Checked `(n_candidates, K, b, guide options)` of a call: adaptive n for 'auto', a tree's `(K, b)` (`_tree_size`)."
+    if n_candidates == 'auto': n_candidates, opts = AUTO_CANDIDATES, dict(opts, adaptive=True)
+    if int(n) < 1 or int(n_candidates) < 1: raise BadInputError(f'n and n_candidates must be >= 1, got {n}, {n_candidates}')
+    K, b = _tree_size(guidance, int(n_candidates), branch, active, opts.get('adaptive', False))
+    if K > 1 and (edit is not None or collage): raise BadInputError("guidance='tree' with active > 1 takes no edit= or collage=; use active=1")
+    return n_candidates, K, b, opts
+
+# %% ../nbs/09_pipeline.ipynb #p15v
+def _rep(v, K):
+    "`v` (a tensor, a dict of tensors, or None) tiled to the `K*n` rows of K branches per sample (branch-major)."
+    if K == 1 or v is None: return v
+    return {k: _rep(t, K) for k, t in v.items()} if isinstance(v, dict) else torch.cat([v] * K)
+
+def _best_branch(guide, z, K, b):
+    "`(z, search settings)`: a tree's best branch per sample (`TreeSelect.best`) and the candidates drawn per step."
+    sel = guide.select if guide is not None else None
+    if sel is None or sel.record is None: return z, {}               # best of n: nothing recorded, settings as before
+    search = dict(branch=b, active=K) if b else dict(adaptive=True)
+    return (sel.best(z) if b else z), dict(search, drawn=[r['drawn'] for r in sel.record])
+
 # %% ../nbs/09_pipeline.ipynb #p16
 @patch
 def __call__(self: RuleGuidedPipeline, n=1, targets=None, guidance='scg', class_label=1, steps=50, sampler='ddim', n_candidates=8, seed=None,
-          generator=None, edit=None, frames=1024, progress=True, callback=None, *, eta=1.0, t_end=0, diffusion=None,
-          collage=None, **guide_opts) -> GenerationOutput:
+          generator=None, edit=None, frames=1024, progress=True, callback=None, *, branch=None, active=None, eta=1.0, t_end=0,
+          diffusion=None, collage=None, **guide_opts) -> GenerationOutput:
     "Sample `n` rolls steered toward rule `targets` by `guidance` (see above); returns a `GenerationOutput`."
     t0, notes, cl = time.time(), [], class_id(class_label)
-    if int(n) < 1 or int(n_candidates) < 1: raise BadInputError(f'n and n_candidates must be >= 1, got {n}, {n_candidates}')
+    n_candidates, K, b, guide_opts = _search(n, n_candidates, guidance, branch, active, edit, collage, guide_opts)
     # 1. schedule, noise, class labels and targets
     diff = diffusion if diffusion is not None else self.schedule(sampler, steps)
     gen = generator if generator is not None else (torch.Generator(self.device).manual_seed(int(seed)) if seed is not None else None)
-    shape = self.latent_shape(n, frames)
-    y = _labels(cl, n, self.dit.num_classes, self.device) if self.dit.num_classes > 0 else None
+    shape, y = self.latent_shape(n, frames), _labels(cl, n, self.dit.num_classes, self.device) if self.dit.num_classes > 0 else None
     tg = resolve_targets(targets, n, frames, self.device)
-    # 2. where sampling starts (noise, or for an edit the noised source latents) and the guide
+    # 2. where sampling starts (noise, or for an edit the noised source latents) and the guide; a tree runs K*n branches
     start, x_T, rows, keep = self._start(edit, shape, diff, gen)
-    guide = self._guide(guidance, tg, n_candidates, rows=rows, keep=keep, chunk_rows=(collage or {}).get('chunk_rows'),
-                        long=shape[2] != self.dit.input_size[0], notes=notes, **guide_opts)
-    # 3. the reverse diffusion, from the diffusion core
-    z = D.sample(self._eps(collage), diff, x_T, sampler=sampler, eta=eta, start=start, t_end=min(t_end, start),
-                 model_kwargs={'y': y}, generator=gen, guide=guide, x0_fn=keep[1] if keep else None,
+    guide = self._guide(guidance, _rep(tg, K), n_candidates, rows=rows, keep=keep, chunk_rows=(collage or {}).get('chunk_rows'),
+                        long=shape[2] != self.dit.input_size[0], notes=notes, branch=b, active=K, **guide_opts)
+    # 3. the reverse diffusion, from the diffusion core (a tree keeps its best branch); 4. decode, measure on the full rolls
+    z = D.sample(self._eps(collage), diff, _rep(x_T, K), sampler=sampler, eta=eta, start=start, t_end=min(t_end, start),
+                 model_kwargs={'y': _rep(y, K)}, generator=gen, guide=guide, x0_fn=keep[1] if keep else None,
                  callback=_step_callback(callback, start, min(t_end, start)), progress=progress)
-    # 4. decode, measure the rules on the full rolls
+    z, search = _best_branch(guide, z, K, b)
     return self._output(z, tg, notes, time.time() - t0, dict(guidance=guidance, class_label=cl if not torch.is_tensor(cl) else cl.tolist(),
-                        sampler=sampler, steps=diff.num_timesteps, n_candidates=int(n_candidates), seed=seed, frames=frames, edit_rows=rows))
+                        sampler=sampler, steps=diff.num_timesteps, n_candidates=int(n_candidates), seed=seed, frames=frames, edit_rows=rows, **search))
 
 # %% ../nbs/09_pipeline.ipynb #p17
 def _step_callback(callback, start, t_end):

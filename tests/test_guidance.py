@@ -265,3 +265,76 @@ def test_dps_nn_classifier_at_t0(models):
     def logp(xx):
         with torch.no_grad(): return term.log_prob(D.predict_x0(full, xx, i, mfn(dit)(xx, full.model_t(i, batch=2))))
     assert (logp(x + delta) > logp(x)).all()
+
+# --- search strategies: tree search and adaptive n (issue 14) ---------------------------------------------------
+from scg_music.guidance import TreeSelect, tree_step, tree_select, scg_adaptive_step, _noise_cands
+
+def _toy(x0, n=1): return -(x0.mean((1, 2, 3)) - 0.3) ** 2
+
+@pytest.mark.parametrize('sampler', ['ddpm', 'ddim'])
+def test_tree_one_branch_is_best_of_n(models, sampler):
+    "active=1, branch=n draws and keeps exactly what best of n does (same generator, bitwise)."
+    dit, _ = models
+    diff = D.Diffusion.linear().respace('ddim6' if sampler == 'ddim' else '6')
+    sc = RuleScore({'pitch_hist': torch.full((2, 12), 1 / 12)}, toy_decode)
+    kw = dict(sampler=sampler, eta=1.0, progress=False, model_kwargs={'y': torch.tensor([0, 2])})
+    run = lambda sel: D.sample(mfn(dit), diff, (2, 4, 16, 16), generator=torch.Generator().manual_seed(7), guide=Guide(select=sel), **kw)
+    with torch.no_grad(): a, b = run(SCGSelect(sc, n=5)), run(TreeSelect(sc, branch=5, active=1))
+    assert torch.equal(a, b)
+    with torch.no_grad(): c = run(TreeSelect(sc, branch=3, active=1))
+    assert not torch.equal(a, c)
+
+def test_tree_keeps_the_best_of_K_times_b(models):
+    "K=3 branches x b=4 candidates, B=2: the kept states are the 3 best-scoring of each sample's 12; the record counts 12."
+    dit, _ = models
+    diff = D.Diffusion.linear().respace('ddim6')
+    K, b, B = 3, 4, 2
+    g = torch.Generator().manual_seed(0)
+    x, mean = torch.randn(K * B, 4, 16, 16, generator=g), torch.randn(K * B, 4, 16, 16, generator=g)
+    s = D.Step(4, diff.model_t(4, batch=K * B), x, None, None, mean, torch.tensor(0.4), diffusion=diff, model_fn=mfn(dit),
+               model_kwargs={'y': torch.tensor([0, 1] * K)}, generator=torch.Generator().manual_seed(9))
+    rec = []
+    with torch.no_grad():
+        out = tree_step(s, _toy, b, K, record=rec)
+        cands = _noise_cands(replace(s, generator=torch.Generator().manual_seed(9)), mean, b)
+        sc = _toy(candidate_x0(s, cands)).reshape(K * b, B)
+        got = _toy(candidate_x0(s, out)).reshape(K, B)
+    assert out.shape == (K * B, 4, 16, 16)
+    assert torch.allclose(got, sc.sort(0, descending=True).values[:K])
+    assert rec[0]['drawn'] == K * b and all(1 <= p <= K for p in rec[0]['parents'])
+    # a strong candidate set can be kept several times: every state from candidates of one branch is allowed
+    x2, kept = tree_select(cands, sc.reshape(-1), b, K)
+    assert kept.shape == (K, B) and torch.equal(x2, out)
+
+def test_tree_best_branch_reduces_to_B():
+    sc = lambda z, n=1: -z.mean((1, 2, 3)).abs()               # best: mean closest to 0
+    z = torch.stack([torch.full((4, 2, 2), v) for v in (3., -5., 0.5, 2., -0.1, 7.)])   # K=3, B=2 (state k*B + s): -0.1, 2 win
+    best = TreeSelect(sc, branch=2, active=3).best(z)
+    assert best.shape == (2, 4, 2, 2) and abs(best[0].mean().item() + 0.1) < 1e-6 and best[1].mean().item() == 2.0
+    assert TreeSelect(sc, branch=2, active=1).best(z) is z
+
+def test_adaptive_n_stops_on_flat_and_spends_budget_when_improving(models):
+    dit, _ = models
+    diff = D.Diffusion.linear().respace('ddim6')
+    s = _stats(dit, diff, 3, B=2)
+    s = replace(s, generator=torch.Generator().manual_seed(1))
+    flat = lambda x0, n=1: torch.zeros(x0.shape[0])
+    calls = iter(range(1000))
+    rising = lambda x0, n=1: torch.full((x0.shape[0],), float(next(calls)))
+    r1, r2, r3 = [], [], []
+    with torch.no_grad():
+        scg_adaptive_step(s, flat, 20, 4, record=r1)
+        x = scg_adaptive_step(s, rising, 20, 4, record=r2)
+        SCGSelect(_toy, 12, adaptive=True, batch=3, record=r3)(s)
+    assert r1[0]['drawn'] == 8 and r2[0]['drawn'] == 20 and 6 <= r3[0]['drawn'] <= 12
+    assert x.shape == s.mean.shape
+
+def test_adaptive_n_keeps_the_best_drawn(models):
+    "With a budget reached in one batch (n <= batch), adaptive n is best of n on the same draws."
+    dit, _ = models
+    diff = D.Diffusion.linear().respace('ddim6')
+    s = replace(_stats(dit, diff, 3, B=2), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        a = scg_adaptive_step(s, _toy, 4, 4)
+        b = scg_step(replace(s, generator=torch.Generator().manual_seed(2)), _toy, 4)
+    assert torch.equal(a, b)

@@ -232,3 +232,34 @@ def test_decode_applies_the_vaes_roll_postprocess():
         p.postprocess = None                                      # raw decoding for research
         assert torch.equal(p.decode(z), raw)
         assert not torch.equal(p.sample(1, steps=2, seed=0, progress=False), rolls)
+
+# --- search strategies behind the selector (issue 14) -----------------------------------------------------------
+def test_tree_active1_equals_scg_and_budget(pipe):
+    kw = dict(steps=4, seed=11, progress=False, frames=256, class_label=[0, 2])
+    ref = pipe(2, GOAL2, 'scg', n_candidates=4, **kw)
+    one = pipe(2, GOAL2, 'tree', n_candidates=4, branch=4, active=1, **kw)
+    assert np.array_equal(ref.rolls, one.rolls) and torch.equal(ref.latents, one.latents)
+    assert 'drawn' not in ref.settings and one.settings['drawn'] == [4, 4, 4]
+    tree = pipe(2, GOAL2, 'tree', n_candidates=4, branch=2, active=3, **kw)        # K*b = 6 per sample and guided step
+    assert tree.rolls.shape == ref.rolls.shape and tree.latents.shape == ref.latents.shape and len(tree.losses['pitch_hist']) == 2
+    assert tree.settings['drawn'] == [6, 6, 6] and (tree.settings['branch'], tree.settings['active']) == (2, 3)
+    d = pipe(2, GOAL2, 'tree', n_candidates=8, **kw).settings                    # defaults: active 2, branch 4
+    assert (d['active'], d['branch']) == (2, 4)
+    assert pipe(1, GOAL2, 'tree', n_candidates=8, branch=2, steps=2, progress=False, frames=256).settings['active'] == 4
+
+def test_adaptive_n_through_pipe(pipe):
+    out = pipe(1, GOAL2, 'scg', n_candidates='auto', adaptive_batch=4, steps=3, seed=0, progress=False, frames=256)
+    from scg_music.pipeline import AUTO_CANDIDATES
+    assert out.settings['adaptive'] and len(out.settings['drawn']) == 2 and all(8 <= d <= AUTO_CANDIDATES for d in out.settings['drawn'])
+    cap = pipe(1, GOAL2, 'scg', n_candidates=6, adaptive=True, adaptive_batch=4, steps=3, seed=0, progress=False, frames=256)
+    assert all(d in (6,) for d in cap.settings['drawn'])                    # 4, then the last 2 (the budget)
+
+def test_tree_errors_are_one_line(pipe):
+    from scg_music.pianoroll import BadInputError
+    cases = [(dict(branch=0), 'branch must be'), (dict(active=0), 'active must be'), (dict(active=2.5), 'active must be'),
+             (dict(guidance='scg', branch=2), "options of guidance='tree'"), (dict(guidance='trees'), 'unknown guidance'),
+             (dict(n_candidates='auto'), "guidance='scg'"), (dict(active=2, edit=dict(latents=torch.zeros(1, 4, 32, 16), windows=(1, 1))), 'active=1')]
+    for kw, msg in cases:
+        args = dict(dict(targets=GOAL2, guidance='tree', steps=2, progress=False, frames=256), **kw)
+        with pytest.raises(BadInputError, match=msg) as e: pipe(1, **args)
+        assert '\n' not in str(e.value)
