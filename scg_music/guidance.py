@@ -104,19 +104,25 @@ def scg_select(cands, scores, n, chunk_rows=None):
     return c.gather(0, idx)[0], best
 
 # %% ../nbs/07_guidance.ipynb #c009b
+def _noise_cands(s, mean, k, generator=None):
+    "`k` candidates per state around `mean`, candidate-major: `_tile(mean, k) + std z`, z from `generator` (default the step's)."
+    std, g = s.std, s.generator if generator is None else generator
+    z = torch.randn((k * mean.shape[0], *mean.shape[1:]), generator=g, device=mean.device, dtype=mean.dtype)
+    return _tile(mean, k) + std * z if torch.as_tensor(std).ndim == 0 else _tile(mean, k) + _tile(std, k) * z
+
+def _record(record, i, scores, n, **extra):
+    "Append step `i`'s scores of `n` candidates per sample (best, mean, worst; averaged over samples) to `record`."
+    if record is None: return
+    sc = scores.reshape(n, scores.shape[0] // n, -1).mean(-1)
+    record.append(dict(i=i, best=sc.max(0).values.mean().item(), mean=sc.mean().item(), worst=sc.min(0).values.mean().item(), **extra))
+
 def scg_step(s, score_fn, n, mean=None, x0_timestep='next', generator=None, chunk_rows=None, record=None):
     "One SCG transition: n candidates around `mean` (default `s.mean`) with `s.std`; returns the chosen x_{i-1}."
-    mean, generator = s.mean if mean is None else mean, s.generator if generator is None else generator
-    std, B = s.std, mean.shape[0]
-    z = torch.randn((n * B, *mean.shape[1:]), generator=generator, device=mean.device, dtype=mean.dtype)
-    cands = _tile(mean, n) + std * z if torch.as_tensor(std).ndim == 0 else _tile(mean, n) + _tile(std, n) * z
+    cands = _noise_cands(s, s.mean if mean is None else mean, n, generator)
     with torch.no_grad():
-        x0 = candidate_x0(s, cands, x0_timestep)
-        scores = score_fn(x0, n)
+        scores = score_fn(candidate_x0(s, cands, x0_timestep), n)
     x, best = scg_select(cands, scores, n, chunk_rows)
-    if record is not None:
-        sc = scores.reshape(n, B, -1).mean(-1)
-        record.append(dict(i=s.index, best=sc.max(0).values.mean().item(), mean=sc.mean().item(), worst=sc.min(0).values.mean().item(), drawn=n))
+    _record(record, s.index, scores, n, drawn=n)
     return x
 
 # %% ../nbs/07_guidance.ipynb #c011
@@ -286,12 +292,6 @@ class Guide:
         return ancestral_step(s)
 
 # %% ../nbs/07_guidance.ipynb #c040
-def _noise_cands(s, mean, k):
-    "`k` candidates per state around `mean`, `_tile(mean, k) + std z`, z from the step's generator (as `scg_step`)."
-    std = s.std
-    z = torch.randn((k * mean.shape[0], *mean.shape[1:]), generator=s.generator, device=mean.device, dtype=mean.dtype)
-    return _tile(mean, k) + std * z if torch.as_tensor(std).ndim == 0 else _tile(mean, k) + _tile(std, k) * z
-
 def scg_adaptive_step(s, score_fn, n, batch=4, tol=1e-3, x0_timestep='next', chunk_rows=None, record=None):
     """SCG with adaptive n: batches of `batch` candidates per sample, at most `n`; stops when no sample's best score
     improved by more than `tol` over the last batch. Returns the best drawn (per sample, or per chunk)."""
@@ -306,9 +306,7 @@ def scg_adaptive_step(s, score_fn, n, batch=4, tol=1e-3, x0_timestep='next', chu
         best = new
     scores = torch.cat(ss)
     x, _ = scg_select(torch.cat(cs), scores, m, chunk_rows)
-    if record is not None:
-        sc = scores.reshape(m, B, -1).mean(-1)
-        record.append(dict(i=s.index, best=sc.max(0).values.mean().item(), mean=sc.mean().item(), worst=sc.min(0).values.mean().item(), drawn=m))
+    _record(record, s.index, scores, m, drawn=m)
     return x
 
 # %% ../nbs/07_guidance.ipynb #c041
@@ -327,10 +325,8 @@ def tree_step(s, score_fn, branch, active, x0_timestep='next', record=None):
     with torch.no_grad():
         scores = score_fn(candidate_x0(s, cands, x0_timestep), branch)
     x, kept = tree_select(cands, scores, branch, active)
-    if record is not None:
-        sc = scores.reshape(branch * active, s.mean.shape[0] // active, -1).mean(-1)
-        record.append(dict(i=s.index, best=sc.max(0).values.mean().item(), mean=sc.mean().item(), worst=sc.min(0).values.mean().item(),
-                           drawn=branch * active, parents=[len(set(k.tolist())) for k in (kept % active).T]))
+    _record(record, s.index, scores, branch * active, drawn=branch * active,
+            parents=[len(set(k.tolist())) for k in (kept % active).T])
     return x
 
 # %% ../nbs/07_guidance.ipynb #c042
