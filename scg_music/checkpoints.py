@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 from .core import atomic_write
 from .vae import AutoencoderKL, VAE_CONFIGS
+from .preview import PreviewDecoder
 from .dit import DiTRotary, DiTRotaryClassifier, DIT_CONFIGS, rope_freqs, _SIZES
 
 # %% auto #0
@@ -181,7 +182,8 @@ def load_released(path, kind=None, config=None, scale_factor=None, allow_pickle=
     return model.eval()
 
 # %% ../nbs/03b_checkpoints.ipynb #c013
-_CLASSES = {'AutoencoderKL': AutoencoderKL, 'DiTRotary': DiTRotary, 'DiTRotaryClassifier': DiTRotaryClassifier}
+_CLASSES = {'AutoencoderKL': AutoencoderKL, 'DiTRotary': DiTRotary, 'DiTRotaryClassifier': DiTRotaryClassifier,
+            'PreviewDecoder': PreviewDecoder}
 
 def register_model_class(cls):
     "Let `save_model`/`load_model` handle `cls` (its `config['class']` is `cls.__name__`); used by DExter. Returns cls."

@@ -91,7 +91,8 @@ def config_guidance(cfg, pipe, model_dir=None):
     shift = None if c is None or g.method == 'no_guidance' else ('dps' if g.method == 'dps' else 'classifier')
     kw = dict(guidance='+'.join(x for x in ('scg' if g.scg else None, shift) if x) or None,
               n_candidates=cfg.scg.num_samples if g.scg else 1, x0_timestep=cfg.scg.x0_timestep if cfg.scg else 'next',
-              weights={k: cfg.scg.weights.get(k, 1.0) for k in cfg.rule_names} if g.scg else None, step_size=g.step_size)
+              weights={k: cfg.scg.weights.get(k, 1.0) for k in cfg.rule_names} if g.scg else None, step_size=g.step_size,
+              scorer=cfg.scg.scorer if g.scg else 'auto')
     if shift:
         via, k = {}, 0
         for fn, rule in zip(c.fns, c.rule_names):

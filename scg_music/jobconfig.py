@@ -85,6 +85,7 @@ class SCG:
     num_samples: int = 16
     weights: dict = field(default_factory=dict)   # rule name -> weight in the SCG score (default 1)
     x0_timestep: str = 'next'                      # 'next' (consistent, default) | 'current' (released)
+    scorer: str = 'auto'                           # decoder scoring candidates: 'auto' (preview if bundled) | 'preview' | 'full'
 
 # %% ../nbs/10a_jobconfig.ipynb #c006_b
 @dataclass
@@ -311,15 +312,16 @@ def _read_guidance(r):
 def _read_scg(r, rules):
     n = r.get('num_samples', int, check=_pos)
     mode = r.get('x0_timestep', str, 'next', choices=('next', 'current'))
+    scorer = r.get('scorer', str, 'auto', choices=('auto', 'preview', 'full'))
     w = {}
     for k, v in r.d.items():
-        if k in ('num_samples', 'x0_timestep'): continue
+        if k in ('num_samples', 'x0_timestep', 'scorer'): continue
         r.used.add(k)
         if _key_rule(k)[0] is None or _key_rule(k)[1]: raise r.err(k, f"unknown rule weight {k!r}; known: {list(RULE_NAMES)}")
         if isinstance(v, bool) or not isinstance(v, (int, float)): raise r.err(k, f"expected a number, got {v!r}")
         if k not in rules: raise r.err(k, f"weight for {k!r}, which has no target in target_rules ({rules})")
         w[k] = float(v)
-    return SCG(n, w, mode)
+    return SCG(n, w, mode, scorer)
 
 # %% ../nbs/10a_jobconfig.ipynb #c013
 def _read_sampling(r):

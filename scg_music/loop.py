@@ -4,7 +4,7 @@
 
 # %% ../nbs/05a_loop.ipynb #l002
 from __future__ import annotations
-import copy, json, os, random, shutil, time
+import copy, json, math, os, random, shutil, time
 from contextlib import nullcontext
 from pathlib import Path
 import numpy as np
@@ -27,6 +27,7 @@ LOOP_DEFAULTS = dict(
     adam_betas=[0.9, 0.999], weight_decay=0.0, warmup=0, grad_clip=None,
     ema_rate=0.9999, ckpt_every=500, log_every=10, bf16=True, device=None,
     probe_every=None, resume_from=None, rewarm=None, ema_warmup=False, minutes=None,   # quality probe; restart from committed weights
+    decay_from=None, min_lr=None,        # cosine decay of the lr from step decay_from to `steps`, down to min_lr
 )
 
 def loop_settings(train: dict | None) -> dict:
@@ -113,7 +114,8 @@ class LossLog:
 # %% ../nbs/05a_loop.ipynb #l010a
 def resume_from_weights(model, ema, src, log, extra):
     """Continue a run from committed weights when its checkpoint is gone (a fresh clone): `src` = `{weights: <save_model
-    path of the EMA>, log: <its JSONL log>}`. Model and EMA start from the weights, the step and the log continue;
+    path of the EMA>, log: <its JSONL log>}`. Model and EMA start from the weights, the step and the log continue
+    (rows after the weights' step are dropped: they will be trained again);
     AdamW starts fresh and its lr re-warms over `train.rewarm` steps (else `warmup`). Returns `(step, extra)`."""
     from scg_music.checkpoints import load_model, model_config
     w = load_model(src['weights']).state_dict()
@@ -121,7 +123,8 @@ def resume_from_weights(model, ema, src, log, extra):
     if ema is not None: ema.model.load_state_dict(w)
     step = int(model_config(src['weights'])['train_step'])
     if src.get('log') and Path(src['log']).exists() and log.active:
-        shutil.copyfile(src['log'], log.path)
+        rows = [l for l in Path(src['log']).read_text().splitlines() if l.strip() and json.loads(l).get('step', 0) <= step]
+        atomic_text(log.path, ''.join(l + '\n' for l in rows))
     return step, dict(extra, warm_from=step)
 
 # %% ../nbs/05a_loop.ipynb #l011
@@ -203,10 +206,15 @@ def micro_steps(self: _Run, net, get_batch):
 
 @patch
 def lr_now(self: _Run):
-    "Warm-up (or re-warm after a restart from committed weights), every step: a resumed run follows its config's lr."
+    """Warm-up (or re-warm after a restart from committed weights), then the config's lr; from step `decay_from` a
+    cosine decay reaches `min_lr` at `steps`. A function of the step, so a resumed run follows the same schedule."""
     tc, w = self.tc, self.extra.get('warm_from')
     w0, W = (w, tc.get('rewarm') or tc.get('warmup')) if w else (0, tc.get('warmup'))
-    return self.lr * (min(1.0, (self.step + 1 - w0) / W) if W else 1.0)
+    lr, d0 = self.lr, tc.get('decay_from')
+    if d0 is not None and self.step >= d0:
+        lo, frac = float(tc.get('min_lr') or 0.0), min(1.0, (self.step - d0) / max(int(tc['steps']) - d0, 1))
+        lr = lo + (self.lr - lo) * 0.5 * (1 + math.cos(math.pi * frac))
+    return lr * (min(1.0, (self.step + 1 - w0) / W) if W else 1.0)
 
 # %% ../nbs/05a_loop.ipynb #l011_d
 @patch

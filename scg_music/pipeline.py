@@ -10,14 +10,15 @@ import numpy as np
 import torch
 from fastcore.basics import patch
 from .vae import AutoencoderKL, clear_background
+from .preview import PreviewDecoder
 from .dit import DiTRotary
 from . import diffusion as D
 from .checkpoints import load_released, load_model
 
 # %% auto #0
 __all__ = ['CLASS_ALIASES', 'DEFAULT_RULES', 'GUIDANCE', 'CLASSIFIER_KEYS', 'SCG_WEIGHTS', 'CLASSIFIER_SCALES', 'DPS_SCALES',
-           'TREE_ACTIVE', 'AUTO_CANDIDATES', 'default_device', 'RuleGuidedPipeline', 'class_id', 'resolve_targets',
-           'span_targets', 'measure', 'GenerationOutput', 'tiny_pipeline']
+           'TREE_ACTIVE', 'AUTO_CANDIDATES', 'SCORERS', 'default_device', 'RuleGuidedPipeline', 'class_id',
+           'resolve_targets', 'span_targets', 'measure', 'GenerationOutput', 'tiny_pipeline']
 
 # %% ../nbs/09_pipeline.ipynb #c006
 from .core import BadInputError, CLASS_NAMES, MODELS_DIR, atomic_write, atomic_text, cpu_has_bf16, bf16_fast, default_bf16
@@ -42,7 +43,7 @@ def _labels(class_label, n, num_classes, device):
 class RuleGuidedPipeline:
     "VAE + rotary DiT + Gaussian diffusion (+ optional latent classifiers) for sampling piano rolls."
     def __init__(self, vae: AutoencoderKL, dit: DiTRotary, diffusion: D.Diffusion | None = None, classifiers=None, device=None,
-                 bf16=None):
+                 bf16=None, preview: PreviewDecoder | None = None):
         self.device = torch.device(device) if device is not None else default_device()
         self._bf16 = bf16                                                         # None: default_bf16(device)
         self.bf16 = default_bf16(self.device) if bf16 is None else bool(bf16)     # autocast for DiT and VAE decoder
@@ -51,11 +52,12 @@ class RuleGuidedPipeline:
         self.dit = dit.to(self.device).eval().requires_grad_(False)
         self.diffusion = diffusion if diffusion is not None else D.Diffusion.linear()
         self.classifiers = {k: c.to(self.device).eval().requires_grad_(False) for k, c in dict(classifiers or {}).items()}
+        self.preview = None if preview is None else preview.to(self.device).eval().requires_grad_(False)   # scores SCG's candidates
 
     def __repr__(self):
         n = lambda m: f'{sum(p.numel() for p in m.parameters()) / 1e6:.1f}M'
         return (f'RuleGuidedPipeline(vae={self.vae.config.get("name")} {n(self.vae)}, dit={self.dit.config.get("name")} '
-                f'{n(self.dit)}, {self.diffusion}, classifiers={list(self.classifiers)}, device={self.device})')
+                f'{n(self.dit)}, {self.diffusion}, classifiers={list(self.classifiers)}, preview={self.preview is not None}, device={self.device})')
 
 # %% ../nbs/09_pipeline.ipynb #c007d
 @patch(cls_method=True)
@@ -69,17 +71,21 @@ def from_pretrained(cls: RuleGuidedPipeline, dir=None, device=None, diffusion=No
         raise FileNotFoundError(f'{d}: missing {", ".join(missing)} ({hint})')
     cls_files = sorted(d.glob('classifier_*.safetensors'))
     classifiers = {p.stem[len('classifier_'):]: load_model(p) for p in cls_files}
-    return cls(load_model(d / 'vae'), load_model(d / 'dit'), diffusion, classifiers, device, bf16)
+    preview = load_model(d / 'preview_decoder') if (d / 'preview_decoder.safetensors').is_file() else None
+    return cls(load_model(d / 'vae'), load_model(d / 'dit'), diffusion, classifiers, device, bf16, preview)
 
 @patch(cls_method=True)
-def from_released(cls: RuleGuidedPipeline, vae_ckpt, dit_ckpt, classifier_ckpts=None, device=None, diffusion=None, bf16=None):
+def from_released(cls: RuleGuidedPipeline, vae_ckpt, dit_ckpt, classifier_ckpts=None, device=None, diffusion=None, bf16=None,
+                  preview=None):
     """The authors' files: `epoch_14.ckpt`, `ema_0.9999_1200000.pt` and optional classifiers, given as a dict
-    name -> path or a list of paths (named after their folder, e.g. `classifier/nd/model009999.pt` -> 'nd')."""
+    name -> path or a list of paths (named after their folder, e.g. `classifier/nd/model009999.pt` -> 'nd');
+    `preview`: our `save_model` path of a preview decoder distilled from that VAE (`scg-music train preview-decoder`)."""
     if isinstance(classifier_ckpts, (str, os.PathLike)): classifier_ckpts = [classifier_ckpts]
     if classifier_ckpts is not None and not isinstance(classifier_ckpts, dict):
         classifier_ckpts = {Path(p).parent.name or Path(p).stem: p for p in classifier_ckpts}
     classifiers = {k: load_released(p, kind='classifier') for k, p in (classifier_ckpts or {}).items()}
-    return cls(load_released(vae_ckpt, kind='vae'), load_released(dit_ckpt, kind='dit'), diffusion, classifiers, device, bf16)
+    return cls(load_released(vae_ckpt, kind='vae'), load_released(dit_ckpt, kind='dit'), diffusion, classifiers, device, bf16,
+               None if preview is None else load_model(preview))
 
 # %% ../nbs/09_pipeline.ipynb #c007f
 @patch
@@ -95,12 +101,15 @@ def encode(self: RuleGuidedPipeline, rolls, max_chunks=None):
 
 # %% ../nbs/09_pipeline.ipynb #c007f2
 @patch
-def decode(self: RuleGuidedPipeline, latents, threshold=False, max_chunks=None, postprocess=True):
-    """Scaled latents `(B,4,H,16)` -> float32 rolls `(B,3,128,8H)`: the VAE's decoder, then `self.postprocess` (unless
-    `postprocess=False` or it is None), then if `threshold` the background threshold (differentiable: guidance may
-    need gradients)."""
+def decode(self: RuleGuidedPipeline, latents, threshold=False, max_chunks=None, postprocess=True, decoder='full'):
+    """Scaled latents `(B,4,H,16)` -> float32 rolls `(B,3,128,8H)`: the VAE's decoder (`decoder='preview'`: the preview
+    decoder), then `self.postprocess` (unless `postprocess=False` or it is None), then if `threshold` the background
+    threshold (differentiable: guidance may need gradients)."""
+    z = latents.to(self.device, torch.float32)
+    if decoder not in ('full', 'preview'): raise BadInputError(f"decoder must be 'full' or 'preview', got {decoder!r}")
+    if decoder == 'preview' and self.preview is None: raise BadInputError('this pipeline has no preview decoder (pipe.preview is None)')
     with self._autocast():
-        x = self.vae.decode(latents.to(self.device, torch.float32), max_chunks=max_chunks)
+        x = self.vae.decode(z, max_chunks=max_chunks) if decoder == 'full' else self.preview(z / self.vae.scale_factor)
         if postprocess and self.postprocess is not None: x = self.postprocess(x)
         if threshold: x = clear_background(x)
     return x.float()
@@ -333,15 +342,15 @@ def _select(guidance, scorer, n_candidates, x0_timestep='next', chunk_rows=None,
 # %% ../nbs/09_pipeline.ipynb #p12
 @patch
 def _guide(self: RuleGuidedPipeline, guidance, targets, n_candidates=8, weights=None, scales=None, via=None, schedule=None, x0_timestep='next',
-           step_size=1.0, rows=None, keep=None, chunk_rows=None, long=False, notes=None, **search):
-    "The `Guide` for `guidance` (None: nothing steers the steps); `search`: `_select`'s tree / adaptive-n options."
+           step_size=1.0, rows=None, keep=None, chunk_rows=None, long=False, notes=None, decoder='full', **search):
+    "The `Guide` for `guidance` (None: nothing steers the steps); `decoder` scores candidates; `search`: `_select`'s options."
     if guidance is None: return None
     if guidance not in GUIDANCE: raise BadInputError(f"unknown guidance {guidance!r}; one of {list(GUIDANCE)} or None")
     if not targets: raise BadInputError(f"guidance {guidance!r} needs rule targets (targets=...)")
     scorer, shifts, (mask, keep_x0) = None, [], keep if keep is not None else (None, None)
     if guidance.startswith(('scg', 'tree')):
         w = dict(SCG_WEIGHTS, **(weights or {}))
-        scorer = RuleScore(span_targets(targets, rows) if rows else targets, lambda z: self.decode(z, max_chunks=256),
+        scorer = RuleScore(span_targets(targets, rows) if rows else targets, lambda z: self.decode(z, max_chunks=256, decoder=decoder),
                            {k: w.get(k, 1.0) for k in targets}, rows=rows, chunk_rows=chunk_rows)
     kind = guidance.split('+')[-1]
     if kind in ('classifier', 'dps'):
@@ -417,14 +426,26 @@ def _best_branch(guide, z, K, b):
     search = dict(branch=b, active=K) if b else dict(adaptive=True)
     return (sel.best(z) if b else z), dict(search, drawn=[r['drawn'] for r in sel.record])
 
+# %% ../nbs/09_pipeline.ipynb #p15w
+SCORERS = ('auto', 'preview', 'full')
+
+@patch
+def _scorer(self: RuleGuidedPipeline, scorer='auto'):
+    "The decoder that scores SCG's candidates: 'auto' = 'preview' when the pipeline has a preview decoder, else 'full'."
+    if scorer not in SCORERS: raise BadInputError(f"scorer must be one of {list(SCORERS)}, got {scorer!r}")
+    if scorer == 'preview' and self.preview is None:
+        raise BadInputError("scorer='preview' needs a preview decoder (pipe.preview is None; `scg-music train preview-decoder`)")
+    return ('preview' if self.preview is not None else 'full') if scorer == 'auto' else scorer
+
 # %% ../nbs/09_pipeline.ipynb #p16
 @patch
 def __call__(self: RuleGuidedPipeline, n=1, targets=None, guidance='scg', class_label=1, steps=50, sampler='ddim', n_candidates=8, seed=None,
-          generator=None, edit=None, frames=1024, progress=True, callback=None, *, branch=None, active=None, eta=1.0, t_end=0,
-          diffusion=None, collage=None, **guide_opts) -> GenerationOutput:
+          generator=None, edit=None, frames=1024, progress=True, callback=None, *, branch=None, active=None, scorer='auto',
+          eta=1.0, t_end=0, diffusion=None, collage=None, **guide_opts) -> GenerationOutput:
     "Sample `n` rolls steered toward rule `targets` by `guidance` (see above); returns a `GenerationOutput`."
     t0, notes, cl = time.time(), [], class_id(class_label)
     n_candidates, K, b, guide_opts = _search(n, n_candidates, guidance, branch, active, edit, collage, guide_opts)
+    scorer = self._scorer(scorer)
     # 1. schedule, noise, class labels and targets
     diff = diffusion if diffusion is not None else self.schedule(sampler, steps)
     gen = generator if generator is not None else (torch.Generator(self.device).manual_seed(int(seed)) if seed is not None else None)
@@ -433,14 +454,15 @@ def __call__(self: RuleGuidedPipeline, n=1, targets=None, guidance='scg', class_
     # 2. where sampling starts (noise, or for an edit the noised source latents) and the guide; a tree runs K*n branches
     start, x_T, rows, keep = self._start(edit, shape, diff, gen)
     guide = self._guide(guidance, _rep(tg, K), n_candidates, rows=rows, keep=keep, chunk_rows=(collage or {}).get('chunk_rows'),
-                        long=shape[2] != self.dit.input_size[0], notes=notes, branch=b, active=K, **guide_opts)
+                        long=shape[2] != self.dit.input_size[0], notes=notes, branch=b, active=K, decoder=scorer, **guide_opts)
     # 3. the reverse diffusion, from the diffusion core (a tree keeps its best branch); 4. decode, measure on the full rolls
     z = D.sample(self._eps(collage), diff, _rep(x_T, K), sampler=sampler, eta=eta, start=start, t_end=min(t_end, start),
                  model_kwargs={'y': _rep(y, K)}, generator=gen, guide=guide, x0_fn=keep[1] if keep else None,
                  callback=_step_callback(callback, start, min(t_end, start)), progress=progress)
     z, search = _best_branch(guide, z, K, b)
     return self._output(z, tg, notes, time.time() - t0, dict(guidance=guidance, class_label=cl if not torch.is_tensor(cl) else cl.tolist(),
-                        sampler=sampler, steps=diff.num_timesteps, n_candidates=int(n_candidates), seed=seed, frames=frames, edit_rows=rows, **search))
+                        sampler=sampler, steps=diff.num_timesteps, n_candidates=int(n_candidates), seed=seed, frames=frames, edit_rows=rows,
+                        scorer=scorer if guidance and guidance.startswith(('scg', 'tree')) else None, **search))
 
 # %% ../nbs/09_pipeline.ipynb #p17
 def _step_callback(callback, start, t_end):
@@ -473,10 +495,10 @@ RuleGuidedPipeline._eps, RuleGuidedPipeline._output = _eps, _output
 
 # %% ../nbs/09_pipeline.ipynb #p19
 def _to(self, device):
-    "Move the VAE, DiT and classifiers to `device` (bf16 autocast follows `default_bf16` unless it was given)."
+    "Move the VAE, DiT, classifiers and preview decoder to `device` (bf16 autocast follows `default_bf16` unless it was given)."
     self.device = torch.device(device)
     self.bf16 = default_bf16(self.device) if self._bf16 is None else bool(self._bf16)
-    for m in (self.vae, self.dit, *self.classifiers.values()): m.to(self.device)
+    for m in (self.vae, self.dit, *self.classifiers.values(), *([self.preview] if self.preview is not None else [])): m.to(self.device)
     return self
 
 RuleGuidedPipeline.to = _to

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
-from .diffusion import Diffusion, training_loss, q_sample
+from .diffusion import Diffusion, training_loss, q_sample, predict_x0
 from .pianoroll import CHUNK, WINDOW, raw_to_unit
 from .core import cpu_has_bf16, bf16_fast, TRAIN_CONFIG_DIR
 from .loop import (LOOP_DEFAULTS, loop_settings, dist_info, pick_device, setup_dist, step_seed, seed_everything,
@@ -20,10 +20,11 @@ from .loop import (LOOP_DEFAULTS, loop_settings, dist_info, pick_device, setup_d
 from .data import load_manifest
 
 # %% auto #0
-__all__ = ['CONFIG_DIR', 'LATENT_DEFAULTS', 'JOBS', 'load_config', 'make_dataset', 'reseed_dataset', 'draw_batch', 'build_model',
-           'init_and_freeze', 'train_vae', 'load_vae', 'latent_windows', 'encode_rolls', 'measure_scale_factor',
-           'chord_labels', 'build_latent_cache', 'load_latent_cache', 'block_windows', 'build_block_cache', 'train_dit',
-           'train_classifier', 'build_latents', 'train_main']
+__all__ = ['CONFIG_DIR', 'PREVIEW_DISTILL', 'LATENT_DEFAULTS', 'JOBS', 'load_config', 'make_dataset', 'reseed_dataset',
+           'draw_batch', 'build_model', 'init_and_freeze', 'train_vae', 'load_vae', 'latent_windows', 'encode_rolls',
+           'measure_scale_factor', 'chord_labels', 'build_latent_cache', 'load_latent_cache', 'block_windows',
+           'build_block_cache', 'train_dit', 'train_classifier', 'x0_estimates', 'teacher_rolls', 'preview_agreement',
+           'train_preview', 'build_latents', 'train_main']
 
 # %% ../nbs/05_train.ipynb #c004
 CONFIG_DIR = TRAIN_CONFIG_DIR
@@ -43,8 +44,8 @@ def load_config(src) -> dict:
             import yaml
             cfg = yaml.safe_load(text)
         if not isinstance(cfg, dict): raise ValueError(f'{p}: a training config must be a mapping, got {type(cfg).__name__}')
-    if cfg.get('job') not in ('vae', 'dit', 'classifier', 'latents', None):
-        raise ValueError(f"config job must be 'vae', 'dit', 'classifier' or 'latents'; got {cfg.get('job')!r}")
+    if cfg.get('job') not in ('vae', 'dit', 'classifier', 'latents', 'preview-decoder', None):
+        raise ValueError(f"config job must be 'vae', 'dit', 'classifier', 'preview-decoder' or 'latents'; got {cfg.get('job')!r}")
     cfg['train'] = loop_settings(cfg.get('train'))
     return cfg
 
@@ -579,6 +580,137 @@ def train_classifier(cfg, out, resume=False, progress=True, stop_after=None):
     return train_loop(model, _classifier_objective(chord), get_batch, cfg, out, resume=resume, extra=dict(scale_factor=scale),
                       export_config=meta, progress=progress, stop_after=stop_after)
 
+# %% ../nbs/05_train.ipynb #c031_p1
+PREVIEW_DISTILL = dict(x0_share=0.5, sampler_steps=50, fg_weight=4.0, mse_weight=1.0, probe_windows=16,
+                       probe_levels=(0.0, 0.25, 0.5, 0.75, 0.95))
+
+def _x0_dit(section, vae, dev):
+    "`(dit, scale)`: the DiT whose x0-estimates the preview learns (`dit: {path}`) and its latent scale, or `(None, None)`."
+    if not section or not section.get('path'): return None, None
+    from scg_music.checkpoints import load_model, model_config
+    dit = load_model(section['path']).to(dev).eval().requires_grad_(False)
+    return dit, float(model_config(section['path']).get('scale_factor', vae.scale_factor))
+
+@torch.no_grad()
+def x0_estimates(dit, diff, z, y, scale, i=None, generator=None):
+    "The DiT's x0-estimates of unscaled latents `z` noised at schedule indices `i` of `diff` (random if None); unscaled."
+    if i is None: i = torch.randint(0, diff.num_timesteps, (z.shape[0],), device=z.device, generator=generator)
+    xt = q_sample(diff, z * scale, i, torch.randn(z.shape, generator=generator, device=z.device))
+    y = torch.full((z.shape[0],), dit.num_classes, device=z.device) if y is None else y
+    with torch.autocast(z.device.type, dtype=torch.bfloat16, enabled=bf16_fast(z.device)):
+        eps = dit(xt, diff.model_t(i), y)[:, :z.shape[1]].float()
+    return predict_x0(diff, xt, i, eps) / scale
+
+# %% ../nbs/05_train.ipynb #c031_p2
+def _latent_draw(cfg, vae, dev):
+    "`draw(n) -> (unscaled window latents (n,4,128,16), labels)`: a latent cache's windows, or corpus rolls the VAE encodes."
+    path = (cfg.get('latents') or {}).get('cache')
+    if path:
+        c = load_latent_cache(path)
+        blocks = 'zb' in c
+        total = len(c['starts']) if blocks else c['z'].shape[0]
+        def draw(n):
+            i = torch.randint(0, total, (n,))
+            if blocks: return block_windows(c['zb'], c['starts'][i, 0]).float().to(dev), c['starts'][i, 1].to(dev)
+            return c['z'][i].float().to(dev), c['y'][i].to(dev)
+        return draw
+    ds = make_dataset('roll', cfg.get('data'))
+    def draw(n):
+        x, y = draw_batch(ds, n, frames=WINDOW)
+        return encode_rolls(vae, x.to(dev), 1.0, True), None if y is None else y.to(dev)
+    return draw
+
+@torch.no_grad()
+def teacher_rolls(vae, z):
+    "The full decoder's raw rolls of unscaled latents, as the pipeline scores them (bf16 autocast where native), in [-1, 1]."
+    with torch.autocast(z.device.type, dtype=torch.bfloat16, enabled=bf16_fast(z.device)):
+        return vae.decode(z * vae.scale_factor).float().clamp(-1, 1)
+
+# %% ../nbs/05_train.ipynb #c031_p3
+def _distill_pool(make, n, B, path, progress=True):
+    "`n` windows of `(latents, teacher rolls)` made `B` at a time by `make()`, kept (float16) in `path` for a resumed run."
+    if path.exists(): return torch.load(path, map_location='cpu', weights_only=True)
+    zs, xs = [], []
+    for _ in tqdm(range(-(-n // B)), desc='distillation pool', disable=not progress):
+        z, x = make(); zs.append(z.half().cpu()); xs.append(x.half().cpu())
+    pool = dict(z=torch.cat(zs)[:n], x=torch.cat(xs)[:n])
+    atomic_save(pool, path)
+    return pool
+
+def _preview_batches(cfg, vae, dit, scale, dev, out, progress=True):
+    """`get_batch` of a preview run: `train.batch_size` windows, a share replaced by x0-estimates, with the teacher's
+    rolls; drawn fresh every step, or (with `distill.pool: N`) from N such windows made once (the teacher is the cost)."""
+    d, B = dict(PREVIEW_DISTILL, **(cfg.get('distill') or {})), int(cfg['train']['batch_size'])
+    draw, diff = _latent_draw(cfg, vae, dev), Diffusion.linear().respace(f"ddim{int(d['sampler_steps'])}")
+    def make():
+        z, y = draw(B)
+        if dit is not None and d['x0_share'] > 0:
+            k = torch.rand(B) < float(d['x0_share'])
+            if k.any():
+                z = z.clone(); z[k] = x0_estimates(dit, diff, z[k], None if y is None else y[k], scale)
+        return z, teacher_rolls(vae, z)
+    if not d.get('pool'): return lambda step, micro: make()
+    pool = _distill_pool(make, int(d['pool']), B, Path(out) / 'distill_pool.pt', progress)
+    def get_batch(step, micro):
+        i = torch.randint(0, len(pool['z']), (B,))
+        return pool['z'][i].float().to(dev), pool['x'][i].float().to(dev)
+    return get_batch
+
+# %% ../nbs/05_train.ipynb #c031_p5
+@torch.no_grad()
+def preview_agreement(vae, preview, z, postprocess=None):
+    """Per window of unscaled latents `z`: the rule values of preview- against full-decoded rolls (both post-processed):
+    `pitch_hist` squared difference (mean of 12), `note_density` mean |difference| per 1.28 s, `chord` share equal."""
+    from scg_music.rules import get_rule
+    pp = postprocess if postprocess is not None else vae.postprocess
+    full = pp(teacher_rolls(vae, z))
+    with torch.autocast(z.device.type, dtype=torch.bfloat16, enabled=bf16_fast(z.device)): prev = pp(preview(z).float())
+    v = {r: [get_rule(r).fn(x).float() for x in (full, prev)] for r in ('pitch_hist', 'note_density', 'chord_progression')}
+    return dict(pitch_hist=(v['pitch_hist'][0] - v['pitch_hist'][1]).pow(2).mean(1),
+                note_density=(v['note_density'][0] - v['note_density'][1]).abs().mean(1),
+                chord=(v['chord_progression'][0] == v['chord_progression'][1]).float().mean(1))
+
+# %% ../nbs/05_train.ipynb #c031_p6
+def _probe_set(cfg, vae, dit, scale, dev):
+    "Unscaled latents of the probe: test windows (seeded) and, with a DiT, their x0-estimates at `probe_levels`."
+    d, data = dict(PREVIEW_DISTILL, **(cfg.get('distill') or {})), dict(cfg.get('data') or {})
+    if not data.get('cache_dir') or not Path(data['cache_dir'], 'manifest.json').exists(): return None
+    from scg_music.data import RollDataset
+    held_out = load_manifest(data['cache_dir'])['windows'].get('test')
+    ds = RollDataset(data['cache_dir'], split='test' if held_out else 'train', augment=False)   # a corpus without a test split: train
+    g = torch.Generator().manual_seed(0)
+    idx = torch.randperm(len(ds), generator=g)[:int(d['probe_windows'])].tolist()
+    x = torch.stack([ds[i][0] for i in idx]).to(dev); y = torch.tensor([ds[i][1] for i in idx], device=dev)
+    z0 = encode_rolls(vae, x, 1.0, True)
+    if dit is None: return z0
+    diff = Diffusion.linear().respace(f"ddim{int(d['sampler_steps'])}")
+    out = []
+    for lv in d['probe_levels']:
+        i = torch.full((len(z0),), min(int(lv * diff.num_timesteps), diff.num_timesteps - 1), device=dev)
+        out.append(z0 if lv == 0 else x0_estimates(dit, diff, z0, y, scale, i, g))
+    return torch.cat(out)
+
+# %% ../nbs/05_train.ipynb #c031_p7
+def train_preview(cfg, out, resume=False, progress=True, stop_after=None):
+    "Distil the preview decoder from `vae: {path}` (config job 'preview-decoder'); x0-estimates from `dit: {path}`."
+    from scg_music.preview import PreviewDecoder, distill_loss
+    cfg = load_config(cfg)
+    dev = pick_device(cfg['train'].get('device'))
+    vae = load_vae(cfg['vae'], dev)
+    dit, scale = _x0_dit(cfg.get('dit'), vae, dev)
+    seed_everything(int(cfg['train']['seed']))
+    model = PreviewDecoder(**dict(cfg.get('model') or {}, z_channels=vae.embed_dim, rows=vae.latent_rows, factor=vae.down))
+    d = dict(PREVIEW_DISTILL, **(cfg.get('distill') or {}))
+    def objective(net, batch): return distill_loss(net(batch[0]), batch[1], float(d['fg_weight']), float(d['mse_weight']))
+    zp = _probe_set(cfg, vae, dit, scale, dev)
+    def probe(step, m):
+        a = preview_agreement(vae, m.eval(), zp)
+        return {f'probe_{k}': v.mean().item() for k, v in a.items()}
+    vae_name = str(cfg['vae'].get('path') or cfg['vae'].get('released'))
+    return train_loop(model, objective, _preview_batches(cfg, vae, dit, scale, dev, out, progress), cfg, out, resume=resume,
+                      export_config=dict(vae=vae_name), progress=progress, stop_after=stop_after,
+                      probe=probe if zp is not None else None)
+
 # %% ../nbs/05_train.ipynb #c033
 LATENT_DEFAULTS = dict(out='cache/latents/latents.pt', n_per_class=64, reps=1, seed=0, batch=8, frames=1024, save_every=16)
 
@@ -601,20 +733,22 @@ def build_latents(cfg, out=None, resume=True, progress=True, stop_after=None):
                                save_every=int(lc['save_every']), stop_after=stop_after, device=cfg['train'].get('device'))
     return dict(cache=cache, out=Path(out))
 
-JOBS = {'vae': train_vae, 'dit': train_dit, 'classifier': train_classifier, 'latents': build_latents}
+JOBS = {'vae': train_vae, 'dit': train_dit, 'classifier': train_classifier, 'latents': build_latents,
+        'preview-decoder': train_preview}
 
 # %% ../nbs/05_train.ipynb #c033_a
 def _train_parser():
     "The `scg-music train` argument parser."
     p = argparse.ArgumentParser(prog='scg-music train', description='Train the VAE, the latent DiT or a rule classifier; build a latent cache.')
     p.add_argument('job', choices=sorted(JOBS))
-    p.add_argument('--config', default=None, help='YAML/JSON file or a name in scg_music/configs/train/ (required except for latents)')
+    p.add_argument('--config', default=None, help='YAML/JSON file or a name in scg_music/configs/train/ (required except for latents and preview-decoder)')
     p.add_argument('--out', default=None, help='run folder (default runs/<config name>); latents: the cache file')
     p.add_argument('--steps', type=int, default=None, help='override train.steps')
     p.add_argument('--batch-size', type=int, default=None)
     p.add_argument('--device', default=None)
     p.add_argument('--cache', '--cache-dir', dest='cache', default=None, help='override data.cache_dir (the corpus cache)')
-    p.add_argument('--vae', default=None, help='override vae.path (dit / classifier / latents jobs)')
+    p.add_argument('--vae', default=None, help='override vae.path (dit / classifier / latents / preview-decoder jobs)')
+    p.add_argument('--dit', default=None, help="preview-decoder: the DiT whose x0-estimates it learns ('none': clean latents only)")
     p.add_argument('--latent-cache', default=None, help='dit / classifier: override latents.cache (train from a latent cache)')
     p.add_argument('--n-per-class', type=int, default=None, help='latents: override latents.n_per_class')
     p.add_argument('--reps', type=int, default=None, help='latents: override latents.reps')
@@ -630,6 +764,7 @@ def _override(cfg, a):
     if a.cache: cfg.setdefault('data', {})['cache_dir'] = a.cache
     if a.vae: cfg['vae'] = {'path': a.vae}
     if a.latent_cache: cfg.setdefault('latents', {})['cache'] = a.latent_cache
+    if a.dit: cfg['dit'] = None if a.dit == 'none' else {'path': a.dit}
     if a.job == 'latents':
         for k, v in (('n_per_class', a.n_per_class), ('reps', a.reps)):
             if v is not None: cfg.setdefault('latents', {})[k] = v
@@ -648,7 +783,8 @@ def train_main(argv=None):
     "`scg-music train` entry point."
     p = _train_parser()
     a = p.parse_args(argv)
-    if a.config is None and a.job != 'latents': p.error('--config is required')
+    if a.config is None and a.job not in ('latents', 'preview-decoder'): p.error('--config is required')
+    if a.config is None and a.job == 'preview-decoder': a.config = 'preview_decoder'
     cfg = load_config(a.config if a.config is not None else dict(job='latents'))
     if cfg.get('job') and cfg['job'] != a.job: raise SystemExit(f"config {a.config} is for job {cfg['job']!r}, not {a.job!r}")
     _override(cfg, a)

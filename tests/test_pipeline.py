@@ -263,3 +263,42 @@ def test_tree_errors_are_one_line(pipe):
         args = dict(dict(targets=GOAL2, guidance='tree', steps=2, progress=False, frames=256), **kw)
         with pytest.raises(BadInputError, match=msg) as e: pipe(1, **args)
         assert '\n' not in str(e.value)
+
+
+def test_preview_scorer_scores_candidates_and_the_full_decoder_makes_the_output(pipe, tmp_path):
+    "scorer='auto' picks the preview decoder when there is one; the returned rolls and losses are the full decoder's."
+    from scg_music.preview import PreviewDecoder
+    from scg_music.core import BadInputError
+    torch.manual_seed(1)
+    pv = RuleGuidedPipeline(pipe.vae, pipe.dit, device='cpu', preview=PreviewDecoder(ch=16, blocks=1, hidden=32))
+    goal = {'pitch_hist': [1, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0]}
+    kw = dict(steps=3, seed=0, progress=False, frames=256, n_candidates=4)
+    auto, full = pv(1, goal, 'scg', **kw), pv(1, goal, 'scg', scorer='full', **kw)
+    assert auto.settings['scorer'] == 'preview' and full.settings['scorer'] == 'full'
+    assert torch.equal(full.latents, pipe(1, goal, 'scg', **kw).latents)       # 'full' = the pipeline without a preview
+    rolls = pv.decode(auto.latents, threshold=True).clamp(-1, 1)
+    assert np.array_equal(auto.rolls, rolls.numpy())                            # output decoded by the full decoder
+    assert pv(1, goal, 'tree', branch=2, active=2, **kw).settings['scorer'] == 'preview'
+    assert pv(1, None, None, steps=2, progress=False, frames=256).settings['scorer'] is None
+    with pytest.raises(BadInputError, match='needs a preview decoder'): pipe(1, goal, 'scg', scorer='preview', **kw)
+    with pytest.raises(BadInputError, match='scorer must be one of'): pv(1, goal, 'scg', scorer='tiny', **kw)
+    with pytest.raises(BadInputError, match="decoder must be 'full' or 'preview'"): pv.decode(auto.latents, decoder='x')
+    # from_pretrained loads a preview_decoder beside the models
+    for name, m in (('vae', pipe.vae), ('dit', pipe.dit), ('preview_decoder', pv.preview)): save_model(m, tmp_path / name)
+    p = RuleGuidedPipeline.from_pretrained(tmp_path, device='cpu')
+    assert p.preview is not None and torch.equal(p.decode(auto.latents, decoder='preview'), pv.decode(auto.latents, decoder='preview'))
+
+
+def test_preview_decoder_decodes_chunks_independently_in_the_vae_layout():
+    "Chunk k of a latent strip decodes to frames [128k, 128k+128) of the roll, whatever its neighbours hold."
+    from scg_music.preview import PreviewDecoder
+    torch.manual_seed(0)
+    pv = PreviewDecoder(ch=16, blocks=2, hidden=32).eval()
+    z = torch.randn(2, 4, 48, 16)
+    with torch.no_grad():
+        x = pv(z)
+        assert x.shape == (2, 3, 128, 384)
+        z2 = z.clone(); z2[:, :, 16:] = torch.randn(2, 4, 32, 16)
+        assert torch.equal(pv(z2)[..., :128], x[..., :128])
+        assert torch.allclose(pv(z[:, :, 16:32])[..., :], x[..., 128:256])
+    with pytest.raises(ValueError, match='multiple of the chunk'): pv(torch.randn(1, 4, 20, 16))

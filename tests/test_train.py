@@ -47,7 +47,7 @@ def test_configs_load():
     assert {'vae_tiny', 'vae_small', 'dit_tiny', 'cls_pitch_tiny', 'cls_nd_tiny', 'cls_chord_tiny'} <= set(names)
     for n in names:
         c = load_config(n)
-        assert c['job'] in ('vae', 'dit', 'classifier', 'latents') and c['train']['steps'] > 0
+        assert c['job'] in ('vae', 'dit', 'classifier', 'latents', 'preview-decoder') and c['train']['steps'] > 0
     with pytest.raises(ValueError, match='unknown train settings'):
         load_config(dict(job='vae', train=dict(stepz=3)))
     with pytest.raises(FileNotFoundError): load_config('no_such_config')
@@ -71,6 +71,26 @@ def test_vae_cli_run_loss_goes_down(vae_run):
     from scg_music.checkpoints import load_model
     vae = load_model(vae_run / 'ema')
     assert type(vae).__name__ == 'AutoencoderKL' and json.loads((vae_run / 'ema.json').read_text())['train_step'] == 16
+
+
+def test_preview_decoder_cli_distils_and_probes(corpus, vae_run, tmp_path):
+    "`scg-music train preview-decoder` on real windows: the distillation loss goes down, the probe is logged, the export loads."
+    cfg = load_config('preview_decoder')
+    cfg['vae'], cfg['data']['cache_dir'] = {'path': str(vae_run / 'ema')}, str(corpus)
+    cfg['model'] = dict(ch=16, blocks=1, hidden=32)
+    cfg['distill'].update(pool=8, probe_windows=2)
+    cfg['train'].update(steps=30, batch_size=2, lr=3e-3, warmup=0, decay_from=None, log_every=1, ckpt_every=10, probe_every=30)
+    (tmp_path / 'pv.yml').write_text(yaml.safe_dump(cfg))
+    assert train_main(['preview-decoder', '--config', str(tmp_path / 'pv.yml'), '--dit', 'none', '--out', str(tmp_path / 'run'),
+                       '--no-progress']) == 0
+    rows = LossLog(tmp_path / 'run' / 'log.jsonl').read()
+    loss = np.array([r['loss'] for r in rows if 'loss' in r])
+    assert len(loss) == 30 and loss[-5:].mean() < 0.9 * loss[:5].mean(), loss
+    probe = [r for r in rows if 'probe_chord' in r]
+    assert probe and 0 <= probe[-1]['probe_chord'] <= 1 and probe[-1]['probe_pitch_hist'] >= 0
+    from scg_music.checkpoints import load_model
+    assert type(load_model(tmp_path / 'run' / 'ema')).__name__ == 'PreviewDecoder'
+    assert (tmp_path / 'run' / 'distill_pool.pt').exists()
 
 
 def _dit_cfg(corpus, vae_run, steps):
