@@ -16,9 +16,10 @@ from . import diffusion as D
 from .checkpoints import load_released, load_model
 
 # %% auto #0
-__all__ = ['CLASS_ALIASES', 'DEFAULT_RULES', 'GUIDANCE', 'CLASSIFIER_KEYS', 'SCG_WEIGHTS', 'CLASSIFIER_SCALES', 'DPS_SCALES',
-           'TREE_ACTIVE', 'AUTO_CANDIDATES', 'SCORERS', 'default_device', 'RuleGuidedPipeline', 'class_id',
-           'resolve_targets', 'span_targets', 'measure', 'GenerationOutput', 'tiny_pipeline']
+__all__ = ['CPU_DECODE_CHUNKS', 'CLASS_ALIASES', 'DEFAULT_RULES', 'GUIDANCE', 'CLASSIFIER_KEYS', 'SCG_WEIGHTS',
+           'CLASSIFIER_SCALES', 'DPS_SCALES', 'TREE_ACTIVE', 'AUTO_CANDIDATES', 'SCORERS', 'default_device',
+           'RuleGuidedPipeline', 'class_id', 'resolve_targets', 'span_targets', 'measure', 'GenerationOutput',
+           'tiny_pipeline']
 
 # %% ../nbs/09_pipeline.ipynb #c006
 from .core import BadInputError, CLASS_NAMES, MODELS_DIR, atomic_write, atomic_text, cpu_has_bf16, bf16_fast, default_bf16
@@ -100,6 +101,8 @@ def encode(self: RuleGuidedPipeline, rolls, max_chunks=None):
         return self.vae.encode(torch.as_tensor(rolls, dtype=torch.float32).to(self.device), max_chunks=max_chunks)
 
 # %% ../nbs/09_pipeline.ipynb #c007f2
+CPU_DECODE_CHUNKS = 8       # chunks per VAE-decoder call under bf16 autocast on a CPU
+
 @patch
 def decode(self: RuleGuidedPipeline, latents, threshold=False, max_chunks=None, postprocess=True, decoder='full'):
     """Scaled latents `(B,4,H,16)` -> float32 rolls `(B,3,128,8H)`: the VAE's decoder (`decoder='preview'`: the preview
@@ -108,8 +111,10 @@ def decode(self: RuleGuidedPipeline, latents, threshold=False, max_chunks=None, 
     z = latents.to(self.device, torch.float32)
     if decoder not in ('full', 'preview'): raise BadInputError(f"decoder must be 'full' or 'preview', got {decoder!r}")
     if decoder == 'preview' and self.preview is None: raise BadInputError('this pipeline has no preview decoder (pipe.preview is None)')
+    fast = self.bf16 and self.device.type == 'cpu'          # channels-last batches of 8 chunks (see the VAE chapter)
     with self._autocast():
-        x = self.vae.decode(z, max_chunks=max_chunks) if decoder == 'full' else self.preview(z / self.vae.scale_factor)
+        if decoder == 'preview': x = self.preview(z / self.vae.scale_factor)
+        else: x = self.vae.decode(z, max_chunks=max_chunks or (CPU_DECODE_CHUNKS if fast else 256), channels_last=fast)
         if postprocess and self.postprocess is not None: x = self.postprocess(x)
         if threshold: x = clear_background(x)
     return x.float()
@@ -350,7 +355,7 @@ def _guide(self: RuleGuidedPipeline, guidance, targets, n_candidates=8, weights=
     scorer, shifts, (mask, keep_x0) = None, [], keep if keep is not None else (None, None)
     if guidance.startswith(('scg', 'tree')):
         w = dict(SCG_WEIGHTS, **(weights or {}))
-        scorer = RuleScore(span_targets(targets, rows) if rows else targets, lambda z: self.decode(z, max_chunks=256, decoder=decoder),
+        scorer = RuleScore(span_targets(targets, rows) if rows else targets, lambda z: self.decode(z, decoder=decoder),
                            {k: w.get(k, 1.0) for k in targets}, rows=rows, chunk_rows=chunk_rows)
     kind = guidance.split('+')[-1]
     if kind in ('classifier', 'dps'):

@@ -49,9 +49,10 @@ class PreviewDecoder(nn.Module):
 # %% ../nbs/02a_preview.ipynb #v009
 @patch
 def decode_chunks(self: PreviewDecoder, z):
-    "Unscaled chunk latents `(N,4,rows time,16 pitch)` -> `(N,3,8 rows,128)` (time, pitch), values clamped to [-1, 1]."
-    h = self.blocks(F.relu(self.conv_in(z)))
-    return F.pixel_shuffle(self.readout(h), self.factor).clamp(-1.0, 1.0)
+    """Unscaled chunk latents `(N,4,rows time,16 pitch)` -> `(N,3,8 rows,128)` (time, pitch); in eval mode clamped to
+    [-1, 1] (not while training: a clamp has no gradient, so a pixel pushed below -1 could never come back)."""
+    x = F.pixel_shuffle(self.readout(self.blocks(F.relu(self.conv_in(z)))), self.factor)
+    return x if self.training else x.clamp(-1.0, 1.0)
 
 @patch
 def forward(self: PreviewDecoder, z):

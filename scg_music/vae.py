@@ -346,10 +346,13 @@ def calibrate(self: AutoencoderKL, x):
 
 # %% ../nbs/02_vae.ipynb #c014_6
 @patch
-def decode(self: AutoencoderKL, z, threshold=False, max_chunks=None):
-    "Latents `(B,4,H,16)` (scaled) -> raw decoder rolls `(B,3,128,8H)`; `threshold` maps values <= -0.95 to -1."
+def decode(self: AutoencoderKL, z, threshold=False, max_chunks=None, channels_last=False):
+    """Latents `(B,4,H,16)` (scaled) -> raw decoder rolls `(B,3,128,8H)`; `threshold` maps values <= -0.95 to -1.
+    `max_chunks` decodes that many chunks per call; `channels_last` feeds them in that memory format (see below)."""
     B = z.shape[0]
-    x = self.from_chunks(self._batched(self.decode_chunks, self.latents_to_chunks(z / self.scale_factor), max_chunks), B)
+    zc = self.latents_to_chunks(z / self.scale_factor)
+    if channels_last: zc = zc.contiguous(memory_format=torch.channels_last)
+    x = self.from_chunks(self._batched(self.decode_chunks, zc, max_chunks), B)
     return clear_background(x) if threshold else x
 
 @patch
