@@ -203,14 +203,20 @@ def _paths(path):
 _atomic_write = atomic_write
 
 # %% ../nbs/03b_checkpoints.ipynb #c013_a
-def save_model(model, path, config=None):
-    "Write `<path>.safetensors` + `<path>.json`; `config` entries are added to the model's own config. Returns the weights path."
+_STORE_DTYPES = {'float32': torch.float32, 'float16': torch.float16, 'bfloat16': torch.bfloat16}
+
+def save_model(model, path, config=None, dtype=None):
+    """Write `<path>.safetensors` + `<path>.json`; `config` entries are added to the model's own config. `dtype`
+    ('float16' | 'bfloat16'; default as they are) stores the floating-point tensors at half the size, recorded as
+    `weights_dtype` in the config; `load_model` gives them back as float32. Returns the weights path."""
     from safetensors.torch import save_file
     model = _unwrap(model)
-    cfg = dict(model.config, **(config or {}))
+    if dtype is not None and dtype not in _STORE_DTYPES: raise ValueError(f'dtype must be one of {list(_STORE_DTYPES)}; got {dtype!r}')
+    cfg = dict(model.config, **(config or {}), **({'weights_dtype': dtype} if dtype else {}))
     if cfg.get('class') not in _CLASSES: raise ValueError(f"config['class'] must be one of {list(_CLASSES)}; got {cfg.get('class')!r}")
     st, js = _paths(path)
-    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items() if not _is_freqs(k)}
+    cast = lambda v: v.to(_STORE_DTYPES[dtype]) if dtype and v.is_floating_point() else v
+    tensors = {k: cast(v.detach()).contiguous().cpu() for k, v in model.state_dict().items() if not _is_freqs(k)}
     text = json.dumps(cfg, indent=1, default=str)
     _atomic_write(st, lambda tmp: save_file(tensors, tmp, metadata={'config': text}))
     _atomic_write(js, lambda tmp: Path(tmp).write_text(text))
@@ -240,5 +246,7 @@ def load_model(path, device='cpu'):
               else set(inspect.signature(cls.__init__).parameters))
     kw = {k: v for k, v in cfg.items() if k in params}
     with torch.device('meta'): model = cls(**kw)
-    load_strict(model, load_file(str(st), device=str(device)), what=st.name)
+    sd = load_file(str(st), device=str(device))
+    if cfg.get('weights_dtype'): sd = {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}   # stored at 16 bits
+    load_strict(model, sd, what=st.name)
     return model.to(device).eval()

@@ -13,7 +13,8 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['VAE_CONFIGS', 'ROLL_THRESHOLDS', 'Normalize', 'swish', 'ResnetBlock', 'AttnBlock', 'Downsample', 'Upsample',
-           'Encoder', 'Decoder', 'drop_weak_orphans', 'RollPostprocess', 'clear_background', 'AutoencoderKL']
+           'Encoder', 'Decoder', 'drop_weak_orphans', 'snap_onsets', 'hold_velocity', 'RollPostprocess',
+           'clear_background', 'AutoencoderKL']
 
 # %% ../nbs/02_vae.ipynb #c005
 def Normalize(c): return nn.GroupNorm(32, c, eps=1e-6, affine=True)
@@ -182,6 +183,60 @@ def drop_weak_orphans(x, orphan_min, note_threshold=NOTE_THRESHOLD):
         drop = (onf & orphan[seg] & (peak[seg] < orphan_min)).view_as(note)
     return torch.stack([torch.where(drop, torch.full_like(note, -1.0), note), x[:, 1], x[:, 2]], 1)
 
+# %% ../nbs/02_vae.ipynb #c013z_s1
+def _shift(a, k):
+    "`a[..., t + k]` at t (False past the end)."
+    return F.pad(a, (0, k))[..., k:]
+
+def snap_onsets(x, frames, peak_window=5, note_threshold=NOTE_THRESHOLD):
+    """Rolls `(B,3,P,T)` -> a copy whose onset channel keeps only temporal local maxima (over `peak_window` frames)
+    at or above the onset threshold, with an onset that lies at most `frames` frames after the first frame of a
+    sounding run that lacks one (no other onset between) moved onto that first frame. Pure; gradients flow
+    through the onset pixels left as they were."""
+    note, ons = x[:, 0], x[:, 1]
+    with torch.no_grad():
+        on = note > note_threshold
+        mx = F.max_pool1d(ons.reshape(-1, 1, ons.shape[-1]).float(), peak_window, 1, peak_window // 2).view_as(ons)
+        onset = (ons >= ONSET_THRESHOLD) & (ons >= mx) & on
+        alive = on & ~F.pad(on, (1, 0))[..., :-1] & ~onset       # first frames of runs without an onset
+        to, frm = torch.zeros_like(on), torch.zeros_like(on)
+        for k in range(1, int(frames) + 1):
+            alive &= _shift(on, k)                              # the run still sounds at t + k
+            hit = alive & _shift(onset, k)
+            to |= hit; frm |= F.pad(hit, (k, 0))[..., :-k]
+            alive &= ~hit
+        onset = (onset | to) & ~frm
+    below = torch.minimum(ons, torch.full_like(ons, ONSET_THRESHOLD - 1e-3))
+    ons = torch.where(to, torch.ones_like(ons), torch.where(onset, ons, below))
+    return torch.stack([note, ons, x[:, 2]], 1)
+
+# %% ../nbs/02_vae.ipynb #c013z_s2
+def _note_segments(note, ons, note_threshold=NOTE_THRESHOLD):
+    "Sounding mask, segment id of every pixel (runs split at onsets) and each pixel's frame offset in its segment."
+    on = note > note_threshold
+    start = (on & ~F.pad(on, (1, 0))[..., :-1]) | ((ons >= ONSET_THRESHOLD) & on)
+    T = on.shape[-1]; N = on.numel() // T
+    on, start = on.reshape(N, T), start.reshape(N, T)
+    seg = torch.cumsum(start.long(), 1) + torch.arange(N, device=note.device)[:, None] * (T + 1)
+    pos = torch.arange(T, device=note.device).expand(N, T)
+    first = torch.zeros(N * (T + 1), dtype=torch.long, device=note.device)
+    first[seg[start]] = pos[start]
+    return on, seg, pos - first[seg]
+
+def hold_velocity(x, frames, note_threshold=NOTE_THRESHOLD):
+    """Rolls `(B,3,P,T)` -> a copy in which every note (a sounding run split at its onsets) holds the peak note
+    value of its first `frames` frames over its whole length. Pure; the sounding pixels stay the same, and
+    gradients pass straight through to each pixel."""
+    note = x[:, 0]
+    with torch.no_grad():
+        on, seg, rel = _note_segments(note, x[:, 1], note_threshold)
+        flat = note.detach().reshape(on.shape).float()
+        use = on & (rel < int(frames))
+        peak = torch.full((seg.numel() + seg.shape[0],), -1.0, device=x.device).scatter_reduce(0, seg[use], flat[use], 'amax')
+        held = torch.where(on, peak[seg], flat).view_as(note).to(note.dtype)
+    return torch.stack([note + (held - note).detach(), x[:, 1], x[:, 2]], 1)
+
+
 # %% ../nbs/02_vae.ipynb #c013z_b
 # the released decision thresholds of each channel: notes and pedal > -0.95, onsets >= 64 in [0,127] after rounding (x >= 0)
 ROLL_THRESHOLDS = (NOTE_THRESHOLD, ONSET_THRESHOLD, NOTE_THRESHOLD)
@@ -191,21 +246,29 @@ def _floats(v): return None if v is None else [None if t is None else float(t) f
 @dataclass
 class RollPostprocess:
     """Post-processing of decoded rolls `(B,3,128,T)` fitted for one decoder: `calibrate` (channel c's fitted decision
-    value `thresholds[c]` moved onto the roll's), then `drop_weak_orphans(orphan_min)` on whole rolls. `None` (a
-    whole field or one channel) = as released. Pure: the input is never modified."""
+    value `thresholds[c]` moved onto the roll's), `snap_onsets(onset_snap)`, `drop_weak_orphans(orphan_min)` and
+    `hold_velocity(velocity_frames)`, the last three on whole 3-channel rolls. `None` (a whole field or one channel)
+    = as released. Pure: the input is never modified."""
     thresholds: list | None = None       # one decision value (or None) per channel
     orphan_min: float | None = None      # faint orphan runs below this peak are cleared
+    onset_snap: int | None = None        # `snap_onsets(frames)` after the calibration
+    velocity_frames: int | None = None   # `hold_velocity(frames)` last
     def __post_init__(self):
         self.thresholds, self.orphan_min = _floats(self.thresholds), None if self.orphan_min is None else float(self.orphan_min)
+        self.onset_snap = None if self.onset_snap is None else int(self.onset_snap)
+        self.velocity_frames = None if self.velocity_frames is None else int(self.velocity_frames)
 
     @classmethod
     def from_config(cls, cfg):
-        "From a VAE checkpoint config (its `out_thresholds` and `orphan_min` keys; absent = as released)."
-        return cls(cfg.get('out_thresholds'), cfg.get('orphan_min'))
+        "From a VAE checkpoint config (`out_thresholds`, `orphan_min`, `onset_snap`, `velocity_frames`; absent = as released)."
+        return cls(cfg.get('out_thresholds'), cfg.get('orphan_min'), cfg.get('onset_snap'), cfg.get('velocity_frames'))
 
     def __call__(self, x):
         x = self.calibrate(x)
-        return drop_weak_orphans(x, self.orphan_min) if self.orphan_min is not None and x.shape[1] == 3 else x
+        if x.shape[1] != 3: return x
+        if self.onset_snap: x = snap_onsets(x, self.onset_snap)
+        if self.orphan_min is not None: x = drop_weak_orphans(x, self.orphan_min)
+        return hold_velocity(x, self.velocity_frames) if self.velocity_frames else x
 
 # %% ../nbs/02_vae.ipynb #c013z_c
 @patch
@@ -233,7 +296,7 @@ class AutoencoderKL(nn.Module):
     "KL autoencoder over `(3,128,128)` piano-roll chunks; `encode/decode` work on whole rolls in the latent-strip layout."
     def __init__(self, ch=128, ch_mult=(1, 2, 2, 4), num_res_blocks=2, attn_resolutions=(), dropout=0.0,
                  embed_dim=4, z_channels=4, double_z=True, resolution=128, in_channels=3, out_ch=3,
-                 scale_factor=1.0, name=None, out_thresholds=None, orphan_min=None):
+                 scale_factor=1.0, name=None, out_thresholds=None, orphan_min=None, onset_snap=None, velocity_frames=None):
         super().__init__()
         dd = dict(ch=ch, ch_mult=tuple(ch_mult), num_res_blocks=num_res_blocks, attn_resolutions=tuple(attn_resolutions),
                   dropout=dropout, z_channels=z_channels, resolution=resolution)
@@ -246,7 +309,7 @@ class AutoencoderKL(nn.Module):
         self.scale_factor = float(scale_factor)
         if out_thresholds is not None and len(out_thresholds) != out_ch:
             raise ValueError(f'out_thresholds needs one entry (or None) per output channel ({out_ch}); got {out_thresholds}')
-        self.postprocess = RollPostprocess(out_thresholds, orphan_min)   # data: applied by the callers of `decode`
+        self.postprocess = RollPostprocess(out_thresholds, orphan_min, onset_snap, velocity_frames)   # data: applied by the callers of `decode`
         self._cfg = dict(dd, embed_dim=embed_dim, double_z=double_z, in_channels=in_channels, out_ch=out_ch, name=name)
 
 # %% ../nbs/02_vae.ipynb #c014_1
@@ -255,6 +318,8 @@ def config(self: AutoencoderKL):
     "Constructor kwargs (with the current `scale_factor`), as `checkpoints.save_model` stores them."
     c = dict(self._cfg, scale_factor=self.scale_factor, out_thresholds=self.postprocess.thresholds,
              orphan_min=self.postprocess.orphan_min, ch_mult=list(self._cfg['ch_mult']), attn_resolutions=list(self._cfg['attn_resolutions']))
+    for k in ('onset_snap', 'velocity_frames'):                 # written only when set (older configs stay as they were)
+        if getattr(self.postprocess, k) is not None: c[k] = getattr(self.postprocess, k)
     return dict(c, **{'class': 'AutoencoderKL'})
 
 def _setting(name):
@@ -262,6 +327,8 @@ def _setting(name):
     def set_(self, v): setattr(self.postprocess, name, v); self.postprocess.__post_init__()
     return property(lambda self: getattr(self.postprocess, name), set_)
 AutoencoderKL.out_thresholds, AutoencoderKL.orphan_min = _setting('thresholds'), _setting('orphan_min')
+AutoencoderKL.onset_snap, AutoencoderKL.velocity_frames = _setting('onset_snap'), _setting('velocity_frames')
+
 
 @patch(as_prop=True)
 def latent_rows(self: AutoencoderKL): return self.chunk // self.down      # latent time rows per chunk (16)

@@ -12,10 +12,11 @@ model card, `make train-bundled`, `tools/train_bundled.py` (its OA probe) and `t
 - the decoder's roll post-processing (calibration and orphan filter) `calibrate_vae` / `calibrate_run`, and `ship_bundled` (`BUNDLED` names the runs).
 """
 from __future__ import annotations
-import json, time
+import copy, dataclasses, itertools, json, time
 from pathlib import Path
 
 import numpy as np
+CARD = Path(__file__).resolve().parent.parent / "nbs" / "model_card"
 import torch
 
 from scg_music.pianoroll import roll_to_midi, BadInputError
@@ -179,6 +180,45 @@ def calibrate_run(src='runs/bundled_vae_decoder/ema', dst='runs/bundled_vae_deco
     return {k: v for k, v in res.items() if k != 'grid'}
 
 
+@torch.no_grad()
+def calibrate_generation(pipe, cache_dir='cache/corpus', n_per_class=16, n_ref=32, steps=50, seed=0,
+                         grid_onsets=(-0.3, 0.0, 0.3), grid_orphans=(0.15, 0.3, 0.45), grid_snap=(4,), grid_hold=(8, 16),
+                         f1_slack=0.005) -> dict:
+    """Fit the onset and velocity steps of `pipe.vae.postprocess` (`out_thresholds[1]`, `orphan_min`, `onset_snap`,
+    `velocity_frames`) on the pipeline's own unguided samples (DDIM-`steps`, `n_per_class` per class, decoded once):
+    the setting whose samples have the highest mean OA against `n_ref` *train* windows per class, among those whose
+    reconstruction note F1 on the same train windows is within `f1_slack` of the current step's. Sets the fields and
+    returns them with both F1s, the OAs and the grid (test windows are never looked at)."""
+    from scg_music.vae import RollPostprocess, clear_background
+    from scg_music.evaluate import feature_matrix, oa_metrics
+    vae, old = pipe.vae.eval(), copy.deepcopy(pipe.vae.postprocess)
+    x, y = test_windows(cache_dir, n_ref, seed + 3, split='train')
+    raw = lambda z: torch.cat([vae.decode(q) for q in z.split(4)])
+    zg = torch.cat([pipe.sample_latents(n_per_class, class_label=c, sampler='ddim', steps=steps, seed=seed + c, progress=False)
+                    for c in range(pipe.dit.num_classes)])
+    gy = torch.arange(pipe.dit.num_classes).repeat_interleave(n_per_class)
+    rec_raw, gen_raw = raw(vae.encode(x)), raw(zg)
+    refs = {c: feature_matrix(list(x[y == c])) for c in range(pipe.dit.num_classes)}
+    def score(pp):
+        g = clear_background(pp(gen_raw)).clamp(-1, 1)
+        oa = [oa_metrics(refs[c], feature_matrix(list(g[gy == c])), num_runs=5, seed=seed)['mean']['avg'] for c in refs]
+        return float(np.mean(oa)), oa, note_f1(x, clear_background(pp(rec_raw)).clamp(-1, 1))['f1']
+    base = score(old)
+    grid = {}
+    for t1, om, sn, vf in itertools.product(grid_onsets, grid_orphans, grid_snap, grid_hold):
+        th = list(old.thresholds or [None, None, None]); th[1] = t1
+        grid[(t1, om, sn, vf)] = score(RollPostprocess(th, om, sn, vf))
+    ok = {k: v for k, v in grid.items() if v[2] >= base[2] - f1_slack}
+    k = max(ok, key=lambda k: ok[k][0])
+    th = list(old.thresholds or [None, None, None]); th[1] = k[0]
+    pipe.vae.postprocess = RollPostprocess(th, k[1], k[2], k[3])
+    if getattr(pipe, 'postprocess', None) is not None: pipe.postprocess = pipe.vae.postprocess
+    return dict(out_thresholds=th, orphan_min=k[1], onset_snap=k[2], velocity_frames=k[3], oa_train=ok[k][0],
+                oa_train_per_class=[round(v, 4) for v in ok[k][1]], f1_train=ok[k][2], before=dict(oa_train=base[0], f1_train=base[2],
+                postprocess=dataclasses.asdict(old)), samples_per_class=n_per_class, reference_windows_per_class=n_ref, steps=steps,
+                grid={f'{a:g},{b:g},{c},{d}': [round(v[0], 4), round(v[2], 4)] for (a, b, c, d), v in grid.items()})
+
+
 _RULE_FILES = {'pitch_hist': 'pitch', 'note_density': 'nd', 'chord_progression': 'chord'}
 
 def guidance_configs(rule, steps=10, scg_samples=4):
@@ -202,12 +242,16 @@ def guidance_configs(rule, steps=10, scg_samples=4):
 
 
 def measure_guidance(pipe, out_dir, rules=('pitch_hist', 'note_density', 'chord_progression'), num_samples=20,
-                     batch_size=4, steps=10, scg_samples=4, class_label=1, cache_dir='cache/corpus', seed=0) -> dict:
-    "Rule-loss table `{rule: {method: {loss_mean, loss_std, n, seconds}}}` with targets from test windows of `class_label`."
+                     batch_size=4, steps=10, scg_samples=4, class_label=1, cache_dir='cache/corpus', seed=0, scorer='auto',
+                     methods=None) -> dict:
+    """Rule-loss table `{rule: {method: {loss_mean, loss_std, n, seconds}}}` with targets from test windows of
+    `class_label`; `scorer` is the SCG candidates' decoder (the reported losses always come from the full decoder)."""
     from scg_music.generate import load_config, generate
     table = {}
     for rule in rules:
         for method, raw in guidance_configs(rule, steps, scg_samples).items():
+            if methods is not None and method not in methods: continue
+            if 'scg' in raw: raw['scg']['scorer'] = scorer
             res = generate(pipe, load_config(raw), num_samples=num_samples, batch_size=batch_size,
                            out_dir=Path(out_dir) / f'{_RULE_FILES[rule]}_{method}', class_label=class_label, seed=seed,
                            corpus=cache_dir, png=False, progress=False)
@@ -256,11 +300,30 @@ def ship_bundled(runs='runs', dest=None, dexter=None) -> dict:
     return {p.name: p.stat().st_size for p in sorted(dest.iterdir()) if p.is_file()}
 
 
+def ship_generator(run='nbs/model_card/runs/full_dit/ema', dest=None, cache_dir='cache/corpus', dtype='float16') -> dict:
+    """Ship the long run's EMA DiT as the bundled generator: its weights stored at 16 bits (`dtype`), the bundled VAE
+    given the DiT's latent scale and its onset/velocity post-processing fitted on the DiT's own samples against train
+    windows (`calibrate_generation`; the fit, with its grid, goes to nbs/model_card/generation_calibration.json)."""
+    from scg_music.checkpoints import load_model, save_model, model_config
+    from scg_music.pipeline import MODELS_DIR, RuleGuidedPipeline
+    dest = Path(dest) if dest is not None else MODELS_DIR
+    meta = model_config(run)
+    dit, vae = load_model(run), load_model(dest / 'vae')
+    vae.scale_factor = float(meta['scale_factor'])
+    fit = calibrate_generation(RuleGuidedPipeline(vae, dit, device='cpu'), cache_dir)
+    (CARD / 'generation_calibration.json').write_text(json.dumps(fit, indent=1))
+    vmeta = {k: v for k, v in model_config(dest / 'vae').items() if k in ('train_step', 'calibration', 'run', 'config')}
+    save_model(vae, dest / 'vae', vmeta | dict(generation_calibration={k: v for k, v in fit.items() if k != 'grid'}))
+    save_model(dit, dest / 'dit', {k: meta[k] for k in ('train_step', 'scale_factor', 'vae') if k in meta}
+               | dict(run='full_dit', config='scg_music/configs/train/full_dit.yml'), dtype=dtype)
+    return {p.name: p.stat().st_size for p in sorted(dest.iterdir()) if p.is_file()}
+
+
 def main(argv=None):
-    "`python tools/model_card.py calibrate_run|ship_bundled`: run one release step with its defaults, print the result."
+    "`python tools/model_card.py calibrate_run|ship_bundled|ship_generator`: run one release step with its defaults, print the result."
     import argparse
     ap = argparse.ArgumentParser(prog='tools/model_card.py', description=main.__doc__)
-    ap.add_argument('step', choices=['calibrate_run', 'ship_bundled'])
+    ap.add_argument('step', choices=['calibrate_run', 'ship_bundled', 'ship_generator'])
     a = ap.parse_args(argv)
     print(globals()[a.step]())
 
