@@ -76,6 +76,9 @@ def main(argv=None):
     ap.add_argument('--models', default=None); ap.add_argument('--device', default=None)
     ap.add_argument('--class-label', type=int, default=1); ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--frames', type=int, default=WINDOW, help='window length (multiple of 128; 1024 = 10.24 s, as trained)')
+    ap.add_argument('--scorer', default='auto', choices=('auto', 'preview', 'full'),
+                    help="decoder that scores the candidates (reported losses always come from the full decoder)")
+    ap.add_argument('--compare-full', action='store_true', help="add a best_of_n row scored with the full decoder (scorer='full')")
     ap.add_argument('--out', default=str(Path(__file__).with_suffix('')))
     a = ap.parse_args(argv)
     if a.midi: x, src = windows_from_midi(a.midi, a.targets, a.frames), f'{len(a.midi)} MIDI files'
@@ -86,19 +89,23 @@ def main(argv=None):
     for rule in a.rules.split(','):
         tgt = get_rule(rule).fn(x).to(pipe.device)
         methods = [('unguided', 'scg', dict(n_candidates=1)), ('best_of_n', 'scg', dict(n_candidates=a.n))]
+        if a.compare_full: methods.append(('best_of_n full', 'scg', dict(n_candidates=a.n, scorer='full')))
         methods += [(f'tree {K}x{b}', 'tree', dict(n_candidates=a.n, active=K, branch=b)) for K, b in tree_shapes(a.n, a.trees)]
         methods += [('adaptive', 'scg', dict(n_candidates=a.n, adaptive=True, adaptive_batch=a.batch, adaptive_tol=a.tol))]
         for name, guidance, kw in methods:
-            r = dict(rule=rule, method=name, **run_method(pipe, rule, tgt, a, guidance, **kw))
+            kw = dict(dict(scorer=a.scorer), **kw)
+            r = dict(rule=rule, method=name, scorer=kw['scorer'], **run_method(pipe, rule, tgt, a, guidance, **kw))
             rows.append(r)
             print(f"{rule:>18} {name:>12}: loss {r['loss_mean']:.4f} +- {r['loss_sem']:.4f}  budget {r['budget']:.1f}  {r['seconds']:.1f} s", flush=True)
     info = dict(targets=len(x), source=src, frames=a.frames, steps=a.steps, n=a.n, batch=a.batch, tol=a.tol, class_label=a.class_label,
+                scorer=a.scorer, preview=pipe.preview is not None,
                 seed=a.seed, device=str(pipe.device), torch=torch.__version__, rows=rows)
     out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix('.json').write_text(json.dumps(info, indent=1))
-    md = [f'Final rule loss (mean +- s.e. over {len(x)} targets from {src}; {a.frames} frames, DDIM-{a.steps}, n = {a.n}, seed {a.seed}).', '',
-          '| rule | method | loss | budget (decoded / sample / guided step) | seconds |', '|---|---|---|---|---|']
-    md += [f"| {r['rule']} | {r['method']} | {r['loss_mean']:.4f} +- {r['loss_sem']:.4f} | {r['budget']:.1f} | {r['seconds']:.1f} |" for r in rows]
+    md = [f'Final rule loss (mean +- s.e. over {len(x)} targets from {src}; {a.frames} frames, DDIM-{a.steps}, n = {a.n}, seed {a.seed}; '
+          f'candidates scored by the {"preview" if pipe.preview is not None and a.scorer != "full" else "full"} decoder unless the row says full).', '',
+          '| rule | method | scorer | loss | budget (decoded / sample / guided step) | seconds |', '|---|---|---|---|---|---|']
+    md += [f"| {r['rule']} | {r['method']} | {r['scorer']} | {r['loss_mean']:.4f} +- {r['loss_sem']:.4f} | {r['budget']:.1f} | {r['seconds']:.1f} |" for r in rows]
     out.with_suffix('.md').write_text('\n'.join(md) + '\n')
     print('wrote', out.with_suffix('.json'), out.with_suffix('.md'))
 

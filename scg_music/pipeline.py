@@ -106,8 +106,9 @@ CPU_DECODE_CHUNKS = 8       # chunks per VAE-decoder call under bf16 autocast on
 @patch
 def decode(self: RuleGuidedPipeline, latents, threshold=False, max_chunks=None, postprocess=True, decoder='full'):
     """Scaled latents `(B,4,H,16)` -> float32 rolls `(B,3,128,8H)`: the VAE's decoder (`decoder='preview'`: the preview
-    decoder), then `self.postprocess` (unless `postprocess=False` or it is None), then if `threshold` the background
-    threshold (differentiable: guidance may need gradients)."""
+    decoder), then `self.postprocess` (unless `postprocess=False` or it is None; a preview trained on post-processed
+    rolls applies its own threshold calibration instead), then if `threshold` the background threshold
+    (differentiable: guidance may need gradients)."""
     z = latents.to(self.device, torch.float32)
     if decoder not in ('full', 'preview'): raise BadInputError(f"decoder must be 'full' or 'preview', got {decoder!r}")
     if decoder == 'preview' and self.preview is None: raise BadInputError('this pipeline has no preview decoder (pipe.preview is None)')
@@ -115,7 +116,8 @@ def decode(self: RuleGuidedPipeline, latents, threshold=False, max_chunks=None, 
     with self._autocast():
         if decoder == 'preview': x = self.preview(z / self.vae.scale_factor)
         else: x = self.vae.decode(z, max_chunks=max_chunks or (CPU_DECODE_CHUNKS if fast else 256), channels_last=fast)
-        if postprocess and self.postprocess is not None: x = self.postprocess(x)
+        pp = self.preview.postprocess if decoder == 'preview' and self.preview.targets == 'postprocessed' else self.postprocess
+        if postprocess and pp is not None: x = pp(x)
         if threshold: x = clear_background(x)
     return x.float()
 

@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.basics import patch
+from .vae import RollPostprocess
 
 # %% auto #0
 __all__ = ['strip_to_chunks', 'chunks_to_roll', 'PreviewBlock', 'PreviewDecoder', 'distill_loss']
@@ -33,9 +34,14 @@ class PreviewBlock(nn.Module):
     def forward(self, x): return x + self.conv2(F.relu(self.conv1(x)))
 
 class PreviewDecoder(nn.Module):
-    "Distilled stand-in for the VAE decoder: unscaled latent strips `(B,4,H,16)` -> rolls `(B,3,128,8H)`."
-    def __init__(self, z_channels=4, ch=64, blocks=4, hidden=128, out_ch=3, factor=8, rows=16, name=None):
+    """Distilled stand-in for the VAE decoder: unscaled latent strips `(B,4,H,16)` -> rolls `(B,3,128,8H)`.
+    `targets`: what it learned, the decoder's 'raw' rolls or its 'postprocessed' ones; the latter carries its own
+    fitted threshold calibration `out_thresholds` (`self.postprocess`), which the pipeline applies instead of the VAE's."""
+    def __init__(self, z_channels=4, ch=64, blocks=4, hidden=128, out_ch=3, factor=8, rows=16, name=None,
+                 targets='raw', out_thresholds=None):
         super().__init__()
+        if targets not in ('raw', 'postprocessed'): raise ValueError(f"targets must be 'raw' or 'postprocessed', got {targets!r}")
+        self.targets, self.postprocess = targets, RollPostprocess(out_thresholds)
         self.conv_in = nn.Conv2d(z_channels, ch, 3, 1, 1)
         self.blocks = nn.Sequential(*[PreviewBlock(ch) for _ in range(blocks)])
         self.readout = nn.Sequential(nn.Conv2d(ch, hidden, 1), nn.ReLU(), nn.Conv2d(hidden, out_ch * factor * factor, 1))
@@ -44,7 +50,9 @@ class PreviewDecoder(nn.Module):
                          rows=rows, name=name)
 
     @property
-    def config(self): return dict(self._cfg, **{'class': 'PreviewDecoder'})
+    def config(self):
+        extra = dict(targets=self.targets, out_thresholds=self.postprocess.thresholds) if self.targets != 'raw' else {}
+        return dict(self._cfg, **extra, **{'class': 'PreviewDecoder'})
 
 # %% ../nbs/02a_preview.ipynb #v009
 @patch

@@ -24,7 +24,7 @@ __all__ = ['CONFIG_DIR', 'PREVIEW_DISTILL', 'LATENT_DEFAULTS', 'JOBS', 'load_con
            'draw_batch', 'build_model', 'init_and_freeze', 'train_vae', 'load_vae', 'latent_windows', 'encode_rolls',
            'measure_scale_factor', 'chord_labels', 'build_latent_cache', 'load_latent_cache', 'block_windows',
            'build_block_cache', 'train_dit', 'train_classifier', 'x0_estimates', 'teacher_rolls', 'preview_agreement',
-           'train_preview', 'build_latents', 'train_main']
+           'calibrate_preview', 'train_preview', 'build_latents', 'train_main']
 
 # %% ../nbs/05_train.ipynb #c004
 CONFIG_DIR = TRAIN_CONFIG_DIR
@@ -581,7 +581,7 @@ def train_classifier(cfg, out, resume=False, progress=True, stop_after=None):
                       export_config=meta, progress=progress, stop_after=stop_after)
 
 # %% ../nbs/05_train.ipynb #c031_p1
-PREVIEW_DISTILL = dict(x0_share=0.5, sampler_steps=50, fg_weight=4.0, mse_weight=1.0, probe_windows=16,
+PREVIEW_DISTILL = dict(x0_share=0.5, sampler_steps=50, fg_weight=4.0, mse_weight=1.0, probe_windows=16, targets='raw', calibrate_windows=64,
                        probe_levels=(0.0, 0.25, 0.5, 0.75, 0.95))
 
 def _x0_dit(section, vae, dev):
@@ -641,18 +641,23 @@ def _distill_pool(make, n, B, path, progress=True):
 
 def _preview_batches(cfg, vae, dit, scale, dev, out, progress=True):
     """`get_batch` of a preview run: `train.batch_size` windows, a share replaced by x0-estimates, with the teacher's
-    rolls; drawn fresh every step, or (with `distill.pool: N`) from N such windows made once (the teacher is the cost)."""
+    rolls (`distill.targets: postprocessed`: after the VAE's roll post-processing, as the rules see them); drawn fresh
+    every step, or (with `distill.pool: N`) from N such windows made once (the teacher is the cost)."""
     d, B = dict(PREVIEW_DISTILL, **(cfg.get('distill') or {})), int(cfg['train']['batch_size'])
+    if d['targets'] not in ('raw', 'postprocessed'): raise ValueError(f"distill.targets must be 'raw' or 'postprocessed', got {d['targets']!r}")
     draw, diff = _latent_draw(cfg, vae, dev), Diffusion.linear().respace(f"ddim{int(d['sampler_steps'])}")
+    from scg_music.vae import clear_background
+    pp = (lambda x: clear_background(vae.postprocess(x))) if d['targets'] == 'postprocessed' else (lambda x: x)
     def make():
         z, y = draw(B)
         if dit is not None and d['x0_share'] > 0:
             k = torch.rand(B) < float(d['x0_share'])
             if k.any():
                 z = z.clone(); z[k] = x0_estimates(dit, diff, z[k], None if y is None else y[k], scale)
-        return z, teacher_rolls(vae, z)
+        return z, pp(teacher_rolls(vae, z))
     if not d.get('pool'): return lambda step, micro: make()
-    pool = _distill_pool(make, int(d['pool']), B, Path(out) / 'distill_pool.pt', progress)
+    name = 'distill_pool.pt' if d['targets'] == 'raw' else 'distill_pool_postprocessed.pt'
+    pool = _distill_pool(make, int(d['pool']), B, Path(out) / name, progress)
     def get_batch(step, micro):
         i = torch.randint(0, len(pool['z']), (B,))
         return pool['z'][i].float().to(dev), pool['x'][i].float().to(dev)
@@ -660,17 +665,41 @@ def _preview_batches(cfg, vae, dit, scale, dev, out, progress=True):
 
 # %% ../nbs/05_train.ipynb #c031_p5
 @torch.no_grad()
-def preview_agreement(vae, preview, z, postprocess=None):
-    """Per window of unscaled latents `z`: the rule values of preview- against full-decoded rolls (both post-processed):
-    `pitch_hist` squared difference (mean of 12), `note_density` mean |difference| per 1.28 s, `chord` share equal."""
+def preview_agreement(vae, preview, z, postprocess=None, full=None):
+    """Per window of unscaled latents `z`: the rule values of preview- against full-decoded rolls (both post-processed,
+    as the pipeline does: a preview trained on post-processed rolls by its own calibration; `full`: the full decoder's
+    post-processed rolls if already at hand): `pitch_hist` squared difference (mean of 12), `note_density` mean
+    |difference| per 1.28 s, `chord` share equal."""
     from scg_music.rules import get_rule
+    from scg_music.vae import clear_background
     pp = postprocess if postprocess is not None else vae.postprocess
-    full = pp(teacher_rolls(vae, z))
-    with torch.autocast(z.device.type, dtype=torch.bfloat16, enabled=bf16_fast(z.device)): prev = pp(preview(z).float())
+    if full is None: full = clear_background(pp(teacher_rolls(vae, z)))
+    own = preview.postprocess if getattr(preview, 'targets', 'raw') == 'postprocessed' else pp
+    with torch.autocast(z.device.type, dtype=torch.bfloat16, enabled=bf16_fast(z.device)): prev = clear_background(own(preview(z).float()))
     v = {r: [get_rule(r).fn(x).float() for x in (full, prev)] for r in ('pitch_hist', 'note_density', 'chord_progression')}
     return dict(pitch_hist=(v['pitch_hist'][0] - v['pitch_hist'][1]).pow(2).mean(1),
                 note_density=(v['note_density'][0] - v['note_density'][1]).abs().mean(1),
                 chord=(v['chord_progression'][0] == v['chord_progression'][1]).float().mean(1))
+
+# %% ../nbs/05_train.ipynb #c031_p5a
+@torch.no_grad()
+def calibrate_preview(vae, preview, z, full=None, grid=(-0.95, -0.8, -0.6, -0.5, -0.4, -0.3, -0.2, 0.0), tol=0.01):
+    """Fit the note threshold of a preview trained on post-processed rolls (`targets='postprocessed'`) on unscaled
+    latents `z` (with the full decoder's post-processed rolls `full`, else decoded here): the grid value whose chord
+    degrees agree most often with the full decoder's (within `tol` of the best: the smallest pitch-histogram
+    difference). Sets `preview.postprocess`; returns `{threshold: (chord, pitch_hist)}`."""
+    from scg_music.vae import RollPostprocess, clear_background
+    if preview.targets != 'postprocessed': raise ValueError("calibrate_preview fits a preview trained with targets='postprocessed'")
+    if full is None: full = clear_background(vae.postprocess(teacher_rolls(vae, z)))
+    res = {}
+    for t in grid:
+        preview.postprocess = RollPostprocess([t, None, None])
+        a = preview_agreement(vae, preview, z, full=full)
+        res[t] = (a['chord'].mean().item(), a['pitch_hist'].mean().item())
+    top = max(c for c, _ in res.values())
+    best = min((t for t in res if res[t][0] >= top - tol), key=lambda t: res[t][1])
+    preview.postprocess = RollPostprocess([best, None, None])
+    return res
 
 # %% ../nbs/05_train.ipynb #c031_p6
 def _probe_set(cfg, vae, dit, scale, dev):
@@ -701,17 +730,31 @@ def train_preview(cfg, out, resume=False, progress=True, stop_after=None):
     vae = load_vae(cfg['vae'], dev)
     dit, scale = _x0_dit(cfg.get('dit'), vae, dev)
     seed_everything(int(cfg['train']['seed']))
-    model = PreviewDecoder(**dict(cfg.get('model') or {}, z_channels=vae.embed_dim, rows=vae.latent_rows, factor=vae.down))
     d = dict(PREVIEW_DISTILL, **(cfg.get('distill') or {}))
+    model = PreviewDecoder(**dict(cfg.get('model') or {}, z_channels=vae.embed_dim, rows=vae.latent_rows, factor=vae.down,
+                                  targets=d['targets']))
     def objective(net, batch): return distill_loss(net(batch[0]), batch[1], float(d['fg_weight']), float(d['mse_weight']))
     zp = _probe_set(cfg, vae, dit, scale, dev)
     def probe(step, m):
         a = preview_agreement(vae, m.eval(), zp)
         return {f'probe_{k}': v.mean().item() for k, v in a.items()}
     vae_name = str(cfg['vae'].get('path') or cfg['vae'].get('released'))
-    return train_loop(model, objective, _preview_batches(cfg, vae, dit, scale, dev, out, progress), cfg, out, resume=resume,
-                      export_config=dict(vae=vae_name), progress=progress, stop_after=stop_after,
-                      probe=probe if zp is not None else None)
+    batches = _preview_batches(cfg, vae, dit, scale, dev, out, progress)
+    res = train_loop(model, objective, batches, cfg, out, resume=resume, export_config=dict(vae=vae_name), progress=progress,
+                     stop_after=stop_after, probe=probe if zp is not None else None)
+    if d['targets'] == 'postprocessed' and Path(out, 'ema.safetensors').exists(): _calibrated_export(vae, Path(out) / 'ema', batches, d)
+    return res
+
+def _calibrated_export(vae, path, batches, d):
+    "Fit the exported preview's threshold on `distill.calibrate_windows` distillation windows (train data); rewrite the export."
+    from scg_music.checkpoints import load_model, save_model, model_config
+    m, meta = load_model(path).to(next(vae.parameters()).device), model_config(path)
+    m.targets = d['targets']                       # what the run trained on (an export written before this field existed lacks it)
+    windows, zs, xs = int(d['calibrate_windows']), [], []
+    while sum(len(z) for z in zs) < windows:
+        z, x = batches(0, 0); zs.append(z); xs.append(x)
+    fit = calibrate_preview(vae, m, torch.cat(zs)[:windows], torch.cat(xs)[:windows])
+    save_model(m, path, {k: v for k, v in meta.items() if k not in m.config} | dict(calibration={f'{k:g}': v for k, v in fit.items()}))
 
 # %% ../nbs/05_train.ipynb #c033
 LATENT_DEFAULTS = dict(out='cache/latents/latents.pt', n_per_class=64, reps=1, seed=0, batch=8, frames=1024, save_every=16)

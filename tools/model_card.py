@@ -300,6 +300,20 @@ def ship_bundled(runs='runs', dest=None, dexter=None) -> dict:
     return {p.name: p.stat().st_size for p in sorted(dest.iterdir()) if p.is_file()}
 
 
+def compare_postprocess(pipe, settings, cache_dir='cache/corpus', n_per_class=16, steps=50, seed=100) -> dict:
+    """`{name: {vae_f1, unguided}}`: the VAE's test F1 (`measure_vae`) and `measure_unguided` (test windows, fresh
+    `seed`) of the same pipeline under each roll post-processing in `settings` (`{name: RollPostprocess}`); the
+    samples are the same under every setting (same seeds), only their decoding differs."""
+    old, out = pipe.vae.postprocess, {}
+    try:
+        for name, pp in settings.items():
+            pipe.vae.postprocess = pipe.postprocess = pp
+            out[name] = dict(vae_f1=measure_vae(pipe.vae, cache_dir)['f1'],
+                             unguided=measure_unguided(pipe, cache_dir, n_per_class=n_per_class, n_ref=32, steps=steps, seed=seed))
+    finally: pipe.vae.postprocess = pipe.postprocess = old
+    return out
+
+
 def ship_generator(run='nbs/model_card/runs/full_dit/ema', dest=None, cache_dir='cache/corpus', dtype='float16') -> dict:
     """Ship the long run's EMA DiT as the bundled generator: its weights stored at 16 bits (`dtype`), the bundled VAE
     given the DiT's latent scale and its onset/velocity post-processing fitted on the DiT's own samples against train
