@@ -270,10 +270,13 @@ def test_save_load_model_roundtrip(tmp_path):
     with pytest.raises(FileNotFoundError): load_model(tmp_path / 'nope')
 
 def _old_decode(vae, z, threshold=False):
-    "The decode of the VAE that post-processed inside: calibration per 1.28 s chunk, then the orphan filter, then the threshold."
-    from scg_music.vae import drop_weak_orphans
+    """The decode of the VAE that post-processed inside: calibration per 1.28 s chunk, then (on the whole roll) onset
+    snapping, the orphan filter and held velocities, each if set, then the threshold."""
+    from scg_music.vae import drop_weak_orphans, snap_onsets, hold_velocity
     x = vae.from_chunks(vae.postprocess.calibrate(vae.decode_chunks(vae.latents_to_chunks(z / vae.scale_factor))), z.shape[0])
+    if vae.onset_snap: x = snap_onsets(x, vae.onset_snap)
     if vae.orphan_min is not None: x = drop_weak_orphans(x, vae.orphan_min)
+    if vae.velocity_frames: x = hold_velocity(x, vae.velocity_frames)
     return torch.where(x <= -0.95, torch.full_like(x, -1.0), x) if threshold else x
 
 def test_roll_postprocess_is_a_separate_pure_step(tmp_path):
@@ -306,6 +309,7 @@ def test_bundled_vae_postprocess_from_its_json():
     from scg_music.vae import RollPostprocess
     if not (MODELS_DIR / 'vae.safetensors').is_file(): pytest.skip('no bundled VAE')
     vae, cfg = load_model(MODELS_DIR / 'vae'), model_config(MODELS_DIR / 'vae')
-    assert vae.postprocess == RollPostprocess(cfg['out_thresholds'], cfg['orphan_min']) and vae.postprocess.orphan_min is not None
+    assert vae.postprocess == RollPostprocess(cfg['out_thresholds'], cfg['orphan_min'], cfg.get('onset_snap'), cfg.get('velocity_frames'))
+    assert vae.postprocess.orphan_min is not None and vae.postprocess == RollPostprocess.from_config(cfg)
     z = torch.randn(1, 4, 32, 16, generator=torch.Generator().manual_seed(0))
     with torch.no_grad(): assert torch.equal(vae.postprocess(vae.decode(z)), _old_decode(vae, z))
