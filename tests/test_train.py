@@ -78,7 +78,7 @@ def test_preview_decoder_cli_distils_and_probes(corpus, vae_run, tmp_path):
     cfg = load_config('preview_decoder')
     cfg['vae'], cfg['data']['cache_dir'] = {'path': str(vae_run / 'ema')}, str(corpus)
     cfg['model'] = dict(ch=16, blocks=1, hidden=32)
-    cfg['distill'].update(pool=8, probe_windows=2)
+    cfg['distill'].update(pool=8, probe_windows=2, calibrate_windows=2)
     cfg['train'].update(steps=30, batch_size=2, lr=3e-3, warmup=0, decay_from=None, log_every=1, ckpt_every=10, probe_every=30)
     (tmp_path / 'pv.yml').write_text(yaml.safe_dump(cfg))
     assert train_main(['preview-decoder', '--config', str(tmp_path / 'pv.yml'), '--dit', 'none', '--out', str(tmp_path / 'run'),
@@ -89,8 +89,10 @@ def test_preview_decoder_cli_distils_and_probes(corpus, vae_run, tmp_path):
     probe = [r for r in rows if 'probe_chord' in r]
     assert probe and 0 <= probe[-1]['probe_chord'] <= 1 and probe[-1]['probe_pitch_hist'] >= 0
     from scg_music.checkpoints import load_model
-    assert type(load_model(tmp_path / 'run' / 'ema')).__name__ == 'PreviewDecoder'
-    assert (tmp_path / 'run' / 'distill_pool.pt').exists()
+    pv = load_model(tmp_path / 'run' / 'ema')
+    assert type(pv).__name__ == 'PreviewDecoder' and pv.targets == cfg['distill']['targets'] == 'postprocessed'
+    assert pv.postprocess.thresholds is not None                      # its own fitted threshold (calibrate_preview)
+    assert (tmp_path / 'run' / 'distill_pool_postprocessed.pt').exists()
 
 
 def _dit_cfg(corpus, vae_run, steps):
