@@ -486,8 +486,9 @@ def _soundfont():
     return sfs[0] if sfs else None
 
 def roll_to_audio(roll_or_pm, sr=22050, fs=FS):
-    "Render a roll or `PrettyMIDI` to a float32 mono signal in [-1,1] at `sr` Hz."
-    pm = roll_or_pm if isinstance(roll_or_pm, pretty_midi.PrettyMIDI) else roll_to_midi(roll_or_pm, fs=fs)
+    "Render a roll or `PrettyMIDI` to a float32 mono signal in [-1,1] at `sr` Hz (a roll's audio lasts as long as the roll)."
+    is_pm = isinstance(roll_or_pm, pretty_midi.PrettyMIDI)
+    pm = roll_or_pm if is_pm else roll_to_midi(roll_or_pm, fs=fs)
     audio = None
     sf2 = _soundfont()
     if sf2 is not None:
@@ -497,6 +498,9 @@ def roll_to_audio(roll_or_pm, sr=22050, fs=FS):
         except Exception: audio = None
     if audio is None: audio = pm.synthesize(fs=sr)
     audio = np.asarray(audio, dtype=np.float32)
+    if not is_pm:                                               # trailing silence of the roll is part of its audio
+        n = int(round(_to_numpy(roll_or_pm).shape[-1] / fs * sr))
+        if audio.size < n: audio = np.concatenate([audio, np.zeros(n - audio.size, np.float32)])
     peak = float(np.abs(audio).max()) if audio.size else 0.0
     return audio / peak * 0.9 if peak > 0 else audio
 

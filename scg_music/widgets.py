@@ -673,7 +673,7 @@ def show(self:RuleTuner, res):
              f"n={res['n']}, {res['steps']} {res['sampler']} steps, seed {res['seed']}")
     title = ('edit of windows {}-{}: '.format(*res['edit']['windows']) if res['edit'] else '') + label
     self.out_roll.value = roll_png(res['roll'], title)
-    self.out_audio.value = wav_bytes(roll_to_audio(pm))
+    self.out_audio.value = wav_bytes(roll_to_audio(res['roll']))          # the whole 10.24 s, trailing silence too
     c = compare_png(res['targets'], res['values'])
     self.out_cmp.value = c or b''
     self.out_table.value = rule_table_html(res['targets'], res['values'], res['losses'], res['edit'])
