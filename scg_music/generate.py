@@ -92,7 +92,7 @@ def config_guidance(cfg, pipe, model_dir=None):
     kw = dict(guidance='+'.join(x for x in ('scg' if g.scg else None, shift) if x) or None,
               n_candidates=cfg.scg.num_samples if g.scg else 1, x0_timestep=cfg.scg.x0_timestep if cfg.scg else 'next',
               weights={k: cfg.scg.weights.get(k, 1.0) for k in cfg.rule_names} if g.scg else None, step_size=g.step_size,
-              scorer=cfg.scg.scorer if g.scg else 'auto')
+              scorer=cfg.scg.scorer if g.scg else 'auto', tiebreak=cfg.scg.tiebreak if g.scg else 0.1)
     if shift:
         via, k = {}, 0
         for fn, rule in zip(c.fns, c.rule_names):

@@ -45,26 +45,26 @@ class RuleScore:
     weights: dict = field(default_factory=dict)   # rule name -> weight (default 1)
     rows: tuple | None = None                     # score only latent rows [l0, l1)
     chunk_rows: int | None = None                 # per-chunk scores, chunk = this many latent rows
+    tiebreak: float = 0.1                         # weight of a discrete rule's graded tie-break (under one window's 1/8)
 
     def rolls(self, x0):
         if self.rows is not None: x0 = x0[..., self.rows[0]:self.rows[1], :]
         return self.decode(x0)
 
     def score_rolls(self, rolls, n=1):
-        ls = self.losses(rolls, n)
-        return -sum(self.weights.get(k, 1.0) * v.float() for k, v in ls.items())
+        ls, ties = self.losses(rolls, n), self.ties(rolls, n) if self.tiebreak else {}
+        return -sum(self.weights.get(k, 1.0) * (v.float() + self.tiebreak * ties[k].float() if k in ties else v.float())
+                    for k, v in ls.items())
 
     def __call__(self, x0, n=1): return self.score_rolls(self.rolls(x0), n)
 
 # %% ../nbs/07_guidance.ipynb #c007c
 @patch
-def losses(self: RuleScore, rolls, n=1):
-    "Per-rule losses `(N,)` (or `(N,K)` when chunked) of rolls `(N,3,128,T)` against the targets tiled n times."
+def _per_rule(self: RuleScore, rolls, n, f, names):
+    "`{name: f(rule, rolls, target)}` `(N,)` per rule in `names`, or `(N,K)` per chunk when chunked."
     out = {}
     if not self.chunk_rows:
-        for name, tgt in self.targets.items():
-            r = get_rule(name)
-            out[name] = r.loss(r.fn(rolls), _tile(tgt.to(rolls.device), n))
+        for name in names: out[name] = f(get_rule(name), rolls, _tile(self.targets[name].to(rolls.device), n))
         return out
     N, C, P, T = rolls.shape
     L = 8 * self.chunk_rows
@@ -72,11 +72,20 @@ def losses(self: RuleScore, rolls, n=1):
     K = T // L
     chunks = rolls.reshape(N, C, P, K, L).permute(0, 3, 1, 2, 4).reshape(N * K, C, P, L)
     per = chunk_targets({k: _tile(v.to(rolls.device), n) for k, v in self.targets.items()}, K)
-    for name in self.targets:
-        r = get_rule(name)
+    for name in names:
         tgt = torch.stack([p[name] for p in per], 1).reshape(N * K, -1)
-        out[name] = r.loss(r.fn(chunks), tgt).reshape(N, K)
+        out[name] = f(get_rule(name), chunks, tgt).reshape(N, K)
     return out
+
+@patch
+def losses(self: RuleScore, rolls, n=1):
+    "Per-rule losses `(N,)` (or `(N,K)` when chunked) of rolls `(N,3,128,T)` against the targets tiled n times."
+    return self._per_rule(rolls, n, lambda r, x, t: r.loss(r.fn(x), t), list(self.targets))
+
+@patch
+def ties(self: RuleScore, rolls, n=1):
+    "The tie-break scores (`Rule.tiebreak`, in [0, 1]) of the rules that have one, shaped as `losses`."
+    return self._per_rule(rolls, n, lambda r, x, t: r.tiebreak(x, t), [k for k in self.targets if get_rule(k).tiebreak])
 
 # %% ../nbs/07_guidance.ipynb #c009
 def candidate_x0(s, cands, x0_timestep='next'):

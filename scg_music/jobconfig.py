@@ -86,6 +86,7 @@ class SCG:
     weights: dict = field(default_factory=dict)   # rule name -> weight in the SCG score (default 1)
     x0_timestep: str = 'next'                      # 'next' (consistent, default) | 'current' (released)
     scorer: str = 'auto'                           # decoder scoring candidates: 'auto' (preview if bundled) | 'preview' | 'full'
+    tiebreak: float = 0.1                          # weight of discrete rules' graded tie-breaks (0 = as released)
 
 # %% ../nbs/10a_jobconfig.ipynb #c006_b
 @dataclass
@@ -313,15 +314,16 @@ def _read_scg(r, rules):
     n = r.get('num_samples', int, check=_pos)
     mode = r.get('x0_timestep', str, 'next', choices=('next', 'current'))
     scorer = r.get('scorer', str, 'auto', choices=('auto', 'preview', 'full'))
+    tiebreak = r.get('tiebreak', float, 0.1, check=_nonneg)
     w = {}
     for k, v in r.d.items():
-        if k in ('num_samples', 'x0_timestep', 'scorer'): continue
+        if k in ('num_samples', 'x0_timestep', 'scorer', 'tiebreak'): continue
         r.used.add(k)
         if _key_rule(k)[0] is None or _key_rule(k)[1]: raise r.err(k, f"unknown rule weight {k!r}; known: {list(RULE_NAMES)}")
         if isinstance(v, bool) or not isinstance(v, (int, float)): raise r.err(k, f"expected a number, got {v!r}")
         if k not in rules: raise r.err(k, f"weight for {k!r}, which has no target in target_rules ({rules})")
         w[k] = float(v)
-    return SCG(n, w, mode, scorer)
+    return SCG(n, w, mode, scorer, tiebreak)
 
 # %% ../nbs/10a_jobconfig.ipynb #c013
 def _read_sampling(r):

@@ -13,7 +13,7 @@ from .vae import AutoencoderKL, clear_background
 from .preview import PreviewDecoder
 from .dit import DiTRotary
 from . import diffusion as D
-from .checkpoints import load_released, load_model
+from .checkpoints import load_released, load_model, model_config
 
 # %% auto #0
 __all__ = ['CPU_DECODE_CHUNKS', 'CLASS_ALIASES', 'DEFAULT_RULES', 'GUIDANCE', 'CLASSIFIER_KEYS', 'SCG_WEIGHTS',
@@ -54,6 +54,7 @@ class RuleGuidedPipeline:
         self.diffusion = diffusion if diffusion is not None else D.Diffusion.linear()
         self.classifiers = {k: c.to(self.device).eval().requires_grad_(False) for k, c in dict(classifiers or {}).items()}
         self.preview = None if preview is None else preview.to(self.device).eval().requires_grad_(False)   # scores SCG's candidates
+        self.unguided_eta = 1.0     # `sample`'s DDIM eta by default (from_pretrained: the DiT checkpoint's `sampling.eta`)
 
     def __repr__(self):
         n = lambda m: f'{sum(p.numel() for p in m.parameters()) / 1e6:.1f}M'
@@ -73,7 +74,9 @@ def from_pretrained(cls: RuleGuidedPipeline, dir=None, device=None, diffusion=No
     cls_files = sorted(d.glob('classifier_*.safetensors'))
     classifiers = {p.stem[len('classifier_'):]: load_model(p) for p in cls_files}
     preview = load_model(d / 'preview_decoder') if (d / 'preview_decoder.safetensors').is_file() else None
-    return cls(load_model(d / 'vae'), load_model(d / 'dit'), diffusion, classifiers, device, bf16, preview)
+    pipe = cls(load_model(d / 'vae'), load_model(d / 'dit'), diffusion, classifiers, device, bf16, preview)
+    pipe.unguided_eta = float((model_config(d / 'dit').get('sampling') or {}).get('eta', 1.0))   # measured in the model card
+    return pipe
 
 @patch(cls_method=True)
 def from_released(cls: RuleGuidedPipeline, vae_ckpt, dit_ckpt, classifier_ckpts=None, device=None, diffusion=None, bf16=None,
@@ -150,9 +153,10 @@ def schedule(self: RuleGuidedPipeline, sampler='ddim', steps=100):
 
 # %% ../nbs/09_pipeline.ipynb #c007j
 @patch
-def sample_latents(self: RuleGuidedPipeline, n, class_label=None, sampler='ddim', steps=100, eta=1.0, cfg=None, seed=None,
+def sample_latents(self: RuleGuidedPipeline, n, class_label=None, sampler='ddim', steps=100, eta=None, cfg=None, seed=None,
                    progress=True, frames=1024, model_kwargs=None, diffusion=None, callback=None):
-    "Latents `(n,4,frames/8,16)` from the diffusion core's `sample` loop; `callback` observes each `Step`."
+    "Latents `(n,4,frames/8,16)` from the diffusion core's `sample` loop (`eta=None`: `self.unguided_eta`); `callback` observes each `Step`."
+    eta = self.unguided_eta if eta is None else eta
     diff = diffusion if diffusion is not None else self.schedule(sampler, steps)
     gen = torch.Generator(self.device).manual_seed(int(seed)) if seed is not None else None
     kw = dict(model_kwargs or {})
@@ -162,11 +166,12 @@ def sample_latents(self: RuleGuidedPipeline, n, class_label=None, sampler='ddim'
                     progress=progress, callback=callback)
 
 @patch
-def sample(self: RuleGuidedPipeline, n, class_label=None, sampler='ddim', steps=100, eta=1.0, cfg=None, seed=None,
+def sample(self: RuleGuidedPipeline, n, class_label=None, sampler='ddim', steps=100, eta=None, cfg=None, seed=None,
            progress=True, frames=1024, return_latents=False, **kw):
     """Sample `n` rolls `(n,3,128,frames)` in [-1,1] (background thresholded at `NOTE_THRESHOLD`, as released).
     `class_label`: 0 maestro, 1 muscore, 2 pop, None = unconditional (null class). `sampler='ddim'` with
-    `eta=1` is the released stochastic DDIM; `sampler='ddpm', steps=1000` the full ancestral sampler. Unguided:
+    `eta=1` is the released stochastic DDIM, `eta=0` deterministic DDIM; `eta=None` takes `self.unguided_eta` (1, or the
+    bundled DiT's measured choice). `sampler='ddpm', steps=1000` is the full ancestral sampler. Unguided:
     rule-guided sampling is `pipe(n, targets=..., guidance=...)`."""
     bad = sorted(set(kw) & {'targets', 'guidance', 'edit', 'n_candidates'})
     if bad: raise BadInputError(f"pipe.sample draws unguided samples and takes no {bad[0]}=; call pipe(n, targets=..., guidance=...)")
@@ -349,8 +354,9 @@ def _select(guidance, scorer, n_candidates, x0_timestep='next', chunk_rows=None,
 # %% ../nbs/09_pipeline.ipynb #p12
 @patch
 def _guide(self: RuleGuidedPipeline, guidance, targets, n_candidates=8, weights=None, scales=None, via=None, schedule=None, x0_timestep='next',
-           step_size=1.0, rows=None, keep=None, chunk_rows=None, long=False, notes=None, decoder='full', **search):
-    "The `Guide` for `guidance` (None: nothing steers the steps); `decoder` scores candidates; `search`: `_select`'s options."
+           step_size=1.0, rows=None, keep=None, chunk_rows=None, long=False, notes=None, decoder='full', tiebreak=0.1, **search):
+    """The `Guide` for `guidance` (None: nothing steers the steps); `decoder` scores candidates; `tiebreak`: the weight of
+    discrete rules' graded tie-breaks in SCG's score (`RuleScore.tiebreak`; 0 = as released); `search`: `_select`'s options."""
     if guidance is None: return None
     if guidance not in GUIDANCE: raise BadInputError(f"unknown guidance {guidance!r}; one of {list(GUIDANCE)} or None")
     if not targets: raise BadInputError(f"guidance {guidance!r} needs rule targets (targets=...)")
@@ -358,7 +364,7 @@ def _guide(self: RuleGuidedPipeline, guidance, targets, n_candidates=8, weights=
     if guidance.startswith(('scg', 'tree')):
         w = dict(SCG_WEIGHTS, **(weights or {}))
         scorer = RuleScore(span_targets(targets, rows) if rows else targets, lambda z: self.decode(z, decoder=decoder),
-                           {k: w.get(k, 1.0) for k in targets}, rows=rows, chunk_rows=chunk_rows)
+                           {k: w.get(k, 1.0) for k in targets}, rows=rows, chunk_rows=chunk_rows, tiebreak=float(tiebreak))
     kind = guidance.split('+')[-1]
     if kind in ('classifier', 'dps'):
         terms, missing = self._shift_terms(kind, targets, scales, via)

@@ -19,13 +19,13 @@ from fastcore.basics import patch
 # %% auto #0
 __all__ = ['VERTICAL_ND_BOUNDS', 'VERTICAL_ND_CENTER', 'HORIZONTAL_ND_BOUNDS', 'HORIZONTAL_ND_CENTER', 'KEY_DICT', 'IND2KEY',
            'NO_KEY', 'AARDEN_ESSEN_MAJOR', 'AARDEN_ESSEN_MINOR', 'PC_STEP', 'KEY_TONIC_PC', 'KEY_MODE',
-           'KEY_TONIC_STEP', 'TICKS_PER_FRAME', 'GRID_PER_QUARTER', 'BAR', 'CHORD_TOL', 'LOSSES', 'LAYOUTS',
-           'RULE_REGISTRY', 'RULES', 'RULE_LOSSES', 'SURROGATES', 'pitch_hist', 'note_density', 'note_density_hr_1',
-           'note_density_hr_2', 'note_density_class', 'soft_note_density', 'chord_progression', 'detect_key',
-           'chord_tag_num', 'chord_progression_music21', 'mse_loss_mean', 'zero_one_loss_mean', 'Rule', 'RegistryView',
-           'RuleNames', 'register_rule', 'unregister_rule', 'get_rule', 'rule_loss', 'note_density_pixel',
-           'chord_progression_pixel', 'target_key', 'target_keys', 'parse_targets', 'fit_frames', 'load_roll',
-           'extract_rules', 'rules_table', 'rules_main']
+           'KEY_TONIC_STEP', 'TICKS_PER_FRAME', 'GRID_PER_QUARTER', 'BAR', 'CHORD_TOL', 'KEY_STEPS', 'LOSSES',
+           'LAYOUTS', 'RULE_REGISTRY', 'RULES', 'RULE_LOSSES', 'SURROGATES', 'pitch_hist', 'note_density',
+           'note_density_hr_1', 'note_density_hr_2', 'note_density_class', 'soft_note_density', 'chord_progression',
+           'detect_key', 'chord_tone_miss', 'chord_tag_num', 'chord_progression_music21', 'mse_loss_mean',
+           'zero_one_loss_mean', 'Rule', 'RegistryView', 'RuleNames', 'register_rule', 'unregister_rule', 'get_rule',
+           'rule_loss', 'note_density_pixel', 'chord_progression_pixel', 'target_key', 'target_keys', 'parse_targets',
+           'fit_frames', 'load_roll', 'extract_rules', 'rules_table', 'rules_main']
 
 # %% ../nbs/06_rules.ipynb #c003
 from .core import MIN_PIANO, MAX_PIANO, FS, WINDOW, NOTE_THRESHOLD, BadInputError   # channel 0 below NOTE_THRESHOLD is background
@@ -512,6 +512,35 @@ def detect_key(rolls, fs=FS, music21_version=8):
     pcd = torch.zeros(B, 12, dtype=torch.float64, device=b.device).index_put_((bi, pitch % 12), d.double(), accumulate=True)
     return _key_from_pcdist(pcd)
 
+# %% ../nbs/06_rules.ipynb #384a3c92
+_LETTER_PC = {'C': 0, 'D': 2, 'E': 4, 'F': 5, 'G': 7, 'A': 9, 'B': 11}
+
+def _key_steps():
+    "(25, 7, 12) bool: the pitch classes on each scale step of each `KEY_DICT` key (row `NO_KEY`: none)."
+    t = torch.zeros(NO_KEY + 1, 7, 12, dtype=torch.bool)
+    for name, i in KEY_DICT.items():
+        if i == NO_KEY: continue
+        tonic, mode = name.split()
+        pc = _LETTER_PC[tonic[0].upper()] + tonic.count('#') - tonic.count('-')
+        for s, o in enumerate([0, 2, 4, 5, 7, 9, 11] if mode == 'major' else [0, 2, 3, 5, 7, 8, 10]): t[i, s, (pc + o) % 12] = True
+        if mode == 'minor': t[i, 6, (pc + 11) % 12] = True                      # raised leading tone
+    return t
+KEY_STEPS = _key_steps()
+
+def chord_tone_miss(rolls, target, window=128):
+    """`(B,)`: mean over the windows with a target degree (1..7) of the share of sounding pixels off the target
+    triad in the roll's detected key (a silent window misses wholly). `target` `(W,)` or `(B, W)` degrees."""
+    b = _sounding(rolls, 'chord_tone_miss').float()
+    B, P, T = b.shape; W = T // window
+    per = b[..., :W * window].reshape(B, P, W, window).sum(-1)                                    # (B,128,W)
+    pcm = torch.zeros(B, 12, W, device=b.device).index_add_(1, torch.arange(P, device=b.device) % 12, per).transpose(1, 2)
+    key, _ = detect_key(rolls)
+    tgt = torch.as_tensor(target, device=b.device).long().expand(B, -1)[:, :W]
+    steps, d = KEY_STEPS.to(b.device)[key], (tgt - 1).clamp(min=0)                               # (B,7,12), (B,W)
+    tri = sum(steps.gather(1, ((d + k) % 7)[..., None].expand(B, W, 12)).float() for k in (0, 2, 4)) > 0
+    share = (pcm * tri).sum(-1) / pcm.sum(-1).clamp(min=1)
+    return torch.where(tgt > 0, 1 - share, torch.zeros_like(share)).mean(-1)
+
 # %% ../nbs/06_rules.ipynb #c015
 def chord_tag_num(figure: str) -> int:
     "The released roman-numeral figure -> degree class mapping (first substring match, case-sensitive)."
@@ -602,6 +631,7 @@ class Rule:
     classifier: str = 'mse'                   # guidance classifier kind: 'mse' (regression) | 'chord' (key + chords)
     default: bool = False                     # measured when targets come from a MIDI/score file
     tuner: bool = True                        # offered by the widgets' rule tuner
+    tiebreak: Callable | None = None          # (rolls, target) -> (B,) in [0,1]: SCG ranks candidates tied on `loss` by it
 
 # %% ../nbs/06_rules.ipynb #c018_a2
 @patch
@@ -672,11 +702,13 @@ def _int_target(name, dim=None, n_classes=1 << 62, what='classes'):
 
 # %% ../nbs/06_rules.ipynb #c018_c
 def register_rule(name, fn, loss='mse', parse_target=None, dim=None, description='', discrete=None, *,
-                  layout='global', surrogate=None, label='', pair=None, classifier='mse', default=False, tuner=True):
+                  layout='global', surrogate=None, label='', pair=None, classifier='mse', default=False, tuner=True,
+                  tiebreak=None):
     """Add (or replace) rule `name`: the one call that makes a rule work in targets, YAML jobs, SCG, DPS (with a
     `surrogate`), DiffCollage (`layout`), `extract_rules` and the widgets. `loss`: 'mse' | 'zero_one' | a callable
     `(values, target) -> (B,)`; `parse_target`: user value -> tensor (default: finite floats, integers for
-    zero-one losses). Returns the `Rule`."""
+    zero-one losses); `tiebreak`: a graded `(rolls, target) -> (B,)` score in [0, 1] by which SCG ranks candidates
+    that tie on a discrete loss. Returns the `Rule`."""
     if not callable(fn): _bad(f'register_rule({name!r}): fn must be callable')
     if isinstance(loss, str):
         if loss not in LOSSES: _bad(f'register_rule({name!r}): unknown loss {loss!r}; one of {sorted(LOSSES)} or a callable')
@@ -686,10 +718,11 @@ def register_rule(name, fn, loss='mse', parse_target=None, dim=None, description
         _bad(f'register_rule({name!r}): a {layout!r} rule measures a multiple of {16 if layout == "halves" else 8} values per 10.24 s, got dim={dim}')
     if pair is not None and (layout != 'halves' or len(pair) != 3): _bad(f'register_rule({name!r}): pair=(vertical key, horizontal key, scale) needs layout "halves"')
     if surrogate is not None and not callable(surrogate): _bad(f'register_rule({name!r}): surrogate must be callable')
+    if tiebreak is not None and not callable(tiebreak): _bad(f'register_rule({name!r}): tiebreak must be callable')
     if discrete is None: discrete = loss is zero_one_loss_mean
     if parse_target is None: parse_target = _int_target(name) if discrete else _float_target(name)
     r = Rule(name, fn, loss, dim, parse_target, description or (fn.__doc__ or '').strip(), discrete, layout, surrogate,
-             label or name.replace('_', ' '), tuple(pair) if pair else None, classifier, default, tuner)
+             label or name.replace('_', ' '), tuple(pair) if pair else None, classifier, default, tuner, tiebreak)
     RULE_REGISTRY[name] = r
     return r
 
@@ -751,7 +784,7 @@ register_rule('note_density_class', note_density_class, 'zero_one', _int_target(
               'note density bucketised into 8 quantile classes (8 vertical, 8 horizontal)', layout='halves', tuner=False)
 register_rule('chord_progression', chord_progression, 'zero_one', _int_target('chord_progression', None, 8, 'chord degrees'), 8,
               'per 1.28 s: degree class 1..7 of the longest chord root in the detected key (0 = none)',
-              layout='windows', label='chord progression', classifier='chord', default=True)
+              layout='windows', label='chord progression', classifier='chord', default=True, tiebreak=chord_tone_miss)
 
 # %% ../nbs/06_rules.ipynb #c018_f
 # pixel-space ablation (rolls at fs = 12.5, 128 frames = 10.24 s)

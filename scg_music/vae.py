@@ -161,27 +161,36 @@ VAE_CONFIGS = {
 from .core import NOTE_THRESHOLD, ONSET_THRESHOLD
 
 # %% ../nbs/02_vae.ipynb #c013z_a
+def _note_segments(note, ons, note_threshold=NOTE_THRESHOLD):
+    """Notes of rolls' note/onset channels, flattened to (N,T) rows: the sounding mask, the segment id of every pixel
+    (sounding runs split at onset pixels, the way `roll_to_midi` splits them), each pixel's frame offset in its
+    segment, and the *orphan* starts (a run's first frame that is not an onset pixel)."""
+    on = note > note_threshold
+    onset = (ons >= ONSET_THRESHOLD) & on
+    start = (on & ~F.pad(on, (1, 0))[..., :-1]) | onset
+    T = on.shape[-1]; N = on.numel() // T
+    on, start, onset = on.reshape(N, T), start.reshape(N, T), onset.reshape(N, T)
+    seg = torch.cumsum(start.long(), 1) + torch.arange(N, device=note.device)[:, None] * (T + 1)
+    pos = torch.arange(T, device=note.device).expand(N, T)
+    first = torch.zeros(N * (T + 1), dtype=torch.long, device=note.device)
+    first[seg[start]] = pos[start]
+    return on, seg, pos - first[seg], start & ~onset
+
 def drop_weak_orphans(x, orphan_min, note_threshold=NOTE_THRESHOLD):
     """Rolls `(B,3,P,T)` -> a copy whose *orphan* note runs (sounding runs that do not start on an onset pixel) are
     cleared (set to -1 in channel 0) unless their peak note value reaches `orphan_min`. Runs are split at onsets the
     way `roll_to_midi` splits them. Whole rolls only: on 1.28 s chunks a note crossing a chunk edge would look like an
-    orphan. Vectorised (one scatter-max over run ids); gradients flow through the kept pixels; the input is not modified."""
-    note, ons = x[:, 0], x[:, 1]
+    orphan. Vectorised (one scatter-max over segment ids); gradients flow through the kept pixels; the input is not modified."""
+    note = x[:, 0]
     with torch.no_grad():
-        on = note > note_threshold
-        onset = (ons >= ONSET_THRESHOLD) & on
-        prev = F.pad(on, (1, 0))[..., :-1]
-        start = (on & ~prev) | onset
-        T = on.shape[-1]; N = on.numel() // T
-        seg = (torch.cumsum(start.reshape(N, T).long(), 1)
-               + torch.arange(N, device=x.device).unsqueeze(1) * (T + 1)).reshape(-1)
-        onf = on.reshape(-1)
-        peak = torch.full((N * (T + 1),), -2.0, device=x.device).scatter_reduce(
-            0, seg[onf], note.detach().reshape(-1)[onf].float(), 'amax')
-        orphan = torch.zeros(N * (T + 1), dtype=torch.bool, device=x.device)
-        orphan[seg[(start & ~onset).reshape(-1)]] = True
-        drop = (onf & orphan[seg] & (peak[seg] < orphan_min)).view_as(note)
+        on, seg, _, orphan_start = _note_segments(note, x[:, 1], note_threshold)
+        flat, size = note.detach().reshape(on.shape).float(), seg.numel() + seg.shape[0]
+        peak = torch.full((size,), -2.0, device=x.device).scatter_reduce(0, seg[on], flat[on], 'amax')
+        orphan = torch.zeros(size, dtype=torch.bool, device=x.device)
+        orphan[seg[orphan_start]] = True
+        drop = (on & orphan[seg] & (peak[seg] < orphan_min)).view_as(note)
     return torch.stack([torch.where(drop, torch.full_like(note, -1.0), note), x[:, 1], x[:, 2]], 1)
+
 
 # %% ../nbs/02_vae.ipynb #c013z_s1
 def _shift(a, k):
@@ -211,25 +220,13 @@ def snap_onsets(x, frames, peak_window=5, note_threshold=NOTE_THRESHOLD):
     return torch.stack([note, ons, x[:, 2]], 1)
 
 # %% ../nbs/02_vae.ipynb #c013z_s2
-def _note_segments(note, ons, note_threshold=NOTE_THRESHOLD):
-    "Sounding mask, segment id of every pixel (runs split at onsets) and each pixel's frame offset in its segment."
-    on = note > note_threshold
-    start = (on & ~F.pad(on, (1, 0))[..., :-1]) | ((ons >= ONSET_THRESHOLD) & on)
-    T = on.shape[-1]; N = on.numel() // T
-    on, start = on.reshape(N, T), start.reshape(N, T)
-    seg = torch.cumsum(start.long(), 1) + torch.arange(N, device=note.device)[:, None] * (T + 1)
-    pos = torch.arange(T, device=note.device).expand(N, T)
-    first = torch.zeros(N * (T + 1), dtype=torch.long, device=note.device)
-    first[seg[start]] = pos[start]
-    return on, seg, pos - first[seg]
-
 def hold_velocity(x, frames, note_threshold=NOTE_THRESHOLD):
     """Rolls `(B,3,P,T)` -> a copy in which every note (a sounding run split at its onsets) holds the peak note
     value of its first `frames` frames over its whole length. Pure; the sounding pixels stay the same, and
     gradients pass straight through to each pixel."""
     note = x[:, 0]
     with torch.no_grad():
-        on, seg, rel = _note_segments(note, x[:, 1], note_threshold)
+        on, seg, rel, _ = _note_segments(note, x[:, 1], note_threshold)
         flat = note.detach().reshape(on.shape).float()
         use = on & (rel < int(frames))
         peak = torch.full((seg.numel() + seg.shape[0],), -1.0, device=x.device).scatter_reduce(0, seg[use], flat[use], 'amax')

@@ -51,6 +51,7 @@ def test_bundled_generator_notes_start_on_onsets():
     from scg_music.pipeline import RuleGuidedPipeline
     pipe = RuleGuidedPipeline.from_pretrained(device='cpu')
     assert pipe.vae.postprocess.onset_snap and pipe.vae.postprocess.velocity_frames
+    assert pipe.unguided_eta == 0.0                    # the DiT's measured unguided DDIM eta (dit.json sampling.eta)
     for c in range(3):
         rolls = pipe.sample(2, class_label=c, sampler='ddim', steps=20, seed=c, progress=False)
         frac = [onset_stats(r)[0] for r in rolls]

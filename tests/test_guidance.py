@@ -338,3 +338,37 @@ def test_adaptive_n_keeps_the_best_drawn(models):
         a = scg_adaptive_step(s, _toy, 4, 4)
         b = scg_step(replace(s, generator=torch.Generator().manual_seed(2)), _toy, 4)
     assert torch.equal(a, b)
+
+
+def _held_chord(pitches, frames=1024):
+    "A roll (1,3,128,frames) striking `pitches` together every 64 frames (0.64 s)."
+    x = -torch.ones(1, 3, 128, frames)
+    for p in pitches:
+        x[0, 0, p] = 0.5
+        for s in range(0, frames, 64): x[0, 1, p, s] = 1.0; x[0, 0, p, s + 60:s + 64] = -1
+    return x
+
+def test_chord_tiebreak_ranks_rolls_tied_on_the_chord_error():
+    """Two rolls miss a IV-chord target in every window (chord error 1 each): SCG's score ranks higher the one that
+    sounds more of the target triad in its own key (C major: F-A-C), unless tiebreak=0 (the released score).
+    The reported losses are the rule's own, and the rolls are not modified."""
+    from scg_music.rules import chord_tone_miss
+    r = torch.cat([_held_chord([60, 64, 67, 72]), _held_chord([60, 64, 67, 65, 69])])
+    before, tgt = r.clone(), torch.full((2, 8), 4)
+    miss = chord_tone_miss(r, tgt)
+    assert miss[0] < miss[1] and 0 <= miss.min() and miss.max() <= 1, miss
+    on, off = RuleScore({'chord_progression': tgt}, lambda z: z), RuleScore({'chord_progression': tgt}, lambda z: z, tiebreak=0.0)
+    assert on.losses(r)['chord_progression'].tolist() == [1.0, 1.0]
+    s_on, s_off = on.score_rolls(r), off.score_rolls(r)
+    assert s_on[0] > s_on[1] and s_off[0] == s_off[1] and torch.allclose(s_on - s_off, -0.1 * miss)
+    assert torch.equal(r, before)
+
+def test_tiebreak_in_job_config():
+    "`scg.tiebreak` is read from a job's YAML (default 0.1, 0 = as released) and a negative weight is refused by name."
+    from scg_music.jobconfig import load_config
+    from scg_music.core import BadInputError
+    base = dict(target_rules=dict(chord_progression=[1] * 8), guidance=dict(vae=True, nn=False, scg=True, method='no_guidance'),
+                scg=dict(num_samples=4), sampling=dict(use_ddim=True, timestep_respacing='ddim10'))
+    assert load_config(base).scg.tiebreak == 0.1
+    assert load_config(dict(base, scg=dict(num_samples=4, tiebreak=0.0))).scg.tiebreak == 0.0
+    with pytest.raises(BadInputError, match='tiebreak'): load_config(dict(base, scg=dict(num_samples=4, tiebreak=-1)))

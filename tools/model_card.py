@@ -22,7 +22,7 @@ import torch
 from scg_music.pianoroll import roll_to_midi, BadInputError
 
 __all__ = ['onset_stats', 'note_table', 'match_onsets', 'note_f1', 'test_windows', 'vae_note_f1', 'read_log',
-           'measure_vae', 'measure_unguided', 'calibrate_vae', 'calibrate_run', 'guidance_configs',
+           'measure_vae', 'median_notes', 'measure_unguided', 'calibrate_vae', 'calibrate_run', 'guidance_configs',
            'measure_guidance', 'time_guided_excerpt', 'BUNDLED', 'ship_bundled']
 
 
@@ -106,15 +106,21 @@ def measure_vae(vae, cache_dir='cache/corpus', n_per_class=8, seed=0, tol=0.02) 
     return out
 
 
-def measure_unguided(pipe, cache_dir='cache/corpus', n_per_class=8, n_ref=32, steps=20, seed=0, num_runs=10) -> dict:
-    """Unguided class-conditional samples (DDIM-`steps`, eta 1) vs `n_ref` test windows of the same class:
+def median_notes(cache_dir='cache/corpus', n_per_class=400, seed=7, split='test') -> dict:
+    "`{class: median notes per 10.24 s}` of `n_per_class` random windows per class of a split (test: the unguided bar's reference)."
+    x, y = test_windows(cache_dir, n_per_class, seed, split=split)
+    return {int(c): float(np.median([len(note_table(r)) for r in x[y == c]])) for c in y.unique()}
+
+
+def measure_unguided(pipe, cache_dir='cache/corpus', n_per_class=8, n_ref=32, steps=20, seed=0, num_runs=10, cfg=None, eta=None) -> dict:
+    """Unguided class-conditional samples (DDIM-`steps`, `eta` (None: the pipeline's `unguided_eta`), classifier-free guidance weight `cfg`) vs `n_ref` test windows of the same class:
     OA per feature (`scg_music.evaluate.oa_metrics`), plus the test set against itself as a ceiling."""
     from scg_music.evaluate import feature_matrix, oa_metrics
     x, y = test_windows(cache_dir, n_ref, seed + 1)
     out = {}
     for c in range(pipe.dit.num_classes):
         t0 = time.time()
-        rolls = pipe.sample(n_per_class, class_label=c, sampler='ddim', steps=steps, seed=seed + c, progress=False)
+        rolls = pipe.sample(n_per_class, class_label=c, sampler='ddim', steps=steps, seed=seed + c, progress=False, cfg=cfg, eta=eta)
         dt = time.time() - t0
         ref = x[(y == c).numpy()]
         rf, gf = feature_matrix(list(ref)), feature_matrix(list(rolls))
@@ -127,6 +133,7 @@ def measure_unguided(pipe, cache_dir='cache/corpus', n_per_class=8, n_ref=32, st
                            onset_fraction=float(np.nanmean([f for f, _ in st])), onset_fraction_reference=float(np.nanmean([f for f, _ in sr])),
                            velocity_p10_p90=np.percentile(vel(st), [10, 90]).tolist(), velocity_p10_p90_reference=np.percentile(vel(sr), [10, 90]).tolist(),
                            notes_per_sample=float(np.mean([len(note_table(r)) for r in rolls])),
+                           notes_median=float(np.median([len(note_table(r)) for r in rolls])),
                            notes_per_reference=float(np.mean([len(note_table(r)) for r in ref])), seconds=round(dt, 1))
     return out
 
@@ -183,32 +190,41 @@ def calibrate_run(src='runs/bundled_vae_decoder/ema', dst='runs/bundled_vae_deco
 @torch.no_grad()
 def calibrate_generation(pipe, cache_dir='cache/corpus', n_per_class=16, n_ref=32, steps=50, seed=0,
                          grid_onsets=(-0.3, 0.0, 0.3), grid_orphans=(0.15, 0.3, 0.45), grid_snap=(4,), grid_hold=(8, 16),
-                         f1_slack=0.005) -> dict:
+                         f1_slack=0.005, eta=1.0, min_onset=None, notes_tol=None) -> dict:
     """Fit the onset and velocity steps of `pipe.vae.postprocess` (`out_thresholds[1]`, `orphan_min`, `onset_snap`,
     `velocity_frames`) on the pipeline's own unguided samples (DDIM-`steps`, `n_per_class` per class, decoded once):
     the setting whose samples have the highest mean OA against `n_ref` *train* windows per class, among those whose
-    reconstruction note F1 on the same train windows is within `f1_slack` of the current step's. Sets the fields and
-    returns them with both F1s, the OAs and the grid (test windows are never looked at)."""
+    reconstruction note F1 on the same train windows is within `f1_slack` of the current step's, and (if given) whose
+    samples of every class have an onset share of at least `min_onset` and a median note count within `notes_tol`
+    (relative) of the class's train median. Samples are drawn with DDIM `eta`. Sets the fields and returns them
+    with both F1s, the OAs and the grid (test windows are never looked at)."""
     from scg_music.vae import RollPostprocess, clear_background
     from scg_music.evaluate import feature_matrix, oa_metrics
     vae, old = pipe.vae.eval(), copy.deepcopy(pipe.vae.postprocess)
     x, y = test_windows(cache_dir, n_ref, seed + 3, split='train')
-    raw = lambda z: torch.cat([vae.decode(q) for q in z.split(4)])
-    zg = torch.cat([pipe.sample_latents(n_per_class, class_label=c, sampler='ddim', steps=steps, seed=seed + c, progress=False)
+    raw = lambda z: torch.cat([vae.decode(q) for p in (z if isinstance(z, list) else [z]) for q in p.split(4)])
+    zg = torch.cat([pipe.sample_latents(n_per_class, class_label=c, sampler='ddim', steps=steps, seed=seed + c, eta=eta, progress=False)
                     for c in range(pipe.dit.num_classes)])
     gy = torch.arange(pipe.dit.num_classes).repeat_interleave(n_per_class)
-    rec_raw, gen_raw = raw(vae.encode(x)), raw(zg)
+    rec_raw, gen_raw = raw([vae.encode(q) for q in x.split(8)]), raw(zg)
     refs = {c: feature_matrix(list(x[y == c])) for c in range(pipe.dit.num_classes)}
+    med = {c: float(np.median([len(note_table(r)) for r in x[y == c]])) for c in refs}
     def score(pp):
         g = clear_background(pp(gen_raw)).clamp(-1, 1)
         oa = [oa_metrics(refs[c], feature_matrix(list(g[gy == c])), num_runs=5, seed=seed)['mean']['avg'] for c in refs]
-        return float(np.mean(oa)), oa, note_f1(x, clear_background(pp(rec_raw)).clamp(-1, 1))['f1']
+        ons = [float(np.nanmean([onset_stats(r)[0] for r in g[gy == c]])) for c in refs]
+        notes = [float(np.median([len(note_table(r)) for r in g[gy == c]])) / med[c] - 1 for c in refs]
+        return float(np.mean(oa)), oa, note_f1(x, clear_background(pp(rec_raw)).clamp(-1, 1))['f1'], ons, notes
+    def allowed(v):
+        return (v[2] >= base[2] - f1_slack and (min_onset is None or min(v[3]) >= min_onset)
+                and (notes_tol is None or max(abs(d) for d in v[4]) <= notes_tol))
     base = score(old)
     grid = {}
     for t1, om, sn, vf in itertools.product(grid_onsets, grid_orphans, grid_snap, grid_hold):
         th = list(old.thresholds or [None, None, None]); th[1] = t1
         grid[(t1, om, sn, vf)] = score(RollPostprocess(th, om, sn, vf))
-    ok = {k: v for k, v in grid.items() if v[2] >= base[2] - f1_slack}
+    ok = {k: v for k, v in grid.items() if allowed(v)}
+    if not ok: raise RuntimeError('calibrate_generation: no setting of the grid meets the constraints; widen the grid or relax them')
     k = max(ok, key=lambda k: ok[k][0])
     th = list(old.thresholds or [None, None, None]); th[1] = k[0]
     pipe.vae.postprocess = RollPostprocess(th, k[1], k[2], k[3])
@@ -216,7 +232,10 @@ def calibrate_generation(pipe, cache_dir='cache/corpus', n_per_class=16, n_ref=3
     return dict(out_thresholds=th, orphan_min=k[1], onset_snap=k[2], velocity_frames=k[3], oa_train=ok[k][0],
                 oa_train_per_class=[round(v, 4) for v in ok[k][1]], f1_train=ok[k][2], before=dict(oa_train=base[0], f1_train=base[2],
                 postprocess=dataclasses.asdict(old)), samples_per_class=n_per_class, reference_windows_per_class=n_ref, steps=steps,
-                grid={f'{a:g},{b:g},{c},{d}': [round(v[0], 4), round(v[2], 4)] for (a, b, c, d), v in grid.items()})
+                eta=eta, min_onset=min_onset, notes_tol=notes_tol, onset_share_per_class=ok[k][3],
+                notes_vs_train_median=[round(d, 4) for d in ok[k][4]], train_median_notes=list(med.values()),
+                grid={f'{a:g},{b:g},{c},{d}': [round(v[0], 4), round(v[2], 4), [round(o, 3) for o in v[3]], [round(n, 3) for n in v[4]]]
+                      for (a, b, c, d), v in grid.items()})
 
 
 _RULE_FILES = {'pitch_hist': 'pitch', 'note_density': 'nd', 'chord_progression': 'chord'}
@@ -314,22 +333,35 @@ def compare_postprocess(pipe, settings, cache_dir='cache/corpus', n_per_class=16
     return out
 
 
-def ship_generator(run='nbs/model_card/runs/full_dit/ema', dest=None, cache_dir='cache/corpus', dtype='float16') -> dict:
-    """Ship the long run's EMA DiT as the bundled generator: its weights stored at 16 bits (`dtype`), the bundled VAE
-    given the DiT's latent scale and its onset/velocity post-processing fitted on the DiT's own samples against train
-    windows (`calibrate_generation`; the fit, with its grid, goes to nbs/model_card/generation_calibration.json)."""
+GENERATION_FIT = dict(n_ref=64, grid_onsets=(-0.3, 0.0, 0.3, 0.5), grid_orphans=(0.15, 0.3, 0.45, 0.6), grid_hold=(16,),
+                      min_onset=0.92, notes_tol=0.15)
+
+def ship_generator(run='nbs/model_card/runs/full_dit/ema', dest=None, cache_dir='cache/corpus', dtype='float16', eta=0.0,
+                   fit=None) -> dict:
+    """Ship the long run's EMA DiT as the bundled generator: its weights stored at 16 bits (`dtype`), its recommended
+    unguided DDIM `eta` in its config (`sampling.eta`, which `RuleGuidedPipeline.from_pretrained` reads), the bundled
+    VAE given the DiT's latent scale and its onset/velocity post-processing fitted on the DiT's own DDIM-`eta`
+    samples against train windows (`calibrate_generation` with `GENERATION_FIT`; the fit, with its grid, goes to
+    nbs/model_card/generation_calibration.json). `fit`: reuse that file's fit instead of fitting again."""
     from scg_music.checkpoints import load_model, save_model, model_config
     from scg_music.pipeline import MODELS_DIR, RuleGuidedPipeline
+    from scg_music.vae import RollPostprocess
     dest = Path(dest) if dest is not None else MODELS_DIR
     meta = model_config(run)
     dit, vae = load_model(run), load_model(dest / 'vae')
     vae.scale_factor = float(meta['scale_factor'])
-    fit = calibrate_generation(RuleGuidedPipeline(vae, dit, device='cpu'), cache_dir)
-    (CARD / 'generation_calibration.json').write_text(json.dumps(fit, indent=1))
+    if fit is None:
+        fit = calibrate_generation(RuleGuidedPipeline(vae, dit, device='cpu'), cache_dir, eta=eta, **GENERATION_FIT)
+        (CARD / 'generation_calibration.json').write_text(json.dumps(fit, indent=1))
+    else:
+        fit = json.loads(Path(fit).read_text())
+        if fit.get('eta', 1.0) != eta: raise ValueError(f"{fit.get('eta')=} of the given fit differs from {eta=}")
+        vae.postprocess = RollPostprocess(fit['out_thresholds'], fit['orphan_min'], fit['onset_snap'], fit['velocity_frames'])
     vmeta = {k: v for k, v in model_config(dest / 'vae').items() if k in ('train_step', 'calibration', 'run', 'config')}
     save_model(vae, dest / 'vae', vmeta | dict(generation_calibration={k: v for k, v in fit.items() if k != 'grid'}))
     save_model(dit, dest / 'dit', {k: meta[k] for k in ('train_step', 'scale_factor', 'vae') if k in meta}
-               | dict(run='full_dit', config='scg_music/configs/train/full_dit.yml'), dtype=dtype)
+               | dict(run='full_dit', config='scg_music/configs/train/full_dit.yml',
+                      sampling=dict(eta=eta, why='unguided DDIM eta chosen in nbs/13_model_card.ipynb')), dtype=dtype)
     return {p.name: p.stat().st_size for p in sorted(dest.iterdir()) if p.is_file()}
 
 
