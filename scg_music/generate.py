@@ -8,6 +8,7 @@ import json, math, os, sys, time
 from pathlib import Path
 from .pianoroll import BadInputError
 from .rules import get_rule
+from .guidance import TIEBREAK
 from .jobconfig import (
     TARGET_NAMES, ND_PAIRS, RULE_NAMES, COND_FNS, METHODS, SHIPPED, target_rule_names, Classifiers, CondFn, Guidance,
     SCG, Sampling, DC, Edit, Config, load_config, shipped_configs, find_config)
@@ -92,7 +93,7 @@ def config_guidance(cfg, pipe, model_dir=None):
     kw = dict(guidance='+'.join(x for x in ('scg' if g.scg else None, shift) if x) or None,
               n_candidates=cfg.scg.num_samples if g.scg else 1, x0_timestep=cfg.scg.x0_timestep if cfg.scg else 'next',
               weights={k: cfg.scg.weights.get(k, 1.0) for k in cfg.rule_names} if g.scg else None, step_size=g.step_size,
-              scorer=cfg.scg.scorer if g.scg else 'auto', tiebreak=cfg.scg.tiebreak if g.scg else 0.1)
+              scorer=cfg.scg.scorer if g.scg else 'auto', tiebreak=cfg.scg.tiebreak if g.scg else TIEBREAK)
     if shift:
         via, k = {}, 0
         for fn, rule in zip(c.fns, c.rule_names):

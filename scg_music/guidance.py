@@ -16,10 +16,10 @@ from .rules import get_rule, pitch_hist, soft_note_density, SURROGATES
 from .collage import chunk_targets
 
 # %% auto #0
-__all__ = ['DIFF_RULES', 'guide_on', 'RuleScore', 'candidate_x0', 'scg_select', 'scg_step', 'ClassifierTerm', 'classifier_grad',
-           'classifier_shift', 'ClassifierShift', 'DPSClassifierTerm', 'DPSRuleTerm', 'dps_shift', 'DPSShift',
-           'edit_mask', 'edit_x0_hook', 'edit_start', 'nd_class_shift', 'SCGSelect', 'Guide', 'scg_adaptive_step',
-           'tree_select', 'tree_step', 'TreeSelect']
+__all__ = ['TIEBREAK', 'DIFF_RULES', 'guide_on', 'RuleScore', 'candidate_x0', 'scg_select', 'scg_step', 'ClassifierTerm',
+           'classifier_grad', 'classifier_shift', 'ClassifierShift', 'DPSClassifierTerm', 'DPSRuleTerm', 'dps_shift',
+           'DPSShift', 'edit_mask', 'edit_x0_hook', 'edit_start', 'nd_class_shift', 'SCGSelect', 'Guide',
+           'scg_adaptive_step', 'tree_select', 'tree_step', 'TreeSelect']
 
 # %% ../nbs/07_guidance.ipynb #c004
 def guide_on(i, schedule=None):
@@ -37,6 +37,8 @@ def _tile_kwargs(kw, n, B):
     return {k: (_tile(v, n) if torch.is_tensor(v) and v.ndim and v.shape[0] == B else v) for k, v in (kw or {}).items()}
 
 # %% ../nbs/07_guidance.ipynb #c007b
+TIEBREAK = 0.1      # default weight of discrete rules' graded tie-breaks in SCG's score: under one window's 1/8 of the chord error
+
 @dataclass
 class RuleScore:
     "Weighted negative rule loss of decoded latents: `__call__(x0 (N,4,H,16)) -> (N,)` or `(N, K)` per chunk."
@@ -45,7 +47,7 @@ class RuleScore:
     weights: dict = field(default_factory=dict)   # rule name -> weight (default 1)
     rows: tuple | None = None                     # score only latent rows [l0, l1)
     chunk_rows: int | None = None                 # per-chunk scores, chunk = this many latent rows
-    tiebreak: float = 0.1                         # weight of a discrete rule's graded tie-break (under one window's 1/8)
+    tiebreak: float = TIEBREAK                    # weight of a discrete rule's graded tie-break (0 = as released)
 
     def rolls(self, x0):
         if self.rows is not None: x0 = x0[..., self.rows[0]:self.rows[1], :]

@@ -18,6 +18,7 @@ __all__ = ['TARGET_NAMES', 'ND_PAIRS', 'RULE_NAMES', 'COND_FNS', 'METHODS', 'SHI
 # %% ../nbs/10a_jobconfig.ipynb #c005
 from collections.abc import Mapping
 from .rules import RULE_REGISTRY, RuleNames, target_key, target_keys
+from .guidance import TIEBREAK
 
 class _Live(Mapping):
     "A read-only mapping recomputed from the rule registry on every access."
@@ -86,7 +87,7 @@ class SCG:
     weights: dict = field(default_factory=dict)   # rule name -> weight in the SCG score (default 1)
     x0_timestep: str = 'next'                      # 'next' (consistent, default) | 'current' (released)
     scorer: str = 'auto'                           # decoder scoring candidates: 'auto' (preview if bundled) | 'preview' | 'full'
-    tiebreak: float = 0.1                          # weight of discrete rules' graded tie-breaks (0 = as released)
+    tiebreak: float = TIEBREAK                     # weight of discrete rules' graded tie-breaks (0 = as released)
 
 # %% ../nbs/10a_jobconfig.ipynb #c006_b
 @dataclass
@@ -314,7 +315,7 @@ def _read_scg(r, rules):
     n = r.get('num_samples', int, check=_pos)
     mode = r.get('x0_timestep', str, 'next', choices=('next', 'current'))
     scorer = r.get('scorer', str, 'auto', choices=('auto', 'preview', 'full'))
-    tiebreak = r.get('tiebreak', float, 0.1, check=_nonneg)
+    tiebreak = r.get('tiebreak', float, TIEBREAK, check=_nonneg)
     w = {}
     for k, v in r.d.items():
         if k in ('num_samples', 'x0_timestep', 'scorer', 'tiebreak'): continue

@@ -313,7 +313,7 @@ def _save(self: GenerationOutput, dir, prefix='sample'):
 GenerationOutput.save = _save
 
 # %% ../nbs/09_pipeline.ipynb #p11
-from .guidance import (Guide, SCGSelect, TreeSelect, ClassifierShift, DPSShift, RuleScore, ClassifierTerm, DPSClassifierTerm,
+from .guidance import (TIEBREAK, Guide, SCGSelect, TreeSelect, ClassifierShift, DPSShift, RuleScore, ClassifierTerm, DPSClassifierTerm,
                                 DPSRuleTerm, edit_mask, edit_x0_hook, edit_start)
 
 GUIDANCE = ('scg', 'classifier', 'dps', 'scg+classifier', 'scg+dps', 'tree', 'tree+classifier', 'tree+dps')
@@ -354,7 +354,7 @@ def _select(guidance, scorer, n_candidates, x0_timestep='next', chunk_rows=None,
 # %% ../nbs/09_pipeline.ipynb #p12
 @patch
 def _guide(self: RuleGuidedPipeline, guidance, targets, n_candidates=8, weights=None, scales=None, via=None, schedule=None, x0_timestep='next',
-           step_size=1.0, rows=None, keep=None, chunk_rows=None, long=False, notes=None, decoder='full', tiebreak=0.1, **search):
+           step_size=1.0, rows=None, keep=None, chunk_rows=None, long=False, notes=None, decoder='full', tiebreak=TIEBREAK, **search):
     """The `Guide` for `guidance` (None: nothing steers the steps); `decoder` scores candidates; `tiebreak`: the weight of
     discrete rules' graded tie-breaks in SCG's score (`RuleScore.tiebreak`; 0 = as released); `search`: `_select`'s options."""
     if guidance is None: return None

@@ -513,17 +513,12 @@ def detect_key(rolls, fs=FS, music21_version=8):
     return _key_from_pcdist(pcd)
 
 # %% ../nbs/06_rules.ipynb #384a3c92
-_LETTER_PC = {'C': 0, 'D': 2, 'E': 4, 'F': 5, 'G': 7, 'A': 9, 'B': 11}
-
 def _key_steps():
     "(25, 7, 12) bool: the pitch classes on each scale step of each `KEY_DICT` key (row `NO_KEY`: none)."
     t = torch.zeros(NO_KEY + 1, 7, 12, dtype=torch.bool)
-    for name, i in KEY_DICT.items():
-        if i == NO_KEY: continue
-        tonic, mode = name.split()
-        pc = _LETTER_PC[tonic[0].upper()] + tonic.count('#') - tonic.count('-')
-        for s, o in enumerate([0, 2, 4, 5, 7, 9, 11] if mode == 'major' else [0, 2, 3, 5, 7, 8, 10]): t[i, s, (pc + o) % 12] = True
-        if mode == 'minor': t[i, 6, (pc + 11) % 12] = True                      # raised leading tone
+    for i, (pc, minor) in enumerate(zip(KEY_TONIC_PC, KEY_MODE)):
+        for s, o in enumerate([0, 2, 3, 5, 7, 8, 10] if minor else [0, 2, 4, 5, 7, 9, 11]): t[i, s, (pc + o) % 12] = True
+        if minor: t[i, 6, (pc + 11) % 12] = True                                # raised leading tone
     return t
 KEY_STEPS = _key_steps()
 

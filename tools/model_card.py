@@ -108,7 +108,10 @@ def measure_vae(vae, cache_dir='cache/corpus', n_per_class=8, seed=0, tol=0.02) 
 
 def median_notes(cache_dir='cache/corpus', n_per_class=400, seed=7, split='test') -> dict:
     "`{class: median notes per 10.24 s}` of `n_per_class` random windows per class of a split (test: the unguided bar's reference)."
-    x, y = test_windows(cache_dir, n_per_class, seed, split=split)
+    return _median_notes(*test_windows(cache_dir, n_per_class, seed, split=split))
+
+def _median_notes(x, y) -> dict:
+    "`{class: median notes per roll}` of rolls `x` with labels `y`."
     return {int(c): float(np.median([len(note_table(r)) for r in x[y == c]])) for c in y.unique()}
 
 
@@ -202,13 +205,13 @@ def calibrate_generation(pipe, cache_dir='cache/corpus', n_per_class=16, n_ref=3
     from scg_music.evaluate import feature_matrix, oa_metrics
     vae, old = pipe.vae.eval(), copy.deepcopy(pipe.vae.postprocess)
     x, y = test_windows(cache_dir, n_ref, seed + 3, split='train')
-    raw = lambda z: torch.cat([vae.decode(q) for p in (z if isinstance(z, list) else [z]) for q in p.split(4)])
+    raw = lambda zs: torch.cat([vae.decode(q) for z in zs for q in z.split(4)])     # latents in pieces -> raw rolls
     zg = torch.cat([pipe.sample_latents(n_per_class, class_label=c, sampler='ddim', steps=steps, seed=seed + c, eta=eta, progress=False)
                     for c in range(pipe.dit.num_classes)])
     gy = torch.arange(pipe.dit.num_classes).repeat_interleave(n_per_class)
-    rec_raw, gen_raw = raw([vae.encode(q) for q in x.split(8)]), raw(zg)
+    rec_raw, gen_raw = raw([vae.encode(q) for q in x.split(8)]), raw([zg])
     refs = {c: feature_matrix(list(x[y == c])) for c in range(pipe.dit.num_classes)}
-    med = {c: float(np.median([len(note_table(r)) for r in x[y == c]])) for c in refs}
+    med = _median_notes(x, y)
     def score(pp):
         g = clear_background(pp(gen_raw)).clamp(-1, 1)
         oa = [oa_metrics(refs[c], feature_matrix(list(g[gy == c])), num_runs=5, seed=seed)['mean']['avg'] for c in refs]
@@ -356,7 +359,7 @@ def ship_generator(run='nbs/model_card/runs/full_dit/ema', dest=None, cache_dir=
     else:
         fit = json.loads(Path(fit).read_text())
         if fit.get('eta', 1.0) != eta: raise ValueError(f"{fit.get('eta')=} of the given fit differs from {eta=}")
-        vae.postprocess = RollPostprocess(fit['out_thresholds'], fit['orphan_min'], fit['onset_snap'], fit['velocity_frames'])
+        vae.postprocess = RollPostprocess.from_config(fit)
     vmeta = {k: v for k, v in model_config(dest / 'vae').items() if k in ('train_step', 'calibration', 'run', 'config')}
     save_model(vae, dest / 'vae', vmeta | dict(generation_calibration={k: v for k, v in fit.items() if k != 'grid'}))
     save_model(dit, dest / 'dit', {k: meta[k] for k in ('train_step', 'scale_factor', 'vae') if k in meta}
