@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test test-slow demo clean-venv export train-bundled train-generator snapshot-generator
+.PHONY: setup test test-slow demo clean-venv export train-bundled train-generator train-classifiers snapshot-generator
 
 $(STAMP): setup.py settings.ini constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -54,6 +54,13 @@ train-generator: $(STAMP)
 	test -f cache/corpus/manifest.json || $(BIN)/scg-music build-corpus --out cache/corpus
 	$(BIN)/scg-music train latents --config full_latents
 	nice -n 5 $(BIN)/python tools/train_bundled.py run --config full_dit --out runs/full_dit
+
+# The guidance classifiers retrained on that block latent cache (issue 12); their scales are swept and they are shipped
+# in nbs/13_model_card.ipynb (tools/model_card.py sweep_classifier_scales; `python tools/model_card.py ship_classifiers`).
+train-classifiers: $(STAMP)
+	test -f cache/corpus/manifest.json || $(BIN)/scg-music build-corpus --out cache/corpus
+	$(BIN)/scg-music train latents --config full_latents
+	for r in chord pitch nd; do $(BIN)/scg-music train classifier --config full_cls_$$r --out runs/full_cls_$$r --resume; done
 
 # Before a session stops: the run's EMA weights and log into the repository (commit them).
 snapshot-generator: $(STAMP)

@@ -55,6 +55,7 @@ class RuleGuidedPipeline:
         self.classifiers = {k: c.to(self.device).eval().requires_grad_(False) for k, c in dict(classifiers or {}).items()}
         self.preview = None if preview is None else preview.to(self.device).eval().requires_grad_(False)   # scores SCG's candidates
         self.unguided_eta = 1.0     # `sample`'s DDIM eta by default (from_pretrained: the DiT checkpoint's `sampling.eta`)
+        self.classifier_scales = {}  # rule -> classifier-guidance scale when a call gives none (from_pretrained: measured, per classifier)
 
     def __repr__(self):
         n = lambda m: f'{sum(p.numel() for p in m.parameters()) / 1e6:.1f}M'
@@ -76,6 +77,9 @@ def from_pretrained(cls: RuleGuidedPipeline, dir=None, device=None, diffusion=No
     preview = load_model(d / 'preview_decoder') if (d / 'preview_decoder.safetensors').is_file() else None
     pipe = cls(load_model(d / 'vae'), load_model(d / 'dit'), diffusion, classifiers, device, bf16, preview)
     pipe.unguided_eta = float((model_config(d / 'dit').get('sampling') or {}).get('eta', 1.0))   # measured in the model card
+    for p in cls_files:                                      # a classifier's swept guidance scale, where its config has one
+        c = model_config(p)
+        if c.get('guidance_scale') is not None and c.get('rule'): pipe.classifier_scales[c['rule']] = float(c['guidance_scale'])
     return pipe
 
 @patch(cls_method=True)
@@ -326,7 +330,8 @@ DPS_SCALES = {'pitch_hist': 40.0, 'note_density': 1.0, 'chord_progression': 1.0}
 @patch
 def _shift_terms(self: RuleGuidedPipeline, kind, targets, scales=None, via=None):
     "`(terms, missing)`: classifier-guidance or DPS terms for the rules, and the rules without a classifier."
-    names, default = list(scales) if scales is not None else list(targets), CLASSIFIER_SCALES if kind == 'classifier' else DPS_SCALES
+    names = list(scales) if scales is not None else list(targets)
+    default = dict(CLASSIFIER_SCALES, **self.classifier_scales) if kind == 'classifier' else DPS_SCALES
     terms, missing = [], []
     for name in names:
         if name not in targets: raise BadInputError(f'guidance scale for {name!r}, which has no target (targets: {list(targets)})')

@@ -162,7 +162,7 @@ def guided_sample(pipe, targets, class_label=1, method='SCG', n=8, steps=50, sam
     ed = None if edit is None else dict(latents=edit['z'], windows=tuple(edit['windows']), noise_level=int(edit.get('noise_level', 500)))
     def cb(k, total, x0):
         if callback is not None: callback(k, total, x0 if k == total or k % max(int(every), 1) == 0 else None)
-    sc = None if scales is None else {k: dict(CLASSIFIER_SCALES, **scales).get(k, 1.0) for k in targets}
+    sc = None if scales is None else {k: dict(CLASSIFIER_SCALES, **pipe.classifier_scales, **scales).get(k, 1.0) for k in targets}
     out = pipe(1, targets, GUIDANCE_OF[method], class_label, int(steps), sampler, int(n), seed=int(seed), edit=ed,
                progress=False, callback=cb, eta=eta, weights=weights, scales=sc)
     roll = out.rolls[0]

@@ -23,7 +23,7 @@ from scg_music.pianoroll import roll_to_midi, BadInputError
 
 __all__ = ['onset_stats', 'note_table', 'match_onsets', 'note_f1', 'test_windows', 'vae_note_f1', 'read_log',
            'measure_vae', 'median_notes', 'measure_unguided', 'calibrate_vae', 'calibrate_run', 'guidance_configs',
-           'measure_guidance', 'time_guided_excerpt', 'BUNDLED', 'ship_bundled']
+           'measure_guidance', 'time_guided_excerpt', 'measure_classifier', 'sweep_classifier_scales', 'ship_classifiers', 'BUNDLED', 'ship_bundled']
 
 
 def onset_stats(roll, threshold=-0.95):
@@ -243,10 +243,10 @@ def calibrate_generation(pipe, cache_dir='cache/corpus', n_per_class=16, n_ref=3
 
 _RULE_FILES = {'pitch_hist': 'pitch', 'note_density': 'nd', 'chord_progression': 'chord'}
 
-def guidance_configs(rule, steps=10, scg_samples=4):
+def guidance_configs(rule, steps=10, scg_samples=4, classifier_scale=None):
     """The four guidance settings for one rule as generate-config mappings: the shipped cond_table configs
     (no_guidance, single/classifier, single/scg) and SCG + classifier, all switched to DDIM-`steps` with guidance
-    at every step and `scg_samples` SCG candidates."""
+    at every step and `scg_samples` SCG candidates; `classifier_scale` replaces the released classifier scale."""
     import yaml
     from scg_music.generate import CONFIG_DIR
     f = _RULE_FILES[rule]
@@ -260,18 +260,21 @@ def guidance_configs(rule, steps=10, scg_samples=4):
         c['guidance']['schedule'] = False
         for k in ('t_start', 't_end', 'interval'): c['guidance'].pop(k, None)
         if 'scg' in c: c['scg']['num_samples'] = scg_samples
+        if classifier_scale is not None and c['guidance'].get('cond_fn'): c['guidance']['cond_fn']['classifier_scales'] = [float(classifier_scale)]
     return cfgs
 
 
 def measure_guidance(pipe, out_dir, rules=('pitch_hist', 'note_density', 'chord_progression'), num_samples=20,
                      batch_size=4, steps=10, scg_samples=4, class_label=1, cache_dir='cache/corpus', seed=0, scorer='auto',
-                     methods=None) -> dict:
+                     methods=None, classifier_scales=None) -> dict:
     """Rule-loss table `{rule: {method: {loss_mean, loss_std, n, seconds}}}` with targets from test windows of
-    `class_label`; `scorer` is the SCG candidates' decoder (the reported losses always come from the full decoder)."""
+    `class_label`; `scorer` is the SCG candidates' decoder (the reported losses always come from the full decoder);
+    `classifier_scales`: None = the released configs' scales, 'pipe' = the pipeline's (the bundled classifiers' swept ones)."""
     from scg_music.generate import load_config, generate
     table = {}
     for rule in rules:
-        for method, raw in guidance_configs(rule, steps, scg_samples).items():
+        cs = pipe.classifier_scales.get(rule) if classifier_scales == 'pipe' else (classifier_scales or {}).get(rule)
+        for method, raw in guidance_configs(rule, steps, scg_samples, cs).items():
             if methods is not None and method not in methods: continue
             if 'scg' in raw: raw['scg']['scorer'] = scorer
             res = generate(pipe, load_config(raw), num_samples=num_samples, batch_size=batch_size,
@@ -368,12 +371,83 @@ def ship_generator(run='nbs/model_card/runs/full_dit/ema', dest=None, cache_dir=
     return {p.name: p.stat().st_size for p in sorted(dest.iterdir()) if p.is_file()}
 
 
+CLASSIFIER_RULES = {'pitch': 'pitch_hist', 'nd': 'note_density', 'chord': 'chord_progression'}
+
+@torch.no_grad()
+def measure_classifier(pipe, cache_dir='cache/corpus', n_per_class=32, seed=3, levels=(0, 250, 500, 750), split='test', rolls=None) -> dict:
+    """Held-out accuracy of the pipeline's guidance classifiers: `n_per_class` windows of `split` per class (or the
+    given `rolls`), encoded and noised at schedule indices `levels` (one noise per window); per classifier and level:
+    pitch / nd the R^2 of its values (1 - MSE / variance of the true values), chord the window-chord and key accuracies."""
+    from scg_music.diffusion import q_sample
+    from scg_music.rules import get_rule
+    from scg_music.train import chord_labels
+    x = torch.as_tensor(rolls).float() if rolls is not None else test_windows(cache_dir, n_per_class, seed, split=split)[0]
+    z = torch.cat([pipe.encode(c) for c in x.split(16)])
+    g = torch.Generator().manual_seed(seed)
+    noise = torch.randn(z.shape, generator=g).to(z.device)
+    out = {}
+    for name, clf in pipe.classifiers.items():
+        rule = CLASSIFIER_RULES[name]
+        lab = chord_labels(x) if get_rule(rule).classifier == 'chord' else get_rule(rule).fn(x.clone()).float()
+        out[name] = {}
+        for lv in levels:
+            i = torch.full((len(z),), int(lv), device=z.device)
+            zt, t = q_sample(pipe.diffusion, z, i, noise), pipe.diffusion.model_t(i)
+            pred = [clf(a, b) for a, b in zip(zt.split(32), t.split(32))]
+            if isinstance(pred[0], tuple):
+                key = torch.cat([p[0] for p in pred]).argmax(-1).cpu(); ch = torch.cat([p[1] for p in pred]).argmax(-1).cpu()
+                out[name][int(lv)] = dict(chord_acc=float((ch == lab[0]).float().mean()), key_acc=float((key == lab[1]).float().mean()))
+            else:
+                pr = torch.cat(pred).float().cpu()
+                out[name][int(lv)] = dict(r2=float(1 - ((pr - lab) ** 2).mean() / lab.var(0, unbiased=False).mean()),
+                                          mse=float(((pr - lab) ** 2).mean()))
+    return out
+
+
+def sweep_classifier_scales(pipe, rule, scales, num_samples=8, steps=50, class_label=1, cache_dir='cache/corpus', seed=11,
+                            split='train') -> dict:
+    """Classifier guidance alone for one rule at each of `scales`: `{scale: mean full-decoder rule loss}` over
+    `num_samples` targets taken from windows of `split` (train by default, so that choosing a scale never sees the
+    test windows of the guidance table); scale 0 = unguided, at the same seeds."""
+    from scg_music.rules import get_rule
+    x, y = test_windows(cache_dir, 4 * num_samples, seed, split=split)
+    x = x[(y == class_label).numpy()][:num_samples]
+    tg = {rule: get_rule(rule).fn(x.clone())}
+    res = {}
+    for s in scales:
+        o = pipe(num_samples, tg, 'classifier' if s else None, class_label=class_label, steps=steps, seed=seed,
+                 scales={rule: float(s)} if s else None, progress=False)
+        res[float(s)] = float(np.mean(o.losses[rule]))
+    return res
+
+
+def ship_classifiers(runs='runs', scales=None, names=('pitch', 'nd', 'chord'), prefix='full_cls', dest=None) -> dict:
+    """Ship the EMA exports `runs/<prefix>_<name>/ema` as the bundled guidance classifiers `classifier_<name>`, each with
+    its swept classifier-guidance scale `scales[name]` in its config (`guidance_scale`, which
+    `RuleGuidedPipeline.from_pretrained` reads into `pipe.classifier_scales`). They must share the bundled DiT's latent scale."""
+    from scg_music.checkpoints import load_model, save_model, model_config
+    from scg_music.pipeline import MODELS_DIR
+    dest = Path(dest) if dest is not None else MODELS_DIR
+    want = float(model_config(dest / 'dit')['scale_factor'])
+    for name in names:
+        src = Path(runs) / f'{prefix}_{name}' / 'ema'
+        meta = model_config(src)
+        if abs(float(meta['scale_factor']) / want - 1) > 1e-3:          # a rebuilt cache measures 1/std again (last digits differ)
+            raise ValueError(f"{src}: latent scale {meta['scale_factor']} differs from the bundled DiT's {want}")
+        extra = dict(guidance_scale=float(scales[name])) if scales and name in scales else {}
+        save_model(load_model(src), dest / f'classifier_{name}', {k: v for k, v in meta.items() if k in ('train_step', 'rule', 'scale_factor')}
+                   | dict(run=f'{prefix}_{name}', config=f'scg_music/configs/train/{prefix}_{name}.yml') | extra)
+    return {p.name: p.stat().st_size for p in sorted(dest.iterdir()) if p.is_file()}
+
+
 def main(argv=None):
-    "`python tools/model_card.py calibrate_run|ship_bundled|ship_generator`: run one release step with its defaults, print the result."
+    """`python tools/model_card.py calibrate_run|ship_bundled|ship_generator|ship_classifiers`: run one release step with its
+    defaults, print the result (`ship_classifiers` takes the scales chosen in `model_card/classifiers.json`)."""
     import argparse
     ap = argparse.ArgumentParser(prog='tools/model_card.py', description=main.__doc__)
-    ap.add_argument('step', choices=['calibrate_run', 'ship_bundled', 'ship_generator'])
+    ap.add_argument('step', choices=['calibrate_run', 'ship_bundled', 'ship_generator', 'ship_classifiers'])
     a = ap.parse_args(argv)
-    print(globals()[a.step]())
+    kw = dict(scales=json.loads((CARD / 'classifiers.json').read_text())['chosen']) if a.step == 'ship_classifiers' else {}
+    print(globals()[a.step](**kw))
 
 if __name__ == '__main__': main()
