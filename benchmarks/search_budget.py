@@ -3,6 +3,7 @@
     python benchmarks/search_budget.py                                   # 20 test windows of cache/corpus, DDIM-20, n = 8
     python benchmarks/search_budget.py ../shared/data/pop909/00*.mid --targets 4 --steps 10 --n 4   # targets from MIDI files
     python benchmarks/search_budget.py FILE.mid --targets 2 --steps 5 --n 4 --frames 256 --out /tmp/sb   # a smoke test
+    python benchmarks/search_budget.py --rules chord_progression --compare-full --methods 'best_of_n,best_of_n full'
 
 For each rule (pitch_hist, note_density, chord_progression) the targets are the rule's values of `--targets` 10.24 s
 windows: random un-augmented windows of the corpus cache's test split (`--cache`, default `cache/corpus`, built from
@@ -79,8 +80,10 @@ def main(argv=None):
     ap.add_argument('--scorer', default='auto', choices=('auto', 'preview', 'full'),
                     help="decoder that scores the candidates (reported losses always come from the full decoder)")
     ap.add_argument('--compare-full', action='store_true', help="add a best_of_n row scored with the full decoder (scorer='full')")
+    ap.add_argument('--methods', default=None, help="only these rows, e.g. 'unguided,best_of_n,best_of_n full' ('tree': every tree row)")
     ap.add_argument('--out', default=str(Path(__file__).with_suffix('')))
     a = ap.parse_args(argv)
+    keep = lambda name: a.methods is None or any(name == m or (m == 'tree' and name.startswith('tree ')) for m in a.methods.split(','))
     if a.midi: x, src = windows_from_midi(a.midi, a.targets, a.frames), f'{len(a.midi)} MIDI files'
     elif Path(a.cache, 'manifest.json').is_file(): x, src = windows_from_cache(a.cache, a.targets, a.seed, frames=a.frames), f'{a.cache} test split'
     else: raise SystemExit(f'no corpus cache at {a.cache} (build it with `scg-music train` data prep) and no MIDI files given')
@@ -92,7 +95,7 @@ def main(argv=None):
         if a.compare_full: methods.append(('best_of_n full', 'scg', dict(n_candidates=a.n, scorer='full')))
         methods += [(f'tree {K}x{b}', 'tree', dict(n_candidates=a.n, active=K, branch=b)) for K, b in tree_shapes(a.n, a.trees)]
         methods += [('adaptive', 'scg', dict(n_candidates=a.n, adaptive=True, adaptive_batch=a.batch, adaptive_tol=a.tol))]
-        for name, guidance, kw in methods:
+        for name, guidance, kw in [m for m in methods if keep(m[0])]:
             kw = dict(dict(scorer=a.scorer), **kw)
             r = dict(rule=rule, method=name, scorer=kw['scorer'], **run_method(pipe, rule, tgt, a, guidance, **kw))
             rows.append(r)
