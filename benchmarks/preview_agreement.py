@@ -56,7 +56,8 @@ def main(argv=None):
         for p, pv in previews.items():
             ag = [preview_agreement(vae, pv, zc, full=fc) for zc, fc in zip(z.split(8), full.split(8))]
             with torch.autocast('cpu', dtype=torch.bfloat16):
-                prev = torch.cat([clear_background(pv.postprocess(pv(zc).float())) for zc in z.split(8)])
+                own = pv.postprocess if pv.targets == 'postprocessed' else vae.postprocess     # as preview_agreement reads it
+                prev = torch.cat([clear_background(own(pv(zc).float())) for zc in z.split(8)])
             key = (detect_key(full)[0] == detect_key(prev)[0]).float().mean().item()
             res.setdefault(p, {})[f'{lv:g}'] = dict({k: torch.cat([d[k] for d in ag]).mean().item() for k in ag[0]}, key=key)
         print(f'level {lv:g}:', {p: {k: round(v, 4) for k, v in r[f"{lv:g}"].items()} for p, r in res.items()}, flush=True)

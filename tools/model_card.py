@@ -371,7 +371,7 @@ def ship_generator(run='nbs/model_card/runs/full_dit/ema', dest=None, cache_dir=
     return {p.name: p.stat().st_size for p in sorted(dest.iterdir()) if p.is_file()}
 
 
-CLASSIFIER_RULES = {'pitch': 'pitch_hist', 'nd': 'note_density', 'chord': 'chord_progression'}
+CLASSIFIER_RULES = {v: k for k, v in _RULE_FILES.items()}      # bundled classifier name -> its rule
 
 @torch.no_grad()
 def measure_classifier(pipe, cache_dir='cache/corpus', n_per_class=32, seed=3, levels=(0, 250, 500, 750), split='test', rolls=None) -> dict:
