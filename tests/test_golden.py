@@ -4,7 +4,10 @@ reproduce the files in tests/golden/ that were recorded before the sampling code
 Paths covered: an unguided sample (`pipe.sample`), SCG, classifier guidance (DDPM and SCG + classifier on DDIM),
 DPS (rule and classifier terms), an edit (`generate.edit`), a DiffCollage chain with chunked SCG, the widgets'
 `guided_sample` (SCG, both, edit) and a DExter render with the bundled `dexter_small`.
-Numbers are compared within 1e-6 (absolute); bitwise equality is what the recording gave.
+Floats are compared within 1e-5 x max(1, largest |value| of the array); integers, notes and MIDI files exactly. The files were recorded on
+an AVX512 CPU; on an AVX2-only CPU the same fp32 kernels sum in a different order, which moved rolls, latents and
+DExter outputs by up to 6e-6 at unit scale and the exploding DDPM latents of the random DiT (|z| up to 340) by
+6e-5 (measured), a relative 2e-7, far below any change a code edit makes.
 Record again (only when a change of results is intended): `SCG_GOLDEN_RECORD=1 pytest tests/test_golden.py`."""
 import json, os
 from pathlib import Path
@@ -15,7 +18,7 @@ import torch
 
 GOLDEN = Path(__file__).resolve().parent / 'golden'
 RECORD = os.environ.get('SCG_GOLDEN_RECORD') == '1'
-ATOL = 1e-6
+TOL = 1e-5
 
 @pytest.fixture(scope='module', autouse=True)
 def _fp32_one_thread():
@@ -62,7 +65,10 @@ def _check(name, got):
     for k in ref.files:
         a, b = ref[k], got[k]
         assert a.shape == b.shape, (name, k, a.shape, b.shape)
-        if a.dtype.kind in 'fc': assert np.abs(a.astype(np.float64) - b.astype(np.float64)).max(initial=0) <= ATOL, (name, k)
+        if a.dtype.kind in 'fc':
+            a, b = a.astype(np.float64), b.astype(np.float64)
+            err, scale = np.abs(a - b).max(initial=0), max(1.0, np.abs(a).max(initial=0))
+            assert err <= TOL * scale, (name, k, err, scale)
         else: assert np.array_equal(a, b), (name, k)
 
 def _notes(path):
