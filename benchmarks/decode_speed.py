@@ -5,12 +5,14 @@
 
 Variants, each timed on the same random chunk latents, interleaved round-robin over `--rounds` rounds (so a background
 load hits every variant alike), median of the rounds reported:
-  baseline        torch.no_grad + bf16 autocast (what the pipeline does now), one batched call
-  fp32            torch.no_grad, no autocast
-  inference_mode  torch.inference_mode instead of no_grad (+ bf16)
-  channels_last   weights and input in channels_last memory format (+ bf16), alone and with chunks=K
-  chunks=K        the batch decoded K chunks at a time (+ bf16)
-  compile         torch.compile(decoder) (+ bf16), with `--compile`; its compile time is reported apart
+  baseline        torch.no_grad in `--precision` (bf16 autocast, or plain fp32), one batched call
+  fp32 / bf16     torch.no_grad in the other precision
+  inference_mode  torch.inference_mode instead of no_grad (+ the precision)
+  channels_last   weights and input in channels_last memory format (+ the precision), alone and with chunks=K
+  chunks=K        the batch decoded K chunks at a time (+ the precision)
+  compile         torch.compile(decoder) (+ the precision), with `--compile`; its compile time is reported apart
+`--precision` defaults to what the pipeline uses on this CPU (`scg_music.core.default_bf16`: bf16 where the CPU has
+native bf16 (avx512_bf16 / amx_bf16), fp32 elsewhere).
 Writes `<out>.json` and `<out>.md`.
 """
 import argparse, json, statistics, time
@@ -18,20 +20,21 @@ from contextlib import nullcontext
 from pathlib import Path
 import torch
 from scg_music.checkpoints import load_model
-from scg_music.core import MODELS_DIR
+from scg_music.core import MODELS_DIR, default_bf16
 
 
 def variants(name, fn, z, a):
     "(label, callable) pairs for a decoder `fn` on chunk latents `z`."
     bf16 = lambda: torch.autocast('cpu', dtype=torch.bfloat16)
+    prec, other = (bf16, nullcontext) if a.precision == 'bf16' else (nullcontext, bf16)
     def run(ctx, f=fn, x=z, chunks=None):
         def go():
             with ctx[0](), ctx[1]():
                 return f(x) if not chunks else torch.cat([f(c) for c in x.split(chunks)])
         return go
-    out = [('baseline', run((torch.no_grad, bf16))), ('fp32', run((torch.no_grad, nullcontext))),
-           ('inference_mode', run((torch.inference_mode, bf16)))]
-    out += [(f'chunks={k}', run((torch.no_grad, bf16), chunks=k)) for k in a.chunk_sizes if k < len(z)]
+    out = [('baseline', run((torch.no_grad, prec))), ('fp32' if a.precision == 'bf16' else 'bf16', run((torch.no_grad, other))),
+           ('inference_mode', run((torch.inference_mode, prec)))]
+    out += [(f'chunks={k}', run((torch.no_grad, prec), chunks=k)) for k in a.chunk_sizes if k < len(z)]
     return out
 
 
@@ -41,6 +44,7 @@ def main(argv=None):
     ap.add_argument('--threads', type=int, default=None); ap.add_argument('--rounds', type=int, default=5)
     ap.add_argument('--chunk-sizes', default='4,8,16,32'); ap.add_argument('--compile', action='store_true')
     ap.add_argument('--out', default=str(Path(__file__).with_suffix('')))
+    ap.add_argument('--precision', choices=['bf16', 'fp32'], default='bf16' if default_bf16('cpu') else 'fp32')
     a = ap.parse_args(argv)
     a.chunk_sizes = [int(k) for k in a.chunk_sizes.split(',') if k]
     if a.threads: torch.set_num_threads(a.threads)
@@ -63,7 +67,7 @@ def main(argv=None):
         if a.compile:
             t0 = time.perf_counter()
             cfn = torch.compile(module.decode_chunks)
-            with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16): cfn(z)
+            with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16, enabled=a.precision == 'bf16'): cfn(z)
             compile_s[name] = time.perf_counter() - t0
             vs.append(('compile', variants(name, cfn, z, a)[0][1]))
         module.to(memory_format=torch.contiguous_format)
@@ -79,10 +83,10 @@ def main(argv=None):
         table[name] = {k: statistics.median(v) for k, v in times.items()}
         base = table[name]['baseline']
         for k, v in table[name].items(): print(f'{name:>8} {k:>15}: {v * 1e3:8.1f} ms  ({base / v:.2f}x baseline)', flush=True)
-    info = dict(chunks=a.chunks, threads=torch.get_num_threads(), rounds=a.rounds, torch=torch.__version__, ms={d: {k: v * 1e3 for k, v in t.items()} for d, t in table.items()},
+    info = dict(chunks=a.chunks, precision=a.precision, cpu_capability=torch.backends.cpu.get_cpu_capability(), threads=torch.get_num_threads(), rounds=a.rounds, torch=torch.__version__, ms={d: {k: v * 1e3 for k, v in t.items()} for d, t in table.items()},
                 compile_seconds=compile_s)
     out = Path(a.out); out.with_suffix('.json').write_text(json.dumps(info, indent=1))
-    md = [f'Decoding {a.chunks} chunk latents on {info["threads"]} CPU threads (median of {a.rounds} interleaved rounds), ms:', '',
+    md = [f'Decoding {a.chunks} chunk latents on {info["threads"]} CPU threads ({info["cpu_capability"]}, baseline {a.precision}; median of {a.rounds} interleaved rounds), ms:', '',
           '| variant | ' + ' | '.join(table) + ' |', '|---|' + '---|' * len(table)]
     for k in table['vae']:
         md.append(f'| {k} | ' + ' | '.join(f"{t[k] * 1e3:.1f} ({t['baseline'] / t[k]:.2f}x)" if k in t else '-' for t in table.values()) + ' |')

@@ -108,7 +108,7 @@ def encode(self: RuleGuidedPipeline, rolls, max_chunks=None):
         return self.vae.encode(torch.as_tensor(rolls, dtype=torch.float32).to(self.device), max_chunks=max_chunks)
 
 # %% ../nbs/09_pipeline.ipynb #c007f2
-CPU_DECODE_CHUNKS = 8       # chunks per VAE-decoder call under bf16 autocast on a CPU
+CPU_DECODE_CHUNKS = 8       # chunks per VAE-decoder call on a CPU
 
 @patch
 def decode(self: RuleGuidedPipeline, latents, threshold=False, max_chunks=None, postprocess=True, decoder='full'):
@@ -119,7 +119,7 @@ def decode(self: RuleGuidedPipeline, latents, threshold=False, max_chunks=None, 
     z = latents.to(self.device, torch.float32)
     if decoder not in ('full', 'preview'): raise BadInputError(f"decoder must be 'full' or 'preview', got {decoder!r}")
     if decoder == 'preview' and self.preview is None: raise BadInputError('this pipeline has no preview decoder (pipe.preview is None)')
-    fast = self.bf16 and self.device.type == 'cpu'          # channels-last batches of 8 chunks (see the VAE chapter)
+    fast = self.device.type == 'cpu'          # channels-last batches of 8 chunks, bf16 or fp32 (see the VAE chapter)
     with self._autocast():
         if decoder == 'preview': x = self.preview(z / self.vae.scale_factor)
         else: x = self.vae.decode(z, max_chunks=max_chunks or (CPU_DECODE_CHUNKS if fast else 256), channels_last=fast)

@@ -622,9 +622,9 @@ def _latent_draw(cfg, vae, dev):
 
 @torch.no_grad()
 def teacher_rolls(vae, z):
-    """The full decoder's raw rolls of unscaled latents, as the pipeline decodes them (bf16 autocast where native, on a
+    """The full decoder's raw rolls of unscaled latents, as the pipeline decodes them (bf16 autocast where native; on a
     CPU in channels-last batches of 8 chunks), in [-1, 1]."""
-    fast = bf16_fast(z.device) and z.device.type == 'cpu'
+    fast = z.device.type == 'cpu'
     with torch.autocast(z.device.type, dtype=torch.bfloat16, enabled=bf16_fast(z.device)):
         return vae.decode(z * vae.scale_factor, max_chunks=8 if fast else None, channels_last=fast).float().clamp(-1, 1)
 

@@ -217,6 +217,7 @@ def test_registered_rule_guides_scg_and_dps(pipe):
 def test_decode_applies_the_vaes_roll_postprocess():
     "`pipe.decode` = the VAE's raw decode, then `pipe.postprocess` (the VAE's fitted step), then the threshold."
     from scg_music.vae import RollPostprocess, clear_background
+    from scg_music.pipeline import CPU_DECODE_CHUNKS
     vae, dit = tiny_models()
     with torch.no_grad(): vae.decoder.conv_out.bias.copy_(torch.tensor([-0.6, 0.5, -0.9]))
     vae.postprocess = RollPostprocess([-0.7, 0.9, -0.8], -0.3)
@@ -224,7 +225,7 @@ def test_decode_applies_the_vaes_roll_postprocess():
     assert p.postprocess is vae.postprocess
     z = torch.randn(1, 4, 32, 16, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        raw = vae.decode(z)
+        raw = vae.decode(z, max_chunks=CPU_DECODE_CHUNKS, channels_last=True)      # as the pipeline decodes on a CPU
         got = p.decode(z, threshold=True)
         assert torch.equal(got, clear_background(vae.postprocess(raw))) and not torch.equal(got, vae.decode(z, threshold=True))
         assert torch.equal(p.decode(z, postprocess=False), raw)

@@ -293,7 +293,8 @@ def time_guided_excerpt(pipe, config=None, out_dir='/tmp/scg_model_card_speed', 
     t0 = time.time()
     res = generate(pipe, load_config(raw), num_samples=1, batch_size=1, out_dir=out_dir, seed=seed, png=False, progress=False)
     return dict(seconds=round(time.time() - t0, 1), config=str(config or DEMO_CONFIG), threads=torch.get_num_threads(),
-                losses=res['samples'][0]['losses'])
+                scorer='preview' if pipe.preview is not None else 'full', bf16=bool(pipe.bf16),
+                cpu=torch.backends.cpu.get_cpu_capability(), losses=res['samples'][0]['losses'])
 
 
 BUNDLED = {'vae': 'bundled_vae_decoder', 'dit': 'bundled_dit', 'classifier_pitch': 'bundled_cls_pitch',
@@ -440,12 +441,47 @@ def ship_classifiers(runs='runs', scales=None, names=('pitch', 'nd', 'chord'), p
     return {p.name: p.stat().st_size for p in sorted(dest.iterdir()) if p.is_file()}
 
 
+def ship_preview(run='nbs/model_card/runs/preview_decoder/ema', dest=None) -> dict:
+    """Ship a preview decoder's EMA export as the bundled `preview_decoder` (SCG's candidate scorer under `scorer='auto'`).
+    It must have been distilled from the bundled VAE (its config's `vae`)."""
+    from scg_music.checkpoints import load_model, save_model, model_config
+    from scg_music.pipeline import MODELS_DIR
+    dest = Path(dest) if dest is not None else MODELS_DIR
+    meta = model_config(run)
+    if Path(meta.get('vae', '')).resolve() != (MODELS_DIR / 'vae').resolve():
+        raise ValueError(f"{run}: distilled from {meta.get('vae')!r}, not the bundled VAE")
+    keep = ('train_step', 'vae', 'calibration')
+    save_model(load_model(run), dest / 'preview_decoder', {k: v for k, v in meta.items() if k in keep} | dict(run=str(run)))
+    return {p.name: p.stat().st_size for p in sorted(dest.iterdir()) if p.is_file()}
+
+
+@torch.no_grad()
+def plot_unguided_vs_test(pipe, path, cache_dir='cache/corpus', n_per_class=2, steps=50, seed=0):
+    """A picture for the card: `n_per_class` unguided DDIM-`steps` samples of each class (seeds `seed + class`, as
+    `measure_unguided`) beside as many random test windows of that class, as piano rolls; saved to `path` (PNG)."""
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from scg_music.pianoroll import plot_roll
+    names = {0: 'classical performance', 1: 'sheet music', 2: 'pop'}
+    x, y = test_windows(cache_dir, n_per_class, seed + 1)
+    C = pipe.dit.num_classes
+    fig, axs = plt.subplots(C, 2 * n_per_class, figsize=(4 * n_per_class * 2, 2.6 * C), squeeze=False)
+    for c in range(C):
+        rolls = pipe.sample(n_per_class, class_label=c, sampler='ddim', steps=steps, seed=seed + c, progress=False)
+        ref = x[(y == c).numpy()]
+        for j in range(n_per_class):
+            plot_roll(rolls[j], ax=axs[c, j], title=f'{names.get(c, c)}: sample {j}')
+            plot_roll(ref[j], ax=axs[c, n_per_class + j], title=f'{names.get(c, c)}: test window {j}')
+    fig.tight_layout(); fig.savefig(path, dpi=70); plt.close(fig)
+    return str(path)
+
+
 def main(argv=None):
-    """`python tools/model_card.py calibrate_run|ship_bundled|ship_generator|ship_classifiers`: run one release step with its
+    """`python tools/model_card.py calibrate_run|ship_bundled|ship_generator|ship_classifiers|ship_preview`: run one release step with its
     defaults, print the result (`ship_classifiers` takes the scales chosen in `model_card/classifiers.json`)."""
     import argparse
     ap = argparse.ArgumentParser(prog='tools/model_card.py', description=main.__doc__)
-    ap.add_argument('step', choices=['calibrate_run', 'ship_bundled', 'ship_generator', 'ship_classifiers'])
+    ap.add_argument('step', choices=['calibrate_run', 'ship_bundled', 'ship_generator', 'ship_classifiers', 'ship_preview'])
     a = ap.parse_args(argv)
     kw = dict(scales=json.loads((CARD / 'classifiers.json').read_text())['chosen']) if a.step == 'ship_classifiers' else {}
     print(globals()[a.step](**kw))
