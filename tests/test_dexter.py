@@ -9,7 +9,8 @@ import torch
 from scg_music.dexter.codec import (load_score, encode_performance, decode_performance, roundtrip_errors,
                                     score_note_array, encode_score, P_COLS, S_COLS)
 from scg_music.dexter.data import (vienna_sources, example_sources, asap_sources, build_dataset, load_dataset,
-                                   Normalizer, SegmentDataset, transfer_pairs, segment, score_entry)
+                                   Normalizer, SegmentDataset, transfer_pairs, segment, score_entry,
+                                   align_beats, align_source, read_beats)
 from scg_music.dexter.model import build_model, save_dexter, load_dexter
 from scg_music.dexter.render import render, render_main, render_codec, write_outputs, resolve_model
 from scg_music.dexter.evaluate import curve_table, deadpan_codec
@@ -84,7 +85,7 @@ def test_vienna_entry_mixup_and_pairs(data_dir):
 
 
 def test_asap_parangonar(data_dir, tmp_path):
-    "An ASAP score + performance is aligned with parangonar; a wrong pair (< 50% matched) is reported and skipped."
+    "With align='parangonar' a pair is aligned by parangonar; a wrong pair (< 50% matched) is reported and skipped."
     asap = data_dir / 'asap'
     src = asap_sources(asap, pieces=['Bach_Prelude_bwv_846$'])
     assert src, 'ASAP Bach prelude 846 not found'
@@ -92,10 +93,47 @@ def test_asap_parangonar(data_dir, tmp_path):
     good = perfs[:1]
     other = sorted(p for p in (asap / 'Bach' / 'Prelude' / 'bwv_848').glob('*.mid') if p.name != 'midi_score.mid')[0]
     wrong = [dict(kind='pair', score=good[0]['score'], perf=str(other), performer='wrong')]
-    man = build_dataset({name: good + wrong}, tmp_path, progress=False)
+    man = build_dataset({name: good + wrong}, tmp_path, progress=False, align='parangonar')
     info = man['pieces'][name]
-    assert info['n_perfs'] == 1 and info['match_ratio'][0] > 0.9
-    assert any('matched' in s['error'] for s in man['skipped'])
+    assert info['n_perfs'] == 1 and info['match_ratio'][0] > 0.9 and info['aligned_by'] == ['parangonar']
+    assert [s['reason'] for s in man['skipped']] == ['low_match_ratio'] and 'matched' in man['skipped'][0]['error']
+
+
+def _asap_pair(asap, name, k=0):
+    return asap_sources(asap, pieces=[f'^{name}$'])[name][k]
+
+
+def test_asap_beat_alignment(data_dir, tmp_path):
+    "ASAP pairs aligned from their beat annotations; another piece's performance is listed with the reason."
+    asap = data_dir / 'asap'
+    good = asap_sources(asap, pieces=['^Bach_Prelude_bwv_846$'])['Bach_Prelude_bwv_846']
+    other = _asap_pair(asap, 'Bach_Prelude_bwv_848')
+    # another piece's performance: its beat count differs; with beats faked to the right count, few notes match
+    n = len(read_beats(good[0]['score_beats'])); t = read_beats(other['beats'])
+    fake = tmp_path / 'fake_annotations.txt'
+    fake.write_text(''.join(f'{x}\t{x}\tb\n' for x in np.linspace(t[0], t[-1], n)))
+    wrong = [dict(good[0], perf=other['perf'], beats=other['beats'], performer='w1'),
+             dict(good[0], perf=other['perf'], beats=str(fake), performer='w2'),
+             dict(good[0], beats=str(tmp_path / 'none.txt'), performer='w3')]
+    man = build_dataset({'bwv846': good + wrong}, tmp_path / 'ds', progress=False)
+    info = man['pieces']['bwv846']
+    assert info['n_perfs'] == len(good) and min(info['match_ratio']) > 0.95 and info['aligned_by'] == ['beats'] * len(good)
+    assert [s['reason'] for s in man['skipped']] == ['beat_count_mismatch', 'low_match_ratio', 'annotations_missing']
+    with pytest.raises(ValueError, match='align must be'): align_source(good[0], align='dtw')
+
+
+def test_asap_beats_agree_with_parangonar(data_dir):
+    "On a real performance the beat-anchored pairs agree with parangonar's full alignment (same pitches, >= 95 %)."
+    import parangonar as pa
+    src = _asap_pair(data_dir / 'asap', 'Bach_Prelude_bwv_846')
+    part, perf, al, st = align_beats(src)
+    na, pna = part.note_array(), perf.note_array()
+    ours = {a['score_id']: a['performance_id'] for a in al if a['label'] == 'match'}
+    sp, pp = dict(zip(na['id'], na['pitch'])), dict(zip(pna['id'], pna['pitch']))
+    assert all(sp[s] == pp[p] for s, p in ours.items()) and len(set(ours.values())) == len(ours)
+    ref = {a['score_id']: a['performance_id'] for a in pa.AutomaticNoteMatcher()(na, pna) if a['label'] == 'match'}
+    agree = sum(ours.get(s) == p for s, p in ref.items())
+    assert agree >= 0.95 * len(ref) and agree >= 0.95 * len(ours), (agree, len(ref), len(ours))
 
 
 # ---------------------------------------------------------------- rendering
