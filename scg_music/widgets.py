@@ -153,9 +153,10 @@ def measure_rules(roll, targets):
 
 # %% ../nbs/30_widgets.ipynb #c011b
 def guided_sample(pipe, targets, class_label=1, method='SCG', n=8, steps=50, sampler='ddim', seed=0, eta=1.0,
-                  edit=None, callback=None, every=5, weights=None, scales=None):
+                  edit=None, callback=None, every=5, weights=None, scales=None, scorer='auto'):
     """One rule-guided excerpt through `pipe(...)`. Returns dict(roll (3,128,T) numpy, z (1,4,H,16), targets, values,
-    losses, notes, seconds, device, ...). `targets`: `{rule: (D,)}` (empty with method 'none')."""
+    losses, notes, seconds, device, ...). `targets`: `{rule: (D,)}` (empty with method 'none'). `scorer`: the decoder
+    that scores SCG's candidates ('auto': the preview decoder when the pipeline has one; 'full': the VAE's)."""
     if method not in METHODS: raise BadInputError(f"method must be one of {METHODS}, got {method!r}")
     if method != 'none' and not targets: raise BadInputError('no rule targets: switch on at least one rule (or choose method "none")')
     if int(n) < 1: raise BadInputError(f'candidates n must be >= 1, got {n}')
@@ -164,11 +165,12 @@ def guided_sample(pipe, targets, class_label=1, method='SCG', n=8, steps=50, sam
         if callback is not None: callback(k, total, x0 if k == total or k % max(int(every), 1) == 0 else None)
     sc = None if scales is None else {k: dict(CLASSIFIER_SCALES, **pipe.classifier_scales, **scales).get(k, 1.0) for k in targets}
     out = pipe(1, targets, GUIDANCE_OF[method], class_label, int(steps), sampler, int(n), seed=int(seed), edit=ed,
-               progress=False, callback=cb, eta=eta, weights=weights, scales=sc)
+               progress=False, callback=cb, eta=eta, weights=weights, scales=sc, scorer=scorer)
     roll = out.rolls[0]
     res = dict(roll=roll, z=out.latents, targets={k: v.tolist() for k, v in targets.items()}, values={k: v[0] for k, v in out.values.items()},
                losses={k: v[0] for k, v in out.losses.items()}, notes=out.notes, method=method, n=int(n), steps=int(steps),
-               sampler=sampler, seed=int(seed), class_label=class_label, device=str(pipe.device), edit=None, seconds=out.seconds)
+               sampler=sampler, seed=int(seed), class_label=class_label, device=str(pipe.device), edit=None, seconds=out.seconds,
+               scorer=out.settings.get('scorer'))
     if edit is not None:
         a, b = ed['windows']
         span, st = slice(128 * (a - 1), 128 * b), {k: v.cpu() for k, v in slice_targets(targets, (a, b)).items()}
@@ -380,6 +382,9 @@ def _init_settings(self:RuleTuner, class_label, method, n, steps, sampler, seed,
     self.w_steps = W.BoundedIntText(value=steps, min=1, max=self.pipe.diffusion.num_timesteps, description='steps', layout=_LAY(width='160px'))
     self.w_seed = W.IntText(value=seed, description='seed', layout=_LAY(width='160px'))
     self.w_every = W.BoundedIntText(value=every, min=1, max=1000, description='preview every', style={'description_width': 'initial'}, layout=_LAY(width='170px'))
+    scorers = [('preview (fast)', 'preview'), ('full decoder', 'full')] if self.pipe.preview is not None else [('full decoder', 'full')]
+    self.w_scorer = W.Dropdown(options=scorers, value=scorers[0][1], description='scoring', layout=_LAY(width='220px'))
+    self.w_scorer.add_class('scg-scorer')
     for w, c in ((self.w_n, 'scg-n'), (self.w_steps, 'scg-steps'), (self.w_seed, 'scg-seed'), (self.w_method, 'scg-method'),
                  (self.w_class, 'scg-class'), (self.w_every, 'scg-every')): w.add_class(c)
 
@@ -460,7 +465,7 @@ def _layout(self:RuleTuner):
     row = lambda *a: W.HBox(list(a), layout=_LAY(flex_flow='row wrap', align_items='center'))
     return W.VBox([
         self.header,
-        row(self.w_class, self.w_method, self.w_sampler),
+        row(self.w_class, self.w_method, self.w_sampler, self.w_scorer),
         row(self.w_n, self.w_steps, self.w_seed, self.w_every),
         *self._rule_rows(sec, row),
         sec('Targets from a MIDI file'), row(self.upload, self.upload_msg),
@@ -630,7 +635,7 @@ def _on_upload(self:RuleTuner, ch):
 @patch
 def _settings(self:RuleTuner):
     return dict(class_label=self.w_class.value, method=self.w_method.value, n=self.w_n.value, steps=self.w_steps.value,
-                sampler=self.w_sampler.value, seed=self.w_seed.value, every=self.w_every.value)
+                sampler=self.w_sampler.value, seed=self.w_seed.value, every=self.w_every.value, scorer=self.w_scorer.value)
 
 # %% ../nbs/30_widgets.ipynb #c019_c15
 @patch
@@ -658,7 +663,7 @@ def _run(self:RuleTuner, kind, windows=None, noise_level=None):
     self.b_gen.disabled = self.b_edit.disabled = True; self.b_stop.disabled = False
     try:
         res = guided_sample(self.pipe, targets, s['class_label'], s['method'], s['n'], s['steps'], s['sampler'],
-                            s['seed'], edit=edit, callback=self._callback, every=s['every'])
+                            s['seed'], edit=edit, callback=self._callback, every=s['every'], scorer=s['scorer'])
     finally:
         self.b_gen.disabled = False; self.b_stop.disabled = True; self.b_edit.disabled = self.result is None
     self.show(res)
@@ -734,7 +739,7 @@ def edit(self:RuleTuner, windows=None, noise_level=None, **settings):
 @patch
 def _apply(self:RuleTuner, settings):
     ws = dict(class_label=self.w_class, method=self.w_method, n=self.w_n, steps=self.w_steps, sampler=self.w_sampler,
-              seed=self.w_seed, every=self.w_every)
+              seed=self.w_seed, every=self.w_every, scorer=self.w_scorer)
     for k, v in settings.items():
         if k not in ws: raise TypeError(f'unknown setting {k!r}; one of {list(ws)}')
         ws[k].value = v

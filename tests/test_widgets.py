@@ -144,3 +144,23 @@ def test_a_registered_rule_gets_tuner_controls(pipe):
     finally:
         unregister_rule('top_pitch_t')
     assert extra_rules() == [] and not RuleTuner(pipe, background=False).extra.use
+
+def test_scoring_control_picks_the_candidate_decoder():
+    "The tuner offers preview scoring only when the pipeline has a preview decoder; the run reports the scorer used,"
+    "and with both scorers the returned roll is the full decoder's decode of the returned latents."
+    from scg_music.pipeline import RuleGuidedPipeline
+    from scg_music.preview import PreviewDecoder
+    base = tiny_pipeline(seed=0, device='cpu')
+    assert [v for _, v in RuleTuner(base, background=False).w_scorer.options] == ['full']
+    torch.manual_seed(0)
+    pipe = RuleGuidedPipeline(base.vae, base.dit, device='cpu', bf16=False, preview=PreviewDecoder(ch=16, blocks=1, hidden=32))
+    tuner = RuleTuner(pipe, n=3, steps=3, background=False)
+    assert tuner.w_scorer.value == 'preview' and [v for _, v in tuner.w_scorer.options] == ['preview', 'full']
+    got = {}
+    for scorer in ('preview', 'full'):
+        tuner.w_scorer.value = scorer
+        tuner.b_gen.click()
+        got[scorer] = tuner.result
+        assert tuner.error is None and got[scorer]['scorer'] == scorer
+        assert np.allclose(got[scorer]['roll'], pipe.decode(got[scorer]['z'], threshold=True)[0].numpy(), atol=1e-5)
+    assert not torch.equal(got['preview']['z'], got['full']['z'])      # another decoder picks other candidates

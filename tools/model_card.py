@@ -284,9 +284,11 @@ def measure_guidance(pipe, out_dir, rules=('pitch_hist', 'note_density', 'chord_
             table.setdefault(rule, {})[method] = dict(s, seconds=res['seconds'])
     return table
 
-def time_guided_excerpt(pipe, config=None, out_dir='/tmp/scg_model_card_speed', seed=0) -> dict:
-    "Seconds for one guided 10.24 s excerpt with the `make demo` config (DDIM-50, SCG n=8 + classifier guidance)."
-    import yaml
+def time_guided_excerpt(pipe, config=None, out_dir=None, seed=0) -> dict:
+    """Seconds for one guided 10.24 s excerpt with the `make demo` config (DDIM-50, SCG n=8 + classifier guidance),
+    written to a fresh temporary folder (`out_dir`, if given, must not hold a finished job: a job resumes its own output)."""
+    import tempfile, yaml
+    out_dir = out_dir or tempfile.mkdtemp(prefix='scg_model_card_speed_')
     from scg_music.demo import DEMO_CONFIG
     from scg_music.generate import load_config, generate
     raw = yaml.safe_load(Path(config or DEMO_CONFIG).read_text())
