@@ -9,17 +9,16 @@ from pathlib import Path
 import numpy as np
 import torch
 from fastcore.basics import patch
-from .vae import AutoencoderKL, clear_background
+from .vae import AutoencoderKL, clear_background, fast_decode_kwargs
 from .preview import PreviewDecoder
 from .dit import DiTRotary
 from . import diffusion as D
 from .checkpoints import load_released, load_model, model_config
 
 # %% auto #0
-__all__ = ['CPU_DECODE_CHUNKS', 'CLASS_ALIASES', 'DEFAULT_RULES', 'GUIDANCE', 'CLASSIFIER_KEYS', 'SCG_WEIGHTS',
-           'CLASSIFIER_SCALES', 'DPS_SCALES', 'TREE_ACTIVE', 'AUTO_CANDIDATES', 'SCORERS', 'default_device',
-           'RuleGuidedPipeline', 'class_id', 'resolve_targets', 'span_targets', 'measure', 'GenerationOutput',
-           'tiny_pipeline']
+__all__ = ['CLASS_ALIASES', 'DEFAULT_RULES', 'GUIDANCE', 'CLASSIFIER_KEYS', 'SCG_WEIGHTS', 'CLASSIFIER_SCALES', 'DPS_SCALES',
+           'TREE_ACTIVE', 'AUTO_CANDIDATES', 'SCORERS', 'default_device', 'RuleGuidedPipeline', 'class_id',
+           'resolve_targets', 'span_targets', 'measure', 'GenerationOutput', 'tiny_pipeline']
 
 # %% ../nbs/09_pipeline.ipynb #c006
 from .core import BadInputError, CLASS_NAMES, MODELS_DIR, atomic_write, atomic_text, cpu_has_bf16, bf16_fast, default_bf16
@@ -108,8 +107,6 @@ def encode(self: RuleGuidedPipeline, rolls, max_chunks=None):
         return self.vae.encode(torch.as_tensor(rolls, dtype=torch.float32).to(self.device), max_chunks=max_chunks)
 
 # %% ../nbs/09_pipeline.ipynb #c007f2
-CPU_DECODE_CHUNKS = 8       # chunks per VAE-decoder call on a CPU
-
 @patch
 def decode(self: RuleGuidedPipeline, latents, threshold=False, max_chunks=None, postprocess=True, decoder='full'):
     """Scaled latents `(B,4,H,16)` -> float32 rolls `(B,3,128,8H)`: the VAE's decoder (`decoder='preview'`: the preview
@@ -119,10 +116,9 @@ def decode(self: RuleGuidedPipeline, latents, threshold=False, max_chunks=None, 
     z = latents.to(self.device, torch.float32)
     if decoder not in ('full', 'preview'): raise BadInputError(f"decoder must be 'full' or 'preview', got {decoder!r}")
     if decoder == 'preview' and self.preview is None: raise BadInputError('this pipeline has no preview decoder (pipe.preview is None)')
-    fast = self.device.type == 'cpu'          # channels-last batches of 8 chunks, bf16 or fp32 (see the VAE chapter)
     with self._autocast():
         if decoder == 'preview': x = self.preview(z / self.vae.scale_factor)
-        else: x = self.vae.decode(z, max_chunks=max_chunks or (CPU_DECODE_CHUNKS if fast else 256), channels_last=fast)
+        else: x = self.vae.decode(z, **fast_decode_kwargs(self.device, max_chunks))
         pp = self.preview.postprocess if decoder == 'preview' and self.preview.targets == 'postprocessed' else self.postprocess
         if postprocess and pp is not None: x = pp(x)
         if threshold: x = clear_background(x)

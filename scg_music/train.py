@@ -624,9 +624,9 @@ def _latent_draw(cfg, vae, dev):
 def teacher_rolls(vae, z):
     """The full decoder's raw rolls of unscaled latents, as the pipeline decodes them (bf16 autocast where native; on a
     CPU in channels-last batches of 8 chunks), in [-1, 1]."""
-    fast = z.device.type == 'cpu'
+    from scg_music.vae import fast_decode_kwargs
     with torch.autocast(z.device.type, dtype=torch.bfloat16, enabled=bf16_fast(z.device)):
-        return vae.decode(z * vae.scale_factor, max_chunks=8 if fast else None, channels_last=fast).float().clamp(-1, 1)
+        return vae.decode(z * vae.scale_factor, **fast_decode_kwargs(z.device)).float().clamp(-1, 1)
 
 # %% ../nbs/05_train.ipynb #c031_p3
 def _distill_pool(make, n, B, path, progress=True):

@@ -12,9 +12,9 @@ import torch.nn.functional as F
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['VAE_CONFIGS', 'ROLL_THRESHOLDS', 'Normalize', 'swish', 'ResnetBlock', 'AttnBlock', 'Downsample', 'Upsample',
-           'Encoder', 'Decoder', 'drop_weak_orphans', 'snap_onsets', 'hold_velocity', 'RollPostprocess',
-           'clear_background', 'AutoencoderKL']
+__all__ = ['VAE_CONFIGS', 'ROLL_THRESHOLDS', 'CPU_DECODE_CHUNKS', 'Normalize', 'swish', 'ResnetBlock', 'AttnBlock', 'Downsample',
+           'Upsample', 'Encoder', 'Decoder', 'drop_weak_orphans', 'snap_onsets', 'hold_velocity', 'RollPostprocess',
+           'clear_background', 'AutoencoderKL', 'fast_decode_kwargs']
 
 # %% ../nbs/02_vae.ipynb #c005
 def Normalize(c): return nn.GroupNorm(32, c, eps=1e-6, affine=True)
@@ -426,6 +426,14 @@ def forward(self: AutoencoderKL, x, sample=True):
     z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean) if sample else mean
     rec = self.decoder(self.post_quant_conv(self.latents_to_chunks(z)))
     return self.from_chunks(rec, x.shape[0]), mean, logvar
+
+# %% ../nbs/02_vae.ipynb #c014_6n
+CPU_DECODE_CHUNKS = 8       # chunks per decoder call on a CPU
+
+def fast_decode_kwargs(device, max_chunks=None) -> dict:
+    "`decode` options of the fast path on `device`: channels-last batches of `CPU_DECODE_CHUNKS` chunks on a CPU, at most 256 chunks per call elsewhere (`max_chunks` overrides the batch)."
+    cpu = torch.device(device).type == 'cpu'
+    return dict(max_chunks=max_chunks or (CPU_DECODE_CHUNKS if cpu else 256), channels_last=cpu)
 
 # %% ../nbs/02_vae.ipynb #c014_7
 @patch

@@ -217,7 +217,7 @@ def test_registered_rule_guides_scg_and_dps(pipe):
 def test_decode_applies_the_vaes_roll_postprocess():
     "`pipe.decode` = the VAE's raw decode, then `pipe.postprocess` (the VAE's fitted step), then the threshold."
     from scg_music.vae import RollPostprocess, clear_background
-    from scg_music.pipeline import CPU_DECODE_CHUNKS
+    from scg_music.vae import CPU_DECODE_CHUNKS
     vae, dit = tiny_models()
     with torch.no_grad(): vae.decoder.conv_out.bias.copy_(torch.tensor([-0.6, 0.5, -0.9]))
     vae.postprocess = RollPostprocess([-0.7, 0.9, -0.8], -0.3)
