@@ -8,7 +8,7 @@ import json, os, pickle, re, tempfile, warnings
 from pathlib import Path
 import torch
 import torch.nn as nn
-from .core import atomic_write
+from .core import atomic_write, BadInputError
 from .vae import AutoencoderKL, VAE_CONFIGS
 from .preview import PreviewDecoder
 from .dit import DiTRotary, DiTRotaryClassifier, DIT_CONFIGS, rope_freqs, _SIZES
@@ -18,23 +18,69 @@ __all__ = ['CheckpointError', 'torch_load', 'detect_kind', 'infer_vae_config', '
            'register_model_class', 'save_model', 'model_config', 'load_model']
 
 # %% ../nbs/03b_checkpoints.ipynb #c005
-class CheckpointError(ValueError):
-    "A checkpoint does not match the model it should hold (missing / unexpected / mis-shaped keys, unknown format)."
+class CheckpointError(BadInputError):
+    "A checkpoint that does not match its model, cannot be read, or holds objects we refuse to unpickle; names the file."
 
-def torch_load(path, allow_pickle=True):
-    "`torch.load` on CPU: weights-only and memory-mapped when possible; full unpickling only if needed and allowed."
+_INERT_PREFIXES = ('pytorch_lightning.', 'lightning.', 'lightning_fabric.', 'omegaconf.')
+_INERT_NAMES = {'argparse.Namespace', 'typing.Any'}
+_NUMPY_NAMES = ({f'numpy.{m}.{f}' for m in ('core.multiarray', '_core.multiarray') for f in ('_reconstruct', 'scalar')}
+                | {'numpy.ndarray', 'numpy.dtype'})
+
+class _Inert:
+    "Stands in for a training framework's class in a checkpoint: keeps what was pickled into it, imports and runs nothing."
+    def __new__(cls, *args, **kwargs): return object.__new__(cls)
+    def __init__(self, *args, **kwargs): self.args, self.kwargs = args, kwargs
+    def __setstate__(self, state): self.state = state
+    def __repr__(self): return f'<inert {self.__module__}.{self.__qualname__}>'
+
+def _stand_in(name):
+    "What a weights-only load may use for the pickled global `name`: numpy's data constructors, an inert class, or None."
+    mod, _, attr = name.rpartition('.')
+    if name in _NUMPY_NAMES or re.fullmatch(r'numpy\.dtypes\.\w+DType', name):
+        import importlib
+        return getattr(importlib.import_module(mod), attr)
+    if name in _INERT_NAMES or name.startswith(_INERT_PREFIXES):
+        return type(attr, (_Inert,), dict(__module__=mod, __qualname__=attr))
+    return None
+
+# %% ../nbs/03b_checkpoints.ipynb #1a299722
+def _brief(e, n=160):
+    "The first line of an exception's message, at most `n` characters (error messages never print unbounded values)."
+    s = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    s = re.sub(r'^Weights only load failed\.?\s*', '', s)
+    return s if len(s) <= n else s[:n] + '...'
+
+# %% ../nbs/03b_checkpoints.ipynb #b2bf331f
+def _weights_only(path):
+    try: return torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+    except RuntimeError as e:
+        if 'mmap' not in str(e) and 'zip' not in str(e): raise
+        return torch.load(path, map_location='cpu', weights_only=True)
+
+def torch_load(path, trust_pickle=False):
+    "`torch.load` on CPU that runs no code from the file (see above) unless `trust_pickle`; one-line errors name the file."
     path = Path(path)
+    if path.is_dir(): raise CheckpointError(f'{path} is a directory, not a checkpoint file')
     if not path.is_file(): raise FileNotFoundError(f'checkpoint not found: {path}')
-    def _load(weights_only):
-        try: return torch.load(path, map_location='cpu', weights_only=weights_only, mmap=True)
-        except RuntimeError as e:
-            if 'mmap' not in str(e) and 'zip' not in str(e): raise
-            return torch.load(path, map_location='cpu', weights_only=weights_only)
-    try: return _load(True)
-    except pickle.UnpicklingError as e:
-        if not allow_pickle: raise CheckpointError(f'{path}: not loadable with weights_only=True ({e})') from e
-        warnings.warn(f'{path.name}: contains pickled objects; loading with weights_only=False (trusted file)')
-        return _load(False)
+    if path.stat().st_size == 0: raise CheckpointError(f'{path}: empty file')
+    if trust_pickle:
+        warnings.warn(f'{path.name}: full unpickling (trust_pickle=True) runs whatever code the file holds')
+        return torch.load(path, map_location='cpu', weights_only=False)
+    allowed = []
+    for _ in range(64):
+        try:
+            with torch.serialization.safe_globals(allowed): return _weights_only(path)
+        except pickle.UnpicklingError as e:
+            m = re.search(r"GLOBAL (\S+) was not an allowed global|but got <class '([\w.]+)'>", str(e))
+            if m is None: raise CheckpointError(f'{path}: refused by the weights-only unpickler ({_brief(e)})') from None
+            name = m.group(1) or m.group(2)
+            if (obj := _stand_in(name)) is None:
+                raise CheckpointError(f'{path}: refusing to unpickle the global {name!r}, which could run code; pass '
+                                      'trust_pickle=True (--trust-checkpoint) only for a file you trust') from None
+            allowed.append((obj, name))
+        except (RuntimeError, EOFError, ValueError, OSError) as e:
+            raise CheckpointError(f'{path}: not a readable torch file ({_brief(e)})') from None
+    raise CheckpointError(f'{path}: more than 64 distinct pickled globals')
 
 # %% ../nbs/03b_checkpoints.ipynb #c007
 def _strip_prefix(sd, prefix='module.'):
@@ -168,10 +214,10 @@ def _released_dit(sd, found, name, config=None):
     return model
 
 # %% ../nbs/03b_checkpoints.ipynb #c011_c
-def load_released(path, kind=None, config=None, scale_factor=None, allow_pickle=True):
+def load_released(path, kind=None, config=None, scale_factor=None, trust_pickle=False):
     "Load a released SCG checkpoint (VAE Lightning `.ckpt`, EMA DiT `.pt`, classifier `.pt`) into our module, strictly."
     name = Path(path).name
-    sd = _flat_state_dict(torch_load(path, allow_pickle=allow_pickle), name)
+    sd = _flat_state_dict(torch_load(path, trust_pickle=trust_pickle), name)
     found = detect_kind(sd)
     if kind is not None and kind != found: raise CheckpointError(f'{name}: expected a {kind} checkpoint, found a {found} checkpoint')
     if found == 'vae':

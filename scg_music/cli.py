@@ -53,10 +53,26 @@ def _imports(argv):
     return argv
 
 # %% ../nbs/11_cli.ipynb #c005_a
+def _one_line(e, n=300):
+    "An exception as one bounded line (the message's first line, at most `n` characters)."
+    s = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    return s if len(s) <= n else s[:n] + '...'
+
 def main(argv=None):
     "Entry point of the `scg-music` console script."
-    argv = _imports(list(sys.argv[1:] if argv is None else argv))
-    if not argv or argv[0] in ('-h', '--help', 'help'):
-        print(_usage()); return 0
-    rc = resolve(argv[0])(argv[1:])
+    from scg_music import __version__
+    from scg_music.core import BadInputError
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = '--debug' in argv
+    argv = [a for a in argv if a != '--debug']
+    if argv[:1] == ['--version']: print(f'scg-music {__version__}'); return 0
+    try:
+        argv = _imports(argv)
+        if not argv or argv[0] in ('-h', '--help', 'help'):
+            print(_usage()); return 0
+        rc = resolve(argv[0])(argv[1:])
+    except (BadInputError, OSError) as e:
+        if debug: raise
+        print(f'scg-music {argv[0] if argv else ""}: {_one_line(e)}'.replace(' : ', ': '), file=sys.stderr)
+        return 2
     return rc if isinstance(rc, int) else 0           # commands may return what they wrote; the exit status is 0

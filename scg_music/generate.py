@@ -78,7 +78,7 @@ def resolve_classifier(pipe, path, model_dir=None):
     for base in ([Path(model_dir)] if model_dir else []) + [Path.cwd()]:
         for q in (base / path, base / f'{path}.safetensors', base / f'classifier_{key}.safetensors'):
             if q.is_file():
-                m = load_released(q, kind='classifier') if q.suffix in ('.pt', '.pth', '.ckpt') else load_model(q)
+                m = load_released(q, kind='classifier', trust_pickle=getattr(pipe, 'trust_pickle', False)) if q.suffix in ('.pt', '.pth', '.ckpt') else load_model(q)
                 m = m.to(pipe.device).eval().requires_grad_(False)
                 pipe.classifiers[key] = m
                 return m
@@ -371,8 +371,11 @@ def _common_args(ap):
     ap.add_argument('--out', default=None); ap.add_argument('--class-label', type=int, default=1, help='0 maestro/performance, 1 sheet music, 2 pop')
     ap.add_argument('--seed', type=int, default=0); ap.add_argument('--steps', type=int, default=None, help='override the number of sampling steps')
     ap.add_argument('--model-dir', default=None, help='folder with vae/dit(/classifier_*) checkpoints (ours)')
-    ap.add_argument('--released-vae', default=None); ap.add_argument('--released-dit', default=None)
+    ap.add_argument('--released-vae', default=None, help="the authors' VAE checkpoint (epoch_14.ckpt)")
+    ap.add_argument('--released-dit', default=None, help="the authors' EMA DiT checkpoint (ema_0.9999_1200000.pt)")
     ap.add_argument('--released-classifier', action='append', default=[], help='NAME=PATH of a released classifier (repeatable)')
+    ap.add_argument('--trust-checkpoint', action='store_true',
+                    help='allow full unpickling of .pt/.ckpt files (runs code they hold; only for files you trust)')
     ap.add_argument('--corpus', default='cache/corpus', help='corpus cache for dataset (null) targets / sources')
     ap.add_argument('--device', default=None); ap.add_argument('--no-png', action='store_true')
     ap.add_argument('--scg-samples', type=int, default=None, help='override scg.num_samples (candidates per step)')
@@ -396,8 +399,11 @@ def _pipeline(a):
         for s in a.released_classifier:
             if '=' not in s: raise SystemExit(f'--released-classifier wants NAME=PATH, got {s!r}')
             k, p = s.split('=', 1); cls[k] = p
-        return RuleGuidedPipeline.from_released(a.released_vae, a.released_dit, cls or None, device=a.device)
-    return RuleGuidedPipeline.from_pretrained(a.model_dir, device=a.device)
+        return RuleGuidedPipeline.from_released(a.released_vae, a.released_dit, cls or None, device=a.device,
+                                                trust_pickle=a.trust_checkpoint)
+    pipe = RuleGuidedPipeline.from_pretrained(a.model_dir, device=a.device)
+    pipe.trust_pickle = a.trust_checkpoint
+    return pipe
 
 def _parse(argv, prog, desc, extra=None):
     import argparse

@@ -62,12 +62,16 @@ def seed_everything(s):
 
 # %% ../nbs/05a_loop.ipynb #l006_a
 def rng_state():
-    st = dict(python=random.getstate(), numpy=np.random.get_state(), torch=torch.get_rng_state())
+    "Every random source's state, as tensors and plain values (a checkpoint that loads weights-only)."
+    name, keys, *rest = np.random.get_state()
+    st = dict(python=random.getstate(), numpy=(name, torch.from_numpy(keys.astype(np.int64)), *rest), torch=torch.get_rng_state())
     if torch.cuda.is_available(): st['cuda'] = torch.cuda.get_rng_state_all()
     return st
 
 def set_rng_state(st):
-    random.setstate(st['python']); np.random.set_state(st['numpy']); torch.set_rng_state(st['torch'])
+    name, keys, *rest = st['numpy']
+    keys = keys.numpy().astype(np.uint32) if torch.is_tensor(keys) else keys
+    random.setstate(st['python']); np.random.set_state((name, keys, *rest)); torch.set_rng_state(st['torch'])
     if 'cuda' in st and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])
 
 class EMA:
@@ -89,7 +93,8 @@ atomic_save = atomic_torch_save                 # checkpoints, caches: written a
 def checkpoint_extra(out) -> dict:
     "The `extra` dict of a run's `out/ckpt.pt` (what a resumed job needs before building its model), or {}."
     ck = Path(out) / 'ckpt.pt'
-    return torch.load(ck, map_location='cpu', weights_only=False, mmap=True).get('extra', {}) if ck.exists() else {}
+    from scg_music.checkpoints import torch_load                  # weights-only: runs no code from the file
+    return torch_load(ck).get('extra', {}) if ck.exists() else {}
 
 def export_weights(model, path, config=None):
     "`<path>.safetensors` + `<path>.json` via `scg_music.checkpoints.save_model`."
@@ -158,7 +163,8 @@ class _Run:
 def restore(self: _Run, resume):
     "Continue from `ckpt.pt` (exact), else from committed weights (`train.resume_from`); keep the log consistent."
     if resume and self.ckpt.exists():
-        st = torch.load(self.ckpt, map_location='cpu', weights_only=False)
+        from scg_music.checkpoints import torch_load
+        st = torch_load(self.ckpt)
         self.model.load_state_dict(st['model'])
         if self.ema is not None and st.get('ema') is not None: self.ema.model.load_state_dict(st['ema'])
         self.opt.load_state_dict(st['opt'])

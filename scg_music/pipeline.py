@@ -55,6 +55,7 @@ class RuleGuidedPipeline:
         self.preview = None if preview is None else preview.to(self.device).eval().requires_grad_(False)   # scores SCG's candidates
         self.unguided_eta = 1.0     # `sample`'s DDIM eta by default (from_pretrained: the DiT checkpoint's `sampling.eta`)
         self.classifier_scales = {}  # rule -> classifier-guidance scale when a call gives none (from_pretrained: measured, per classifier)
+        self.trust_pickle = False    # classifier files a config names later load weights-only unless this is set (from_released)
 
     def __repr__(self):
         n = lambda m: f'{sum(p.numel() for p in m.parameters()) / 1e6:.1f}M'
@@ -83,16 +84,20 @@ def from_pretrained(cls: RuleGuidedPipeline, dir=None, device=None, diffusion=No
 
 @patch(cls_method=True)
 def from_released(cls: RuleGuidedPipeline, vae_ckpt, dit_ckpt, classifier_ckpts=None, device=None, diffusion=None, bf16=None,
-                  preview=None):
+                  preview=None, trust_pickle=False):
     """The authors' files: `epoch_14.ckpt`, `ema_0.9999_1200000.pt` and optional classifiers, given as a dict
     name -> path or a list of paths (named after their folder, e.g. `classifier/nd/model009999.pt` -> 'nd');
-    `preview`: our `save_model` path of a preview decoder distilled from that VAE (`scg-music train preview-decoder`)."""
+    `preview`: our `save_model` path of a preview decoder distilled from that VAE (`scg-music train preview-decoder`).
+    The files load without running code from them; `trust_pickle=True` allows full unpickling (trusted files only)."""
     if isinstance(classifier_ckpts, (str, os.PathLike)): classifier_ckpts = [classifier_ckpts]
     if classifier_ckpts is not None and not isinstance(classifier_ckpts, dict):
         classifier_ckpts = {Path(p).parent.name or Path(p).stem: p for p in classifier_ckpts}
-    classifiers = {k: load_released(p, kind='classifier') for k, p in (classifier_ckpts or {}).items()}
-    return cls(load_released(vae_ckpt, kind='vae'), load_released(dit_ckpt, kind='dit'), diffusion, classifiers, device, bf16,
+    load = lambda p, kind: load_released(p, kind=kind, trust_pickle=trust_pickle)
+    classifiers = {k: load(p, 'classifier') for k, p in (classifier_ckpts or {}).items()}
+    pipe = cls(load(vae_ckpt, 'vae'), load(dit_ckpt, 'dit'), diffusion, classifiers, device, bf16,
                None if preview is None else load_model(preview))
+    pipe.trust_pickle = bool(trust_pickle)
+    return pipe
 
 # %% ../nbs/09_pipeline.ipynb #c007f
 @patch

@@ -18,6 +18,7 @@ from .loop import (LOOP_DEFAULTS, loop_settings, dist_info, pick_device, setup_d
                             rng_state, set_rng_state, EMA, atomic_save, checkpoint_extra, export_weights, LossLog,
                             resume_from_weights, train_loop)
 from .data import load_manifest
+from .checkpoints import torch_load
 
 # %% auto #0
 __all__ = ['CONFIG_DIR', 'PREVIEW_DISTILL', 'LATENT_DEFAULTS', 'JOBS', 'load_config', 'make_dataset', 'reseed_dataset',
@@ -251,7 +252,7 @@ def _partial_state(partial, want, batch, idx, rep, rules):
     "The state saved by an interrupted build with the same settings, else a fresh one."
     st = None
     if partial.exists():
-        st = torch.load(partial, map_location='cpu', weights_only=False)
+        st = torch_load(partial)
         if not (_cache_matches(st['meta'], want) and st.get('batch') == batch and torch.equal(st['index'], torch.from_numpy(idx))
                 and torch.equal(st['rep'], torch.from_numpy(rep))): st = None      # other settings: start over
     if st is None:
@@ -311,7 +312,7 @@ def build_latent_cache(vae, cache_dir, out, n_per_class=64, split='train', seed=
     out = Path(out); partial = out.with_name(out.name + '.partial')
     want = dict(vae=vae_path or vae.config.get('name'), cache_dir=str(cache_dir), split=split, seed=int(seed),
                 n_per_class=int(n_per_class), reps=int(reps), frames=int(frames), rules=list(rules))
-    if out.exists(): return _reuse(torch.load(out, map_location='cpu', weights_only=False), out, want)
+    if out.exists(): return _reuse(torch_load(out), out, want)
     plain = RollDataset(cache_dir, split=split, length=frames, augment=False)
     augd = RollDataset(cache_dir, split=split, length=frames, augment=True) if reps > 1 else None
     idx, rep = _cache_plan(plain.labels, n_per_class, reps, seed)
@@ -328,7 +329,7 @@ def build_latent_cache(vae, cache_dir, out, n_per_class=64, split='train', seed=
 # %% ../nbs/05_train.ipynb #c021_b
 def load_latent_cache(path):
     "A cache written by `build_latent_cache` (dict of CPU tensors + meta)."
-    c = torch.load(path, map_location='cpu', weights_only=False)
+    c = torch_load(path)
     if c.get('format') not in ('scg_music.latent_cache/1', 'scg_music.latent_blocks/1'): raise ValueError(f'{path} is not a latent cache (format {c.get("format")!r})')
     return c
 

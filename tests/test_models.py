@@ -1,7 +1,8 @@
 """Parity of our VAE / DiT / classifiers with the released checkpoints (key/shape layouts, loading released formats),
 parameter budgets, and exactness of the tokenizer, RoPE and latent layout."""
-import argparse, ast, json, math, re
+import argparse, ast, contextlib, json, math, re, sys, types, warnings
 from pathlib import Path
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -179,11 +180,17 @@ def test_load_released_vae_lightning(shared_dir, tmp_path):
                  'loss.perceptual_loss.net.slice1.0.weight': torch.randn(64, 3, 3, 3),
                  'loss.discriminator.main.0.weight': torch.randn(64, 3, 4, 4),
                  'loss.discriminator.main.3.num_batches_tracked': torch.tensor(5)}
-    ckpt = {'epoch': 14, 'global_step': 123, 'pytorch-lightning_version': '1.0.8', 'state_dict': {**sd, **loss_keys},
-            'optimizer_states': [{'state': {}, 'param_groups': []}], 'lr_schedulers': [],
-            'hyper_parameters': argparse.Namespace(lr=4.5e-6)}     # a non-tensor object: needs the pickle fallback
-    torch.save(ckpt, tmp_path / 'epoch_14.ckpt')
-    with pytest.warns(UserWarning, match='weights_only'):
+    with _fake_lightning() as ModelCheckpoint:
+        ckpt = {'epoch': 14, 'global_step': 123, 'pytorch-lightning_version': '1.0.8', 'state_dict': {**sd, **loss_keys},
+                'optimizer_states': [{'state': {}, 'param_groups': []}], 'lr_schedulers': [],
+                'callbacks': {ModelCheckpoint: {'best_model_score': np.float64(0.25), 'best_model_path': 'x.ckpt'}},
+                'hyper_parameters': argparse.Namespace(lr=4.5e-6)}     # framework objects: loaded as inert stand-ins
+        torch.save(ckpt, tmp_path / 'epoch_14.ckpt')
+        flag = tmp_path / 'RAN'                                     # a planted entry that would write this file
+        torch.save(dict(ckpt, extra=_Planted(flag)), tmp_path / 'planted.ckpt')
+    torch.save({'state_dict': ckpt['state_dict'], 'extra': _Planted(flag)}, tmp_path / 'planted_plain.ckpt')
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')                              # strict: no trust needed, no warning
         vae = scg_music.load_released(tmp_path / 'epoch_14.ckpt')
     assert isinstance(vae, AutoencoderKL) and vae.scale_factor == 1.2465 and vae.config['name'] == 'f8-all-onset'
     ours = vae.state_dict()
@@ -191,8 +198,29 @@ def test_load_released_vae_lightning(shared_dir, tmp_path):
     with torch.no_grad():
         z = vae.encode(torch.zeros(1, 3, 128, 128) - 1)
         assert z.shape == (1, 4, 16, 16) and torch.isfinite(z).all()
-    with pytest.raises(CheckpointError, match='allow_pickle|weights_only'):
-        load_released(tmp_path / 'epoch_14.ckpt', allow_pickle=False)
+    with pytest.raises(CheckpointError, match=r"planted\.ckpt: refusing to unpickle the global 'exec'"):
+        load_released(tmp_path / 'planted.ckpt')
+    assert not flag.exists()
+    with pytest.warns(UserWarning, match='trust_pickle'):          # the explicit opt-in runs it (and says so)
+        load_released(tmp_path / 'planted_plain.ckpt', trust_pickle=True)
+    assert flag.read_text() == 'ran'
+
+class _Planted:
+    "What a hostile checkpoint pickles: a call that runs code when the file is unpickled."
+    def __init__(self, path): self.path = str(path)
+    def __reduce__(self): return (exec, (f"open({self.path!r}, 'w').write('ran')",))
+
+@contextlib.contextmanager
+def _fake_lightning():
+    "A class importable as pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint while saving (not installed)."
+    names = ['pytorch_lightning', 'pytorch_lightning.callbacks', 'pytorch_lightning.callbacks.model_checkpoint']
+    assert not any(n in sys.modules for n in names)
+    mods = [types.ModuleType(n) for n in names]
+    mods[-1].ModelCheckpoint = type('ModelCheckpoint', (), {'__module__': names[-1]})
+    sys.modules.update(zip(names, mods))
+    try: yield mods[-1].ModelCheckpoint
+    finally:
+        for n in names: sys.modules.pop(n, None)
 
 def test_load_released_generator_ema(shared_dir, tmp_path):
     lay = layouts(shared_dir)
