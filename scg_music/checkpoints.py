@@ -15,7 +15,7 @@ from .dit import DiTRotary, DiTRotaryClassifier, DIT_CONFIGS, rope_freqs, _SIZES
 
 # %% auto #0
 __all__ = ['CheckpointError', 'torch_load', 'detect_kind', 'infer_vae_config', 'infer_dit_config', 'load_strict', 'load_released',
-           'register_model_class', 'save_model', 'model_config', 'load_model']
+           'register_model_class', 'weights_digest', 'save_model', 'model_config', 'load_model']
 
 # %% ../nbs/03b_checkpoints.ipynb #c005
 class CheckpointError(BadInputError):
@@ -248,6 +248,23 @@ def _paths(path):
 
 _atomic_write = atomic_write
 
+# %% ../nbs/03b_checkpoints.ipynb #7cefe66b
+def weights_digest(tensors):
+    "SHA-256 of a state dict's names, dtypes, shapes and bytes: recorded by `save_model`, checked by `load_model`."
+    import hashlib
+    h = hashlib.sha256()
+    for k in sorted(tensors):
+        v = tensors[k].detach().contiguous().cpu()
+        h.update(f'{k}|{v.dtype}|{tuple(v.shape)}|'.encode()); h.update(v.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+def _check_weights(sd, cfg, st):
+    "One-line errors for weights that were altered after `save_model` wrote them, or hold NaN/inf."
+    if cfg.get('weights_sha256') and weights_digest(sd) != cfg['weights_sha256']:
+        raise CheckpointError(f'{st}: the weights do not match the checksum recorded in their config (corrupted or altered)')
+    bad = next((k for k, v in sd.items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if bad is not None: raise CheckpointError(f'{st}: tensor {bad!r} holds NaN or infinite values')
+
 # %% ../nbs/03b_checkpoints.ipynb #c013_a
 _STORE_DTYPES = {'float32': torch.float32, 'float16': torch.float16, 'bfloat16': torch.bfloat16}
 
@@ -263,7 +280,7 @@ def save_model(model, path, config=None, dtype=None):
     st, js = _paths(path)
     cast = lambda v: v.to(_STORE_DTYPES[dtype]) if dtype and v.is_floating_point() else v
     tensors = {k: cast(v.detach()).contiguous().cpu() for k, v in model.state_dict().items() if not _is_freqs(k)}
-    text = json.dumps(cfg, indent=1, default=str)
+    text = json.dumps(dict(cfg, weights_sha256=weights_digest(tensors)), indent=1, default=str)
     _atomic_write(st, lambda tmp: save_file(tensors, tmp, metadata={'config': text}))
     _atomic_write(js, lambda tmp: Path(tmp).write_text(text))
     return st
@@ -271,28 +288,40 @@ def save_model(model, path, config=None, dtype=None):
 def model_config(path):
     "The JSON config stored beside `<path>.safetensors`."
     st, js = _paths(path)
-    if js.is_file(): return json.loads(js.read_text())
+    def parse(text, where):
+        try: cfg = json.loads(text)
+        except ValueError as e: raise CheckpointError(f'{where}: not a valid model config ({_brief(e)})') from None
+        if not isinstance(cfg, dict): raise CheckpointError(f'{where}: not a valid model config (not a JSON object)')
+        return cfg
+    if js.is_file(): return parse(js.read_text(errors='replace'), js)
     if st.is_file():
         from safetensors import safe_open
-        with safe_open(str(st), 'pt') as f: meta = f.metadata() or {}
-        if 'config' in meta: return json.loads(meta['config'])
+        try:
+            with safe_open(str(st), 'pt') as f: meta = f.metadata() or {}
+        except Exception as e: raise CheckpointError(f'{st}: not a readable safetensors file ({_brief(e)})') from None
+        if 'config' in meta: return parse(meta['config'], st)
     raise FileNotFoundError(f'no model config at {js} (nor inside {st})')
 
 # %% ../nbs/03b_checkpoints.ipynb #c013_b
-def load_model(path, device='cpu'):
-    "Rebuild and strictly load a model written by `save_model` (path with or without suffix)."
+def load_model(path, device='cpu', expect=None):
+    """Rebuild and strictly load a model written by `save_model` (path with or without suffix); `expect`: the class
+    name(s) it must be. The weights' recorded checksum and finiteness are checked (one-line `CheckpointError`s)."""
     from safetensors.torch import load_file
     st, js = _paths(path)
     if not st.is_file(): raise FileNotFoundError(f'model weights not found: {st}')
     cfg = model_config(path)
     cls = _CLASSES.get(cfg.get('class'))
     if cls is None: raise CheckpointError(f"{js}: unknown model class {cfg.get('class')!r}")
+    if expect is not None and cfg['class'] not in ((expect,) if isinstance(expect, str) else tuple(expect)):
+        raise CheckpointError(f"{st}: holds a {cfg['class']}, expected {expect if isinstance(expect, str) else ' or '.join(expect)}")
     import inspect, dataclasses
     params = ({f.name for f in dataclasses.fields(cls.Config)} if hasattr(cls, 'Config')
               else set(inspect.signature(cls.__init__).parameters))
     kw = {k: v for k, v in cfg.items() if k in params}
     with torch.device('meta'): model = cls(**kw)
-    sd = load_file(str(st), device=str(device))
+    try: sd = load_file(str(st), device=str(device))
+    except Exception as e: raise CheckpointError(f'{st}: not a readable safetensors file ({_brief(e)})') from None
+    _check_weights(sd, cfg, st)
     if cfg.get('weights_dtype'): sd = {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}   # stored at 16 bits
     load_strict(model, sd, what=st.name)
     return model.to(device).eval()

@@ -9,8 +9,9 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['FS', 'MIN_PIANO', 'MAX_PIANO', 'WINDOW', 'CHUNK', 'CLASS_NAMES', 'NULL_CLASS', 'NOTE_THRESHOLD', 'ONSET_THRESHOLD',
-           'PACKAGE_DIR', 'MODELS_DIR', 'CONFIG_DIR', 'TRAIN_CONFIG_DIR', 'BadInputError', 'atomic_write',
-           'atomic_text', 'atomic_json', 'atomic_bytes', 'atomic_torch_save', 'cpu_has_bf16', 'bf16_fast',
+           'MAX_YAML_BYTES', 'MAX_YAML_DEPTH', 'PACKAGE_DIR', 'MODELS_DIR', 'CONFIG_DIR', 'TRAIN_CONFIG_DIR',
+           'BadInputError', 'atomic_write', 'atomic_text', 'atomic_json', 'atomic_bytes', 'atomic_torch_save', 'cut',
+           'short', 'check_number', 'safe_yaml', 'ArgParser', 'check_device', 'cpu_has_bf16', 'bf16_fast',
            'default_bf16']
 
 # %% ../nbs/00a_core.ipynb #c005
@@ -50,6 +51,99 @@ def atomic_bytes(path, write_fn):
 def atomic_torch_save(obj, path):
     import torch
     return atomic_write(path, lambda t: torch.save(obj, t))
+
+# %% ../nbs/00a_core.ipynb #8e5c5149
+import math, numbers, reprlib
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 3, 120, 120, 40
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 8
+
+def cut(s, n=200) -> str:
+    "Text `s` on one line, cut to `n` characters."
+    s = ' '.join(str(s).split())
+    return s if len(s) <= n else s[:n - 3] + '...'
+
+def short(v, n=200) -> str:
+    "`repr(v)` for an error message: bounded by `reprlib`, on one line, cut to `n` characters."
+    return cut(_REPR.repr(v), n)
+
+def check_number(name, v, lo=None, hi=None, integer=False, gt=None):
+    "`v` as int/float if it is a finite number (a whole one if `integer`), `> gt` and within `lo..hi`; else `BadInputError` naming `name`."
+    if isinstance(v, bool) or not isinstance(v, numbers.Real): raise BadInputError(f"{name} must be a number, got {short(v)}")
+    if not isinstance(v, numbers.Integral):
+        if not math.isfinite(v): raise BadInputError(f"{name} must be a finite number, got {v}")
+        if integer and not float(v).is_integer(): raise BadInputError(f"{name} must be a whole number, got {short(v)}")
+    v = int(v) if integer or isinstance(v, numbers.Integral) and abs(v) > 2**53 else float(v)
+    if gt is not None and not v > gt: raise BadInputError(f"{name} must be > {gt}, got {short(v)}")
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        rng = f"in {lo}..{hi}" if lo is not None and hi is not None else (f">= {lo}" if lo is not None else f"<= {hi}")
+        raise BadInputError(f"{name} must be {rng}, got {short(v)}")
+    return v
+
+# %% ../nbs/00a_core.ipynb #20c02db9
+MAX_YAML_BYTES = 1 << 20            # largest YAML config read
+MAX_YAML_DEPTH = 64                 # deepest nesting of mappings / lists
+
+@functools.cache
+def _yaml_loader():
+    import yaml
+    class Loader(yaml.SafeLoader):
+        "The safe loader, composing no aliases and no nesting deeper than `MAX_YAML_DEPTH`."
+        _depth = 0
+        def compose_node(self, parent, index):
+            ev = self.peek_event()
+            if isinstance(ev, yaml.AliasEvent):
+                raise yaml.composer.ComposerError(None, None, f"aliases (*{cut(ev.anchor, 40)}) are not allowed", ev.start_mark)
+            if self._depth >= MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_YAML_DEPTH} levels", ev.start_mark)
+            self._depth += 1
+            try: return super().compose_node(parent, index)
+            finally: self._depth -= 1
+    return Loader
+
+# %% ../nbs/00a_core.ipynb #9f7e5e52
+def _yaml_error(name, e):
+    "One line for a PyYAML error: the file, where, and what is wrong."
+    mark, what = getattr(e, 'problem_mark', None), getattr(e, 'problem', None) or type(e).__name__
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ''
+    return BadInputError(f"{name}: not valid YAML: {cut(what, 160)}{where}")
+
+def safe_yaml(src, name=None):
+    "Parse a YAML file (a path) or text, bounded in size, nesting and aliases; `BadInputError` naming `name` otherwise."
+    import yaml
+    if isinstance(src, Path):
+        name = name or str(src)
+        if src.is_dir(): raise BadInputError(f"{name}: is a directory, not a YAML file")
+        if not src.is_file(): raise BadInputError(f"{name}: no such file")
+        if src.stat().st_size > MAX_YAML_BYTES: raise BadInputError(f"{name}: {src.stat().st_size} bytes; YAML configs are limited to {MAX_YAML_BYTES}")
+        try: src = src.read_bytes().decode('utf-8')
+        except UnicodeDecodeError as e: raise BadInputError(f"{name}: not UTF-8 text (byte {e.start})") from None
+    name = name or '<yaml>'
+    if len(src) > MAX_YAML_BYTES: raise BadInputError(f"{name}: {len(src)} characters; YAML configs are limited to {MAX_YAML_BYTES}")
+    try: return yaml.load(src, Loader=_yaml_loader())
+    except yaml.YAMLError as e: raise _yaml_error(name, e) from None
+    except RecursionError: raise BadInputError(f"{name}: not valid YAML: nested too deeply") from None
+
+# %% ../nbs/00a_core.ipynb #351175ad
+import argparse
+
+class ArgParser(argparse.ArgumentParser):
+    "An `argparse.ArgumentParser` whose errors raise one-line `BadInputError`s (`--help` still prints and exits)."
+    def error(self, message): raise BadInputError(f"{cut(message, 240)} (see {self.prog} --help)")
+
+# %% ../nbs/00a_core.ipynb #0df0ddbd
+def check_device(device, name='--device'):
+    "`device` (None: automatic) if torch knows it and this machine has it; else a `BadInputError` naming `name`."
+    if device is None: return None
+    import torch
+    try: d = torch.device(device)
+    except (RuntimeError, TypeError, ValueError): raise BadInputError(f"{name} {short(device)}: not a device (cpu, cuda, cuda:N, mps)") from None
+    if d.type == 'cuda' and (not torch.cuda.is_available() or (d.index or 0) >= torch.cuda.device_count()):
+        raise BadInputError(f"{name} {device}: no such CUDA device on this machine ({torch.cuda.device_count()} found)")
+    if d.type == 'mps' and not torch.backends.mps.is_available(): raise BadInputError(f"{name} {device}: MPS is not available here")
+    if d.type not in ('cpu', 'cuda', 'mps'): raise BadInputError(f"{name} {device}: unsupported device type {d.type!r}")
+    return device
 
 # %% ../nbs/00a_core.ipynb #c013
 PACKAGE_DIR = Path(__file__).resolve().parent if '__file__' in globals() else Path('../scg_music').resolve()

@@ -80,10 +80,10 @@ def plot_rules(sample, path=None, title=None):
 def step_generate(out, config=None, targets_from=None, class_label=1, seed=0, steps=None, model_dir=None,
                   num_samples=1, device=None, progress=True):
     "Guided generation with the bundled (or `model_dir`) models; writes MIDI, PNG, WAV, a rule plot and results.json."
-    import yaml
+    from scg_music.core import safe_yaml
     from scg_music.pipeline import RuleGuidedPipeline
     from scg_music.generate import load_config, generate
-    raw = yaml.safe_load(Path(config or DEMO_CONFIG).read_text())
+    raw = safe_yaml(Path(config or DEMO_CONFIG))
     if targets_from is not None: raw['target_rules'] = targets_from_file(targets_from)
     pipe = RuleGuidedPipeline.from_pretrained(model_dir, device=device)
     out = Path(out)

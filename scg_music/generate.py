@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_generate.ipynb #c003
 from __future__ import annotations
-import json, math, os, sys, time
+import argparse, json, math, os, sys, time
 from pathlib import Path
 from .pianoroll import BadInputError
 from .rules import get_rule
@@ -12,16 +12,16 @@ from .guidance import TIEBREAK
 from .jobconfig import (
     TARGET_NAMES, ND_PAIRS, RULE_NAMES, COND_FNS, METHODS, SHIPPED, target_rule_names, Classifiers, CondFn, Guidance,
     SCG, Sampling, DC, Edit, Config, load_config, shipped_configs, find_config)
-from .core import CONFIG_DIR, atomic_text, atomic_write
+from .core import CONFIG_DIR, atomic_text, atomic_write, ArgParser, short, check_device
 _all_ = ['TARGET_NAMES', 'ND_PAIRS', 'RULE_NAMES', 'COND_FNS', 'METHODS', 'SHIPPED', 'target_rule_names', 'Classifiers',
          'CondFn', 'Guidance', 'SCG', 'Sampling', 'DC', 'Edit', 'Config', 'load_config', 'shipped_configs', 'find_config']
 
 # %% auto #0
-__all__ = ['config_targets', 'config_schedule', 'resolve_classifier', 'config_guidance', 'TargetSampler', 'save_rolls',
-           'summarize', 'method_name', 'config_call', 'tile_windows', 'generate', 'edit', 'generate_main', 'edit_main',
-           'TARGET_NAMES', 'ND_PAIRS', 'RULE_NAMES', 'COND_FNS', 'METHODS', 'SHIPPED', 'target_rule_names',
-           'Classifiers', 'CondFn', 'Guidance', 'SCG', 'Sampling', 'DC', 'Edit', 'Config', 'load_config',
-           'shipped_configs', 'find_config']
+__all__ = ['MAX_SAMPLES', 'MAX_BATCH', 'config_targets', 'config_schedule', 'resolve_classifier', 'config_guidance',
+           'TargetSampler', 'save_rolls', 'summarize', 'method_name', 'config_call', 'tile_windows', 'check_run',
+           'generate', 'edit', 'generate_main', 'edit_main', 'TARGET_NAMES', 'ND_PAIRS', 'RULE_NAMES', 'COND_FNS',
+           'METHODS', 'SHIPPED', 'target_rule_names', 'Classifiers', 'CondFn', 'Guidance', 'SCG', 'Sampling', 'DC',
+           'Edit', 'Config', 'load_config', 'shipped_configs', 'find_config']
 
 # %% ../nbs/10_generate.ipynb #c020
 import numpy as np
@@ -238,13 +238,30 @@ def _write_results(out, meta, records, t_total, final=False):
     if final: atomic_text(out / 'summary.json', json.dumps(res['summary'], indent=1))
     return res
 
+# %% ../nbs/10_generate.ipynb #0bf24afa
+from .core import CLASS_NAMES, check_number
+from .jobconfig import MAX_STEPS, MAX_CANDIDATES
+MAX_SAMPLES = 10_000      # samples per run
+MAX_BATCH = 1024          # samples per batch
+
+def check_run(num_samples, batch_size, class_label, seed, steps=None, out_dir=None):
+    "The run settings of `generate` / `edit`, checked before anything is loaded or made; a `BadInputError` names the field."
+    check_number('num_samples', num_samples, lo=1, hi=MAX_SAMPLES, integer=True)
+    check_number('batch_size', batch_size, lo=1, hi=MAX_BATCH, integer=True)
+    check_number('class_label', class_label, lo=0, hi=len(CLASS_NAMES) - 1, integer=True)
+    check_number('seed', seed, lo=0, hi=2**32 - 1, integer=True)
+    if steps is not None: check_number('steps', steps, lo=1, hi=MAX_STEPS, integer=True)
+    if out_dir is not None and Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise BadInputError(f"out_dir {out_dir}: exists and is not a folder")
+
 # %% ../nbs/10_generate.ipynb #c030_d
 def generate(pipe, config, num_samples=20, batch_size=4, out_dir='out/generate', class_label=1, seed=0, steps=None,
              corpus='cache/corpus', model_dir=None, png=True, progress=True):
     "Rule-guided generation from a config: MIDI + PNG per sample and `results.json` in `out_dir`. Returns the results dict."
+    check_run(num_samples, batch_size, class_label, seed, steps, out_dir)
     cfg = config if isinstance(config, Config) else load_config(find_config(config))
     if cfg.edit is not None: raise BadInputError(f"{cfg.path}: this is an edit config; use `edit` / `scg-music edit`")
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir)                              # made by the first write, once everything is checked
     H = _latent_rows(cfg)
     given = config_targets(cfg)
     tsamp = TargetSampler(corpus, class_label, 8 * H, seed=seed) if any(v is None for v in given.values()) else None
@@ -342,10 +359,11 @@ def _edit_batch(pipe, cfg, call, given, tsamp, source, b, lo, B, seed, class_lab
 def edit(pipe, config, source=None, num_samples=4, batch_size=4, out_dir='out/edit', class_label=1, seed=0, steps=None,
          corpus='cache/corpus', model_dir=None, png=True, progress=True):
     "Regenerate latent rows `edit.l_start..l_end` of source excerpts toward new targets; writes MIDI/PNG + results.json."
+    check_run(num_samples, batch_size, class_label, seed, steps, out_dir)
     cfg = config if isinstance(config, Config) else load_config(find_config(config), kind='edit')
     if cfg.edit is None: raise BadInputError(f"{cfg.path}: not an edit config (no `edit` section)")
     source = source or cfg.edit.source
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir)                              # made by the first write, once everything is checked
     call = config_call(cfg, pipe, steps, model_dir)
     given = config_targets(cfg)
     tsamp = TargetSampler(corpus, class_label, 1024, seed=seed) if source == 'dataset' else None
@@ -364,11 +382,19 @@ def edit(pipe, config, source=None, num_samples=4, batch_size=4, out_dir='out/ed
     return res
 
 # %% ../nbs/10_generate.ipynb #c034
+_CLASS_ARGS = {'performance': 0, 'sheet': 1, 'pop': 2}
+
+def _class_arg(s):
+    "A `--class-label`: 0, 1, 2 or the name performance / sheet / pop."
+    if s in _CLASS_ARGS: return _CLASS_ARGS[s]
+    try: return int(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"want 0, 1, 2, performance, sheet or pop, got {short(s)}") from None
+
 def _common_args(ap):
     ap.add_argument('--config', help='YAML config path or shipped name (e.g. cond_table/all/scg)')
     ap.add_argument('--list-configs', action='store_true', help='list the shipped configs and exit')
     ap.add_argument('--num-samples', type=int, default=20); ap.add_argument('--batch-size', type=int, default=4)
-    ap.add_argument('--out', default=None); ap.add_argument('--class-label', type=int, default=1, help='0 maestro/performance, 1 sheet music, 2 pop')
+    ap.add_argument('--out', default=None); ap.add_argument('--class-label', type=_class_arg, default=1, help='0 (or performance), 1 (sheet), 2 (pop)')
     ap.add_argument('--seed', type=int, default=0); ap.add_argument('--steps', type=int, default=None, help='override the number of sampling steps')
     ap.add_argument('--model-dir', default=None, help='folder with vae/dit(/classifier_*) checkpoints (ours)')
     ap.add_argument('--released-vae', default=None, help="the authors' VAE checkpoint (epoch_14.ckpt)")
@@ -383,10 +409,9 @@ def _common_args(ap):
                     help="SCG candidate scoring: 'next' (consistent, default) or 'current' (released)")
 
 def _overrides(cfg, a):
+    if a.scg_samples is not None: check_number('--scg-samples', a.scg_samples, lo=1, hi=MAX_CANDIDATES, integer=True)
     if cfg.scg is not None:
-        if a.scg_samples:
-            if a.scg_samples < 1: raise SystemExit('--scg-samples must be >= 1')
-            cfg.scg.num_samples = a.scg_samples
+        if a.scg_samples is not None: cfg.scg.num_samples = a.scg_samples
         if a.x0_timestep: cfg.scg.x0_timestep = a.x0_timestep
     return cfg
 
@@ -394,10 +419,10 @@ def _overrides(cfg, a):
 def _pipeline(a):
     from scg_music.pipeline import RuleGuidedPipeline
     if a.released_vae or a.released_dit:
-        if not (a.released_vae and a.released_dit): raise SystemExit('--released-vae and --released-dit go together')
+        if not (a.released_vae and a.released_dit): raise BadInputError('--released-vae and --released-dit go together')
         cls = {}
         for s in a.released_classifier:
-            if '=' not in s: raise SystemExit(f'--released-classifier wants NAME=PATH, got {s!r}')
+            if '=' not in s: raise BadInputError(f'--released-classifier wants NAME=PATH, got {short(s)}')
             k, p = s.split('=', 1); cls[k] = p
         return RuleGuidedPipeline.from_released(a.released_vae, a.released_dit, cls or None, device=a.device,
                                                 trust_pickle=a.trust_checkpoint)
@@ -406,8 +431,7 @@ def _pipeline(a):
     return pipe
 
 def _parse(argv, prog, desc, extra=None):
-    import argparse
-    ap = argparse.ArgumentParser(prog=prog, description=desc)
+    ap = ArgParser(prog=prog, description=desc)
     _common_args(ap)
     if extra: extra(ap)
     a = ap.parse_args(argv)
@@ -415,6 +439,7 @@ def _parse(argv, prog, desc, extra=None):
         for p in shipped_configs(): print(p.relative_to(CONFIG_DIR).with_suffix(''))
         return None
     if not a.config: ap.error('--config is required')
+    check_run(a.num_samples, a.batch_size, a.class_label, a.seed, a.steps, a.out); check_device(a.device)
     return a
 
 # %% ../nbs/10_generate.ipynb #c034_b

@@ -4,16 +4,17 @@
 
 # %% ../nbs/10a_jobconfig.ipynb #j003
 from __future__ import annotations
-import difflib
+import difflib, math
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import yaml
-from .pianoroll import BadInputError
+from .pianoroll import BadInputError, MAX_SECONDS
+from .core import FS, cut, short, safe_yaml
 
 # %% auto #0
-__all__ = ['TARGET_NAMES', 'ND_PAIRS', 'RULE_NAMES', 'COND_FNS', 'METHODS', 'SHIPPED', 'target_rule_names', 'Classifiers',
-           'CondFn', 'Guidance', 'SCG', 'Sampling', 'DC', 'Edit', 'Config', 'load_config', 'shipped_configs',
-           'find_config']
+__all__ = ['TARGET_NAMES', 'ND_PAIRS', 'RULE_NAMES', 'COND_FNS', 'METHODS', 'MAX_CANDIDATES', 'MAX_STEPS', 'MAX_IMAGES',
+           'SHIPPED', 'target_rule_names', 'Classifiers', 'CondFn', 'Guidance', 'SCG', 'Sampling', 'DC', 'Edit',
+           'Config', 'load_config', 'shipped_configs', 'find_config']
 
 # %% ../nbs/10a_jobconfig.ipynb #c005
 from collections.abc import Mapping
@@ -137,7 +138,7 @@ class _Reader:
     def __init__(self, d, path, src):
         if not isinstance(d, dict): raise BadInputError(f"{src}: `{path}` must be a mapping, got {type(d).__name__}")
         self.d, self.path, self.src, self.used = d, path, src, set()
-    def key(self, k): return f"{self.path}.{k}" if self.path else k
+    def key(self, k): k = cut(k, 80); return f"{self.path}.{k}" if self.path else k
     def err(self, k, msg): return BadInputError(f"{self.src}: `{self.key(k)}`: {msg}")
     def has(self, k): return k in self.d
 
@@ -149,17 +150,18 @@ def get(self:_Reader, k, typ=None, default=..., choices=None, check=None):
         if default is ...: raise BadInputError(f"{self.src}: missing required key `{self.key(k)}`")
         return default
     v = self.d[k]
-    if typ is bool and not isinstance(v, bool): raise self.err(k, f"expected true/false, got {v!r}")
+    if typ is bool and not isinstance(v, bool): raise self.err(k, f"expected true/false, got {short(v)}")
     if typ is int:
         if isinstance(v, bool) or not (isinstance(v, int) or (isinstance(v, float) and v.is_integer())):
-            raise self.err(k, f"expected an integer, got {v!r}")
+            raise self.err(k, f"expected an integer, got {short(v)}")
         v = int(v)
     if typ is float:
-        if isinstance(v, bool) or not isinstance(v, (int, float)): raise self.err(k, f"expected a number, got {v!r}")
-        v = float(v)
-    if typ is str and not isinstance(v, str): raise self.err(k, f"expected a string, got {v!r}")
-    if typ is list and not isinstance(v, list): raise self.err(k, f"expected a list, got {v!r}")
-    if choices is not None and v not in choices: raise self.err(k, f"{v!r} is not one of {list(choices)}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)): raise self.err(k, f"expected a number, got {short(v)}")
+        v = float(v) if abs(v) < 1e300 else math.inf
+        if not math.isfinite(v): raise self.err(k, f"must be a finite number, got {short(self.d[k])}")
+    if typ is str and not isinstance(v, str): raise self.err(k, f"expected a string, got {short(v)}")
+    if typ is list and not isinstance(v, list): raise self.err(k, f"expected a list, got {short(v)}")
+    if choices is not None and v not in choices: raise self.err(k, f"{short(v)} is not one of {list(choices)}")
     if check is not None:
         msg = check(v)
         if msg: raise self.err(k, msg)
@@ -186,6 +188,12 @@ def done(self:_Reader, allowed=()):
 # %% ../nbs/10a_jobconfig.ipynb #c008_a
 def _nonneg(v): return None if v >= 0 else f"must be >= 0, got {v}"
 def _pos(v): return None if v > 0 else f"must be > 0, got {v}"
+def _within(lo, hi): return lambda v: None if lo <= v <= hi else f"must be in {lo}..{hi}, got {short(v)}"
+def _finite(a): return isinstance(a, (int, float)) and not isinstance(a, bool) and abs(a) < 1e300 and math.isfinite(a)
+
+MAX_CANDIDATES = 1024      # scg.num_samples: candidates scored per step (each one a decoded 10.24 s roll)
+MAX_STEPS = 1000           # diffusion timesteps: t_start, t_end, interval, respacing counts
+MAX_IMAGES = 1000          # dc.num_img: 10.24 s windows of a DiffCollage piece (and at most MAX_SECONDS long)
 
 # %% ../nbs/10a_jobconfig.ipynb #c010
 def _read_targets(r, windows=None, edit=False):
@@ -203,8 +211,8 @@ def _read_targets(r, windows=None, edit=False):
         if isinstance(v, int) and not isinstance(v, bool):
             if not (edit and part): raise r.err(k, f"an integer target (class shift) is only valid for note density in edit configs; give a list")
             out[k] = v; continue
-        if not isinstance(v, list) or not all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in v):
-            raise r.err(k, f"expected a list of numbers or null, got {v!r}")
+        if not isinstance(v, list) or not all(_finite(a) for a in v):
+            raise r.err(k, f"expected a list of finite numbers or null, got {short(v)}")
         _check_length(r, k, v, rule, part, windows, edit)
         if part is None:
             try: rule.parse(v, frames=None)
@@ -245,7 +253,7 @@ def _check_pair(r, out, rule):
 def _check_fns(c, fns, g):
     "Each condition function is known and fits `guidance.method` (DPS functions for DPS, the others for classifier guidance)."
     for i, f in enumerate(fns):
-        if f not in COND_FNS: raise c.err(f'fns[{i}]', f"unknown condition function {f!r}; known: {list(COND_FNS)}")
+        if f not in COND_FNS: raise c.err(f'fns[{i}]', f"unknown condition function {short(f)}; known: {list(COND_FNS)}")
         want = COND_FNS[f]
         if want == 'dps' and g['method'] != 'dps': raise c.err(f'fns[{i}]', f"{f} is a DPS function but guidance.method is {g['method']!r}")
         if want == 'classifier' and g['method'] == 'dps': raise c.err(f'fns[{i}]', f"{f} is a classifier-guidance function but guidance.method is 'dps'")
@@ -275,11 +283,11 @@ def _read_cond_fn(r, g):
     _check_fns(c, fns, g)
     names = c.get('rule_names', list)
     for i, n in enumerate(names):
-        if _key_rule(n)[0] is None or _key_rule(n)[1]: raise c.err(f'rule_names[{i}]', f"unknown rule {n!r}; known: {list(RULE_NAMES)}")
+        if _key_rule(n)[0] is None or _key_rule(n)[1]: raise c.err(f'rule_names[{i}]', f"unknown rule {short(n)}; known: {list(RULE_NAMES)}")
     scales = c.get('classifier_scales', list)
     if not (len(fns) == len(names) == len(scales)):
         raise c.err('fns', f"fns ({len(fns)}), rule_names ({len(names)}) and classifier_scales ({len(scales)}) must have the same length")
-    if not all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in scales): raise c.err('classifier_scales', f"must be numbers, got {scales}")
+    if not all(_finite(s) for s in scales): raise c.err('classifier_scales', f"must be finite numbers, got {short(scales)}")
     clf = _read_classifiers(r, c, fns, g)
     if 'rule_x0_mse_dummy' in fns and not g['vae']: raise c.err('fns', "rule_x0_mse_dummy decodes x0 with the VAE: set guidance.vae: true")
     c.done()
@@ -298,13 +306,13 @@ def _read_guidance(r):
     if g['method'] != 'no_guidance' and g['cond_fn'] is None:
         raise BadInputError(f"{r.src}: guidance.method {g['method']!r} needs `guidance.cond_fn`")
     g['schedule'] = r.get('schedule', bool, False)
-    g['t_start'] = r.get('t_start', int, 750 if not g['schedule'] else ..., check=_nonneg)
-    g['t_end'] = r.get('t_end', int, 0, check=_nonneg)
-    g['interval'] = r.get('interval', int, 1, check=_pos)
+    g['t_start'] = r.get('t_start', int, 750 if not g['schedule'] else ..., check=_within(0, MAX_STEPS))
+    g['t_end'] = r.get('t_end', int, 0, check=_within(0, MAX_STEPS))
+    g['interval'] = r.get('interval', int, 1, check=_within(1, MAX_STEPS))
     if g['schedule'] and g['t_start'] <= g['t_end']: raise r.err('t_start', f"must be > guidance.t_end ({g['t_end']}), got {g['t_start']}")
     g['step_size'] = r.get('step_size', float, 1.0, check=_pos)
     dc = r.sub('dc', default=None)
-    g['dc_base'] = dc.get('base', int, check=_pos) if dc else None
+    g['dc_base'] = dc.get('base', int, check=_within(1, 128 * MAX_IMAGES)) if dc else None
     if dc: dc.done()
     if g['scg'] and not g['vae']: raise r.err('vae', "SCG scores decoded piano rolls: set guidance.vae: true")
     r.done()
@@ -312,7 +320,7 @@ def _read_guidance(r):
 
 # %% ../nbs/10a_jobconfig.ipynb #c012_a
 def _read_scg(r, rules):
-    n = r.get('num_samples', int, check=_pos)
+    n = r.get('num_samples', int, check=_within(1, MAX_CANDIDATES))
     mode = r.get('x0_timestep', str, 'next', choices=('next', 'current'))
     scorer = r.get('scorer', str, 'auto', choices=('auto', 'preview', 'full'))
     tiebreak = r.get('tiebreak', float, TIEBREAK, check=_nonneg)
@@ -320,9 +328,9 @@ def _read_scg(r, rules):
     for k, v in r.d.items():
         if k in ('num_samples', 'x0_timestep', 'scorer', 'tiebreak'): continue
         r.used.add(k)
-        if _key_rule(k)[0] is None or _key_rule(k)[1]: raise r.err(k, f"unknown rule weight {k!r}; known: {list(RULE_NAMES)}")
-        if isinstance(v, bool) or not isinstance(v, (int, float)): raise r.err(k, f"expected a number, got {v!r}")
-        if k not in rules: raise r.err(k, f"weight for {k!r}, which has no target in target_rules ({rules})")
+        if _key_rule(k)[0] is None or _key_rule(k)[1]: raise r.err(k, f"unknown rule weight {short(k)}; known: {list(RULE_NAMES)}")
+        if not _finite(v): raise r.err(k, f"expected a finite number, got {short(v)}")
+        if k not in rules: raise r.err(k, f"weight for {short(k)}, which has no target in target_rules ({rules})")
         w[k] = float(v)
     return SCG(n, w, mode, scorer, tiebreak)
 
@@ -333,11 +341,12 @@ def _read_sampling(r):
     s['timestep_respacing'] = str(r.get('timestep_respacing', None, '') or '')
     if s['use_ddim'] and not s['timestep_respacing']:
         raise r.err('timestep_respacing', "use_ddim needs a respacing such as ddim50")
-    if s['timestep_respacing'] and not (s['timestep_respacing'].startswith('ddim') and s['timestep_respacing'][4:].isdigit()
-                                        or all(p.strip().isdigit() for p in s['timestep_respacing'].split(','))):
-        raise r.err('timestep_respacing', f"expected 'ddimN' or comma-separated step counts, got {s['timestep_respacing']!r}")
+    ts = s['timestep_respacing']
+    counts = [ts[4:]] if ts.startswith('ddim') else ts.split(',')
+    if ts and not (len(counts) <= MAX_STEPS and all(c.strip().isdigit() and 1 <= int(c) <= MAX_STEPS for c in counts)):
+        raise r.err('timestep_respacing', f"expected 'ddimN' or comma-separated step counts, each in 1..{MAX_STEPS}, got {short(ts)}")
     s['diff_collage'] = r.get('diff_collage', bool, False)
-    s['t_end'] = r.get('t_end', int, 0, check=_nonneg)
+    s['t_end'] = r.get('t_end', int, 0, check=_within(0, MAX_STEPS))
     s['eta'] = r.get('eta', float, 1.0, check=_nonneg)
     r.done()
     return Sampling(**s)
@@ -345,8 +354,11 @@ def _read_sampling(r):
 def _read_dc(r):
     typ = r.get('type', str, 'circle', choices=('circle', 'chain', 'linear', 'simple'))
     d = DC('circle' if typ == 'circle' else 'chain', r.get('overlap_size', int, 64, check=_pos),
-           r.get('num_img', int, 1, check=_pos), r.get('exact', bool, False))
+           r.get('num_img', int, 1, check=_within(1, MAX_IMAGES)), r.get('exact', bool, False))
     if not d.overlap_size < 128: raise r.err('overlap_size', f"must be < 128 (one window), got {d.overlap_size}")
+    from scg_music.collage import collage_width
+    sec = collage_width(d.type, d.num_img, 128, d.overlap_size) * 8 / FS
+    if sec > MAX_SECONDS: raise r.err('num_img', f"{d.num_img} windows make a {sec:g} s piece; pieces are limited to {MAX_SECONDS:g} s")
     r.done()
     return d
 
@@ -363,10 +375,8 @@ def _read_yaml(src):
     "The raw mapping of a config (a path or a mapping) and the name its errors use."
     if isinstance(src, dict): return src, '<config>'
     p = Path(src)
-    if not p.is_file(): raise BadInputError(f"config file not found: {p}")
-    try: raw = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e: raise BadInputError(f"{p}: not valid YAML ({e})") from e
-    return raw, str(p)
+    if not p.exists(): raise BadInputError(f"config file not found: {p}")
+    return safe_yaml(p), str(p)                    # bounded: size, nesting, no aliases (see `core.safe_yaml`)
 
 # %% ../nbs/10a_jobconfig.ipynb #c015_a
 def _read_sections(top, name, kind=None):
@@ -433,6 +443,7 @@ def find_config(name):
     "A config path, or a shipped config name such as `cond_table/all/scg` (with or without .yml)."
     p = Path(name)
     if p.is_file(): return p
+    root = CONFIG_DIR.resolve()
     for q in (CONFIG_DIR / name, CONFIG_DIR / f"{name}.yml"):
-        if q.is_file(): return q
-    raise BadInputError(f"config {name!r} not found (not a file and not a shipped config under {CONFIG_DIR})")
+        if q.is_file() and q.resolve().is_relative_to(root): return q      # a name never resolves outside the shipped configs
+    raise BadInputError(f"config {short(str(name))} not found (not a file and not a shipped config under {CONFIG_DIR})")

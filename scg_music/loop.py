@@ -251,9 +251,10 @@ def record(self: _Run, loss, logs, gnorm, t0, s0, probe=None):
     tc, total = self.tc, int(self.tc['steps'])
     if self.step % tc['log_every'] == 0 or self.step == total:
         self.log.write(dict(step=self.step, loss=loss, lr=self.opt.param_groups[0]['lr'], sec_per_step=(time.time() - t0) / max(self.step - s0, 1),
+                            cpu_s=round(time.process_time(), 1),    # CPU seconds of this process (all threads) so far
                             **{k: v for k, v in logs.items() if k != 'loss'}, **({} if gnorm is None else dict(grad_norm=float(gnorm)))))
     if probe is not None and self.rank == 0 and tc.get('probe_every') and (self.step % tc['probe_every'] == 0 or self.step == total):
-        self.log.write(dict(step=self.step, **probe(self.step, self.ema.model if self.ema is not None else self.model)))
+        self.log.write(dict(step=self.step, cpu_s=round(time.process_time(), 1), **probe(self.step, self.ema.model if self.ema is not None else self.model)))
 
 # %% ../nbs/05a_loop.ipynb #l011_e
 def train_loop(model, objective, get_batch, cfg, out, resume=False, extra=None, export_config=None, progress=True,

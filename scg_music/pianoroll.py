@@ -10,15 +10,17 @@ import numpy as np
 import pretty_midi
 
 # %% auto #0
-__all__ = ['SCORE_EXTS', 'MIDI_EXTS', 'piano_like', 'load_midi', 'read_midi_events', 'midi_to_raw', 'raw_to_unit', 'unit_to_raw',
-           'midi_to_roll', 'roll_to_midi', 'roundtrip_stats', 'score_to_midi', 'score_to_roll', 'plot_roll',
-           'roll_to_audio', 'write_wav', 'roll_main']
+__all__ = ['SCORE_EXTS', 'MIDI_EXTS', 'MAX_SECONDS', 'MAX_FILE_BYTES', 'piano_like', 'load_midi', 'read_midi_events',
+           'midi_to_raw', 'raw_to_unit', 'unit_to_raw', 'midi_to_roll', 'roll_to_midi', 'roundtrip_stats',
+           'score_to_midi', 'score_to_roll', 'plot_roll', 'roll_to_audio', 'write_wav', 'roll_main']
 
 # %% ../nbs/00_pianoroll.ipynb #c005
 from .core import (FS, MIN_PIANO, MAX_PIANO, WINDOW, CHUNK, CLASS_NAMES, NULL_CLASS, NOTE_THRESHOLD,
-                            ONSET_THRESHOLD, BadInputError, atomic_bytes)     # the roll constants live in `core`
+                            ONSET_THRESHOLD, BadInputError, atomic_bytes, atomic_write, check_number, short, ArgParser)     # the roll constants live in `core`
 SCORE_EXTS = ('.musicxml', '.xml', '.mxl', '.mei', '.krn', '.kern')
 MIDI_EXTS = ('.mid', '.midi')
+MAX_SECONDS = 3600.0           # longest roll made from a file (1 h: 360,000 frames, 138 MB raw); `max_seconds=` overrides
+MAX_FILE_BYTES = 64 << 20      # largest MIDI / score file read
 
 # %% ../nbs/00_pianoroll.ipynb #c007
 def piano_like(roll):
@@ -31,7 +33,18 @@ def piano_like(roll):
 # %% ../nbs/00_pianoroll.ipynb #c010
 def _name(src):
     if isinstance(src, (bytes, bytearray, memoryview)): return f'<{len(src)} bytes>'
-    return str(src)
+    return short(str(src), 300)[1:-1] if not isinstance(src, (str, os.PathLike)) else str(src)
+
+def _file(src, what='MIDI'):
+    "The path `src` as a readable, non-empty file of at most `MAX_FILE_BYTES`; `BadInputError` saying what is wrong."
+    if not isinstance(src, (str, os.PathLike)): raise BadInputError(f'{what} must be a path, bytes or PrettyMIDI, got {type(src).__name__}')
+    p = Path(src)
+    if p.is_dir(): raise BadInputError(f'{p}: is a directory, not a {what} file')
+    if not p.is_file(): raise BadInputError(f'no such {what} file: {p}')
+    n = p.stat().st_size
+    if n == 0: raise BadInputError(f'empty {what} file (0 bytes): {p}')
+    if n > MAX_FILE_BYTES: raise BadInputError(f'{p}: {n} bytes; {what} files are limited to {MAX_FILE_BYTES}')
+    return p
 
 def load_midi(src) -> pretty_midi.PrettyMIDI:
     "Load `src` (path, bytes or `PrettyMIDI`) as `PrettyMIDI`; raise `BadInputError` naming it if unreadable."
@@ -39,17 +52,13 @@ def load_midi(src) -> pretty_midi.PrettyMIDI:
     if isinstance(src, (bytes, bytearray, memoryview)):
         if len(src) == 0: raise BadInputError('empty MIDI data: <0 bytes>')
         f = io.BytesIO(bytes(src))
-    else:
-        p = Path(src)
-        if not p.is_file(): raise BadInputError(f'no such MIDI file: {p}')
-        if p.stat().st_size == 0: raise BadInputError(f'empty MIDI file (0 bytes): {p}')
-        f = str(p)
+    else: f = str(_file(src))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             return pretty_midi.PrettyMIDI(f)
     except Exception as e:
-        raise BadInputError(f'cannot read MIDI {_name(src)}: {type(e).__name__}: {e}') from e
+        raise BadInputError(f'cannot read MIDI {_name(src)}: {type(e).__name__}: {short(str(e))[1:-1]}') from e
 
 # %% ../nbs/00_pianoroll.ipynb #c013
 import struct
@@ -121,19 +130,22 @@ def _read_track(d, i, end, first):
 
 # %% ../nbs/00_pianoroll.ipynb #c013_b
 def _parse_tracks(data):
-    "`(tracks, ticks per quarter)` of a Standard MIDI File (`_read_track` of each MTrk); raises `_Unusual` to decline."
-    try:
-        if data[:4] != b'MThd': raise _Unusual
-        hl = int.from_bytes(data[4:8], 'big')
-        _, ntrk, div = struct.unpack('>hhh', data[8:14])
-        if hl < 6 or div <= 0 or ntrk <= 0: raise _Unusual
-        pos, tracks = 8 + hl, []
-        for t in range(ntrk):
-            if data[pos:pos + 4] != b'MTrk': raise _Unusual
-            size = int.from_bytes(data[pos + 4:pos + 8], 'big'); pos += 8
-            if pos + size > len(data): raise _Unusual
-            tracks.append(_read_track(data, pos, pos + size, t == 0)); pos += size
-    except (IndexError, struct.error) as e: raise _Unusual from e
+    "`(tracks, ticks per quarter)` of a Standard MIDI File (`_read_track` of each MTrk); raises `_Unusual` (with the reason) to decline."
+    if data[:4] != b'MThd': raise _Unusual('not a Standard MIDI File (no MThd header)')
+    if len(data) < 14: raise _Unusual(f'the header ends early at byte {len(data)}')
+    hl = int.from_bytes(data[4:8], 'big')
+    _, ntrk, div = struct.unpack('>hhh', data[8:14])
+    if div < 0: raise BadInputError(f'SMPTE time division ({-(div >> 8)} frames/s) is not supported')
+    if div == 0: raise BadInputError('the header gives 0 ticks per beat')
+    if hl < 6 or ntrk <= 0: raise _Unusual(f'a bad header (length {hl}, {ntrk} tracks)')
+    pos, tracks = 8 + hl, []
+    for t in range(ntrk):
+        if data[pos:pos + 4] != b'MTrk': raise _Unusual(f'track {t + 1} of {ntrk} missing at byte {pos}')
+        size = int.from_bytes(data[pos + 4:pos + 8], 'big'); pos += 8
+        if pos + size > len(data): raise _Unusual(f'track {t + 1} ends early at byte {len(data)} (it claims {size} bytes from byte {pos})')
+        try: tracks.append(_read_track(data, pos, pos + size, t == 0))
+        except (IndexError, struct.error) as e: raise _Unusual(f'track {t + 1} ends inside an event') from e
+        pos += size
     return tracks, div
 
 # %% ../nbs/00_pianoroll.ipynb #c013_b1
@@ -149,7 +161,7 @@ def _tempo_map(tempos, div):
     starts = np.array([s[0] for s in scales], np.int64)
     base = np.zeros(len(scales))
     for k in range(1, len(scales)):
-        base[k] = base[k - 1] + scales[k - 1][1] * np.arange(scales[k][0] - scales[k - 1][0] + 1)[-1]
+        base[k] = base[k - 1] + scales[k - 1][1] * np.int64(scales[k][0] - scales[k - 1][0])   # = pretty_midi's arange(...)[-1], unallocated
     sc = np.array([s[1] for s in scales])
     def to_time(ticks):
         ticks = np.asarray(ticks, np.int64)
@@ -226,28 +238,36 @@ def _pedal_events(pm):
 def _events(midi):
     "(notes, pedal_times, pedal_values) of a path/bytes (fast reader, pretty_midi fallback) or PrettyMIDI."
     if not isinstance(midi, pretty_midi.PrettyMIDI):
-        if isinstance(midi, (bytes, bytearray, memoryview)): data = bytes(midi)
-        else:
-            p = Path(midi)
-            data = p.read_bytes() if p.is_file() else None
+        data = bytes(midi) if isinstance(midi, (bytes, bytearray, memoryview)) else _file(midi).read_bytes()
+        why = ''
         if data:
             try: return read_midi_events(data)
-            except _Unusual: pass
-    pm = load_midi(midi)
+            except _Unusual as u: why = str(u)
+            except BadInputError as e: raise BadInputError(f'cannot read MIDI {_name(midi)}: {e}') from None
+        try: pm = load_midi(midi)
+        except BadInputError as e:
+            if why: raise BadInputError(f'cannot read MIDI {_name(midi)}: {why}') from e
+            raise
+    else: pm = midi
     return (_notes_array(pm), *_pedal_events(pm))
 
 # %% ../nbs/00_pianoroll.ipynb #c015_a2
+_NOTE_BATCH = 1 << 22          # note frames written per vectorised step (bounds the index arrays to ~40 MB)
+
 def _note_channel(ch0, pitch, s, e, vel, merge):
     "Write the notes' velocities into `ch0 (128,T)`: max over overlapping notes ('max') or most recent strike wins ('last')."
     T = ch0.shape[-1]
     if merge == 'max':
         d = e - s
-        rows = np.repeat(pitch * T + s - np.concatenate([[0], np.cumsum(d)[:-1]]), d) + np.arange(d.sum())
-        np.maximum.at(ch0.reshape(-1), rows, np.repeat(vel, d))
+        cuts = np.searchsorted(np.cumsum(d), np.arange(_NOTE_BATCH, d.sum(), _NOTE_BATCH)) if len(d) else []
+        for a, b in zip([0, *cuts], [*cuts, len(d)]):        # batches of notes holding ~_NOTE_BATCH frames
+            p_, s_, d_ = pitch[a:b], s[a:b], d[a:b]
+            rows = np.repeat(p_ * T + s_ - np.concatenate([[0], np.cumsum(d_)[:-1]]), d_) + np.arange(d_.sum())
+            np.maximum.at(ch0.reshape(-1), rows, np.repeat(vel[a:b], d_))
     elif merge == 'last':
         for i in np.lexsort((vel, s)):                       # later start overwrites; ties -> higher velocity last
             ch0[pitch[i], s[i]:e[i]] = vel[i]
-    else: raise BadInputError(f"merge must be 'max' or 'last', got {merge!r}")
+    else: raise BadInputError(f"merge must be 'max' or 'last', got {short(merge)}")
 
 def _pedal_channel(pf, pv, T):
     "Event-sparse quantised CC64 values over `T` frames (the pedal channel's value on every piano row)."
@@ -260,14 +280,31 @@ def _pedal_channel(pf, pv, T):
     return ped
 
 # %% ../nbs/00_pianoroll.ipynb #c015_b
-def midi_to_raw(midi, fs=FS, merge='max', pedal=True):
+def _check_notes(notes, pt, fs, max_seconds, name):
+    "Pitches in 0..127, velocities in 0..127, finite times, a roll at most `max_seconds` long: checked before allocating it."
+    p, v = notes[:, 2], notes[:, 3]
+    bad = ~((p >= 0) & (p <= 127) & (p == np.rint(p)))
+    if bad.any(): raise BadInputError(f'{name}: note pitch {short(float(p[bad][0]))} is outside MIDI 0..127')
+    bad = ~((v >= 0) & (v <= 127))
+    if bad.any(): raise BadInputError(f'{name}: note velocity {short(float(v[bad][0]))} is outside 0..127')
+    t = np.concatenate([notes[:, :2].ravel(), np.asarray(pt, np.float64)])
+    if not np.isfinite(t).all(): raise BadInputError(f'{name}: a note or pedal time is not finite')
+    end, lim = float(t.max()), max_seconds * FS / fs          # a roll at `fs` holds as many frames as `max_seconds` at 100/s
+    if end > lim:
+        raise BadInputError(f'{name}: lasts {end:.6g} s (to its last note or pedal event); rolls are limited to {lim:g} s at {fs:g} frames/s (max_seconds)')
+
+
+def midi_to_raw(midi, fs=FS, merge='max', pedal=True, max_seconds=None):
     "`(3,128,T)` uint8 roll in raw units 0..127 (see `midi_to_roll`)."
+    fs = check_number('fs', fs, gt=0, hi=10_000)
+    max_seconds = check_number('max_seconds', MAX_SECONDS if max_seconds is None else max_seconds, gt=0)
     notes, pt, pv = _events(midi)
+    name = _name(midi) if not isinstance(midi, pretty_midi.PrettyMIDI) else 'PrettyMIDI object'
     if not pedal: pt, pv = np.zeros(0), np.zeros(0, np.int64)
-    if len(notes) == 0:
-        raise BadInputError(f'MIDI has no (non-drum) notes: {_name(midi) if not isinstance(midi, pretty_midi.PrettyMIDI) else "PrettyMIDI object"}')
+    if len(notes) == 0: raise BadInputError(f'MIDI has no (non-drum) notes: {name}')
+    _check_notes(notes, pt, fs, max_seconds, name)
     s, e = _note_frames(notes[:, 0], notes[:, 1], fs)
-    pitch, vel = notes[:, 2].astype(np.int64), np.clip(notes[:, 3], 0, 127).astype(np.uint8)
+    pitch, vel = notes[:, 2].astype(np.int64), notes[:, 3].astype(np.uint8)
     pf = np.maximum(_frames(pt, fs), 0)
     T = int(max(e.max(), (pf.max() + 1) if len(pf) else 0))
     roll = np.zeros((3, 128, T), np.uint8)
@@ -292,10 +329,11 @@ def unit_to_raw(x, threshold=NOTE_THRESHOLD):
     raw[x <= threshold] = 0
     return raw
 
-def midi_to_roll(midi, fs=FS, merge='max', pedal=True) -> np.ndarray:
+def midi_to_roll(midi, fs=FS, merge='max', pedal=True, max_seconds=None) -> np.ndarray:
     """MIDI (path, bytes or `PrettyMIDI`) -> `(3,128,T)` float32 roll in [-1,1]: ch0 velocity while sounding,
-    ch1 onsets, ch2 sustain-pedal events. Non-drum instruments merged without summing (`merge` 'max'|'last')."""
-    return raw_to_unit(midi_to_raw(midi, fs=fs, merge=merge, pedal=pedal))
+    ch1 onsets, ch2 sustain-pedal events. Non-drum instruments merged without summing (`merge` 'max'|'last').
+    At most `max_seconds` (default `MAX_SECONDS`) long, else a `BadInputError`."""
+    return raw_to_unit(midi_to_raw(midi, fs=fs, merge=merge, pedal=pedal, max_seconds=max_seconds))
 
 # %% ../nbs/00_pianoroll.ipynb #c019
 def _to_numpy(roll):
@@ -416,35 +454,41 @@ def _score_note_array(path):
     return na
 
 # %% ../nbs/00_pianoroll.ipynb #c026_a
-def score_to_midi(path, bpm=120.0, velocity=64) -> pretty_midi.PrettyMIDI:
+def _score_notes(na, path, bpm, max_seconds):
+    "`(pitch, onset s, duration s)` of a partitura note array at `bpm`, checked (pitch 0..127, finite, at most `max_seconds`) before use."
+    p, q = na['pitch'].astype(np.float64), 60.0 / bpm
+    bad = ~((p >= 0) & (p <= 127))
+    if bad.any(): raise BadInputError(f'{path}: note pitch {short(float(p[bad][0]))} (note {int(np.flatnonzero(bad)[0])}) is outside MIDI 0..127')
+    on = (na['onset_quarter'].astype(np.float64) - na['onset_quarter'].min()) * q
+    du = na['duration_quarter'].astype(np.float64) * q
+    if not (np.isfinite(on).all() and np.isfinite(du).all()): raise BadInputError(f'{path}: a note onset or duration is not finite')
+    end = float((on + np.maximum(du, 0)).max())
+    if end > max_seconds: raise BadInputError(f'{path}: lasts {end:.6g} s at {bpm:g} bpm; rolls are limited to {max_seconds:g} s (max_seconds)')
+    return p.astype(np.int64), on, du
+
+def score_to_midi(path, bpm=120.0, velocity=64, max_seconds=None) -> pretty_midi.PrettyMIDI:
     "A score file (MusicXML/MXL/MEI/kern or MIDI) as a flat `PrettyMIDI` at `bpm` with fixed `velocity`."
-    path = Path(path)
-    if not path.is_file(): raise BadInputError(f'no such score file: {path}')
-    velocity = int(np.clip(velocity, 1, 127))
+    bpm = check_number('bpm', bpm, gt=0, hi=10_000)
+    velocity = check_number('velocity', velocity, lo=1, hi=127, integer=True)
+    max_seconds = check_number('max_seconds', MAX_SECONDS if max_seconds is None else max_seconds, gt=0)
+    path = _file(path, 'score')
+    pm = pretty_midi.PrettyMIDI(); ins = pretty_midi.Instrument(0, name='score'); pm.instruments.append(ins)
     if path.suffix.lower() in MIDI_EXTS:
-        src = load_midi(path)
-        pm = pretty_midi.PrettyMIDI(); ins = pretty_midi.Instrument(0, name='score')
-        for i in src.instruments:
-            if i.is_drum: continue
-            ins.notes += [pretty_midi.Note(velocity, n.pitch, n.start, n.end) for n in i.notes]
-        pm.instruments.append(ins)
+        ins.notes = [pretty_midi.Note(velocity, n.pitch, n.start, n.end) for i in load_midi(path).instruments if not i.is_drum for n in i.notes]
+        _check_notes(_notes_array(pm), np.zeros(0), FS, max_seconds, str(path))
         return pm
     na = _score_note_array(path)
     if len(na) == 0: raise BadInputError(f'score has no notes: {path}')
-    q = 60.0 / float(bpm)
-    on = (na['onset_quarter'] - na['onset_quarter'].min()) * q
-    du = na['duration_quarter'] * q
-    pm = pretty_midi.PrettyMIDI(); ins = pretty_midi.Instrument(0, name='score')
-    ins.notes = [pretty_midi.Note(velocity, int(p), float(o), float(o + d)) for p, o, d in zip(na['pitch'], on, du) if d > 0]
+    p, on, du = _score_notes(na, path, bpm, max_seconds)
+    ins.notes = [pretty_midi.Note(velocity, a, o, o + d) for a, o, d in zip(p.tolist(), on.tolist(), du.tolist()) if d > 0]
     if not ins.notes: raise BadInputError(f'score has no sounding notes: {path}')
-    pm.instruments.append(ins)
     return pm
 
 # %% ../nbs/00_pianoroll.ipynb #c026_b
-def score_to_roll(path, bpm=120.0, fs=FS, velocity=64, return_midi=False):
+def score_to_roll(path, bpm=120.0, fs=FS, velocity=64, return_midi=False, max_seconds=None):
     "Score file -> `(3,128,T)` roll at a constant `bpm` (quarter = 60/bpm s), every note at `velocity`."
-    pm = score_to_midi(path, bpm=bpm, velocity=velocity)
-    roll = midi_to_roll(pm, fs=fs, pedal=False)
+    pm = score_to_midi(path, bpm=bpm, velocity=velocity, max_seconds=max_seconds)
+    roll = midi_to_roll(pm, fs=fs, pedal=False, max_seconds=max_seconds)
     return (roll, pm) if return_midi else roll
 
 # %% ../nbs/00_pianoroll.ipynb #c028_a
@@ -514,33 +558,54 @@ def write_wav(path, audio, sr=22050):
 
 # %% ../nbs/00_pianoroll.ipynb #c034_a
 def _roll_parser():
-    ap = argparse.ArgumentParser(prog='scg-music roll', description='MIDI/score -> piano roll (+png, round-trip MIDI, wav)')
+    ap = ArgParser(prog='scg-music roll', description='MIDI/score -> piano roll (+png, round-trip MIDI, wav)')
     ap.add_argument('input'); ap.add_argument('--out', default='out/roll')
     ap.add_argument('--bpm', type=float, default=120.0, help='tempo for engraved scores (quarter notes per minute)')
     ap.add_argument('--seconds', type=float, default=None, help='keep only the first S seconds')
     ap.add_argument('--sr', type=int, default=22050); ap.add_argument('--no-audio', action='store_true')
     return ap
 
+def _roll_args(a):
+    "The input and output folder of `scg-music roll`, every argument checked before anything is read or made."
+    check_number('--bpm', a.bpm, gt=0, hi=10_000); check_number('--sr', a.sr, lo=1000, hi=192_000, integer=True)
+    if a.seconds is not None: check_number('--seconds', a.seconds, lo=1 / FS, hi=MAX_SECONDS)
+    src, out = Path(a.input), Path(a.out)
+    if src.suffix.lower() not in MIDI_EXTS + SCORE_EXTS: raise BadInputError(f'unknown file type (want MIDI or MusicXML/MXL/MEI/kern): {src}')
+    if out.exists() and not out.is_dir(): raise BadInputError(f'--out {out}: exists and is not a folder')
+    return src, out
+
 # %% ../nbs/00_pianoroll.ipynb #c035
+def _roll_files(src, roll, a):
+    "Every output of `scg-music roll`, made in memory first: `{file name: writer of a temporary path}`."
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(max(6, min(30, roll.shape[-1] / FS / 2)), 5)); ax = fig.subplots()
+    plot_roll(roll, ax=ax, title=f'{src.name}  {tuple(roll.shape)}'); fig.tight_layout()
+    png = io.BytesIO(); fig.savefig(png, format='png', dpi=100)
+    pm = roll_to_midi(roll)
+    def npy(t):
+        with open(t, 'wb') as f: np.save(f, roll)
+    files = {f'{src.stem}.npy': npy, f'{src.stem}.png': lambda t: Path(t).write_bytes(png.getvalue()),
+             f'{src.stem}_roundtrip.mid': lambda t: pm.write(str(t))}
+    if not a.no_audio:
+        from scipy.io import wavfile
+        pcm = (np.clip(roll_to_audio(pm, sr=a.sr), -1, 1) * 32767).astype(np.int16)
+        files[f'{src.stem}.wav'] = lambda t: wavfile.write(t, a.sr, pcm)
+    return files, pm
+
 def roll_main(argv=None):
     "CLI: `scg-music roll IN --out DIR [--bpm 120] [--seconds S] [--no-audio]`."
     a = _roll_parser().parse_args(argv)
-    src = Path(a.input); out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
-    if src.suffix.lower() in MIDI_EXTS: roll = midi_to_roll(src)
-    elif src.suffix.lower() in SCORE_EXTS: roll = score_to_roll(src, bpm=a.bpm)
-    else: raise BadInputError(f'unknown file type (want MIDI or MusicXML/MXL/MEI/kern): {src}')
-    if a.seconds: roll = roll[..., :int(a.seconds * FS)]
-    from matplotlib.figure import Figure
-    stem = src.stem
-    np.save(out / f'{stem}.npy', roll)
-    fig = Figure(figsize=(max(6, min(30, roll.shape[-1] / FS / 2)), 5)); ax = fig.subplots()
-    plot_roll(roll, ax=ax, title=f'{src.name}  {tuple(roll.shape)}'); fig.tight_layout()
-    fig.savefig(out / f'{stem}.png', dpi=100)
-    pm = roll_to_midi(roll)
-    pm.write(str(out / f'{stem}_roundtrip.mid'))
-    written = [out / f'{stem}.npy', out / f'{stem}.png', out / f'{stem}_roundtrip.mid']
-    if not a.no_audio: written.append(write_wav(out / f'{stem}.wav', roll_to_audio(pm, sr=a.sr), a.sr))
-    n = sum(len(i.notes) for i in pm.instruments)
-    print(f'{src}: roll {tuple(roll.shape)}, {n} notes after round trip')
+    src, out = _roll_args(a)
+    roll = midi_to_roll(src) if src.suffix.lower() in MIDI_EXTS else score_to_roll(src, bpm=a.bpm)
+    if a.seconds: roll = roll[..., :int(round(a.seconds * FS))]
+    files, pm = _roll_files(src, roll, a)
+    written, fresh = [], not out.exists()
+    try:
+        for name, w in files.items(): written.append(atomic_write(out / name, w))
+    except BaseException:                                    # all or nothing: no set of outputs is left half written
+        for p in written: p.unlink(missing_ok=True)
+        if fresh and out.is_dir() and not any(out.iterdir()): out.rmdir()
+        raise
+    print(f'{src}: roll {tuple(roll.shape)}, {sum(len(i.notes) for i in pm.instruments)} notes after round trip')
     for w in written: print('wrote', w)
     return 0

@@ -73,9 +73,9 @@ def from_pretrained(cls: RuleGuidedPipeline, dir=None, device=None, diffusion=No
                 '`scg-music train` or pass dir=' if dir is None else 'pass the folder written by the trainer')
         raise FileNotFoundError(f'{d}: missing {", ".join(missing)} ({hint})')
     cls_files = sorted(d.glob('classifier_*.safetensors'))
-    classifiers = {p.stem[len('classifier_'):]: load_model(p) for p in cls_files}
-    preview = load_model(d / 'preview_decoder') if (d / 'preview_decoder.safetensors').is_file() else None
-    pipe = cls(load_model(d / 'vae'), load_model(d / 'dit'), diffusion, classifiers, device, bf16, preview)
+    classifiers = {p.stem[len('classifier_'):]: load_model(p, expect='DiTRotaryClassifier') for p in cls_files}
+    preview = load_model(d / 'preview_decoder', expect='PreviewDecoder') if (d / 'preview_decoder.safetensors').is_file() else None
+    pipe = cls(load_model(d / 'vae', expect='AutoencoderKL'), load_model(d / 'dit', expect='DiTRotary'), diffusion, classifiers, device, bf16, preview)
     pipe.unguided_eta = float((model_config(d / 'dit').get('sampling') or {}).get('eta', 1.0))   # measured in the model card
     for p in cls_files:                                      # a classifier's swept guidance scale, where its config has one
         c = model_config(p)

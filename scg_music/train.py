@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 from .diffusion import Diffusion, training_loss, q_sample, predict_x0
 from .pianoroll import CHUNK, WINDOW, raw_to_unit
-from .core import cpu_has_bf16, bf16_fast, TRAIN_CONFIG_DIR
+from .core import cpu_has_bf16, bf16_fast, TRAIN_CONFIG_DIR, BadInputError, MAX_YAML_BYTES, safe_yaml, cut, short
 from .loop import (LOOP_DEFAULTS, loop_settings, dist_info, pick_device, setup_dist, step_seed, seed_everything,
                             rng_state, set_rng_state, EMA, atomic_save, checkpoint_extra, export_weights, LossLog,
                             resume_from_weights, train_loop)
@@ -39,14 +39,14 @@ def load_config(src) -> dict:
             for cand in (CONFIG_DIR / p.name, CONFIG_DIR / f'{p.name}.yml', CONFIG_DIR / f'{p.name}.yaml', CONFIG_DIR / f'{p.name}.json'):
                 if cand.exists(): p = cand; break
             else: raise FileNotFoundError(f'training config {src!r} not found (nor in {CONFIG_DIR})')
-        text = p.read_text()
-        if p.suffix == '.json': cfg = json.loads(text)
+        if p.suffix != '.json': cfg = safe_yaml(p)           # bounded size and nesting, no aliases
+        elif p.stat().st_size > MAX_YAML_BYTES: raise BadInputError(f'{p}: {p.stat().st_size} bytes; configs are limited to {MAX_YAML_BYTES}')
         else:
-            import yaml
-            cfg = yaml.safe_load(text)
-        if not isinstance(cfg, dict): raise ValueError(f'{p}: a training config must be a mapping, got {type(cfg).__name__}')
+            try: cfg = json.loads(p.read_text())
+            except ValueError as e: raise BadInputError(f'{p}: not valid JSON: {cut(e, 160)}') from None
+        if not isinstance(cfg, dict): raise BadInputError(f'{p}: a training config must be a mapping, got {type(cfg).__name__}')
     if cfg.get('job') not in ('vae', 'dit', 'classifier', 'latents', 'preview-decoder', None):
-        raise ValueError(f"config job must be 'vae', 'dit', 'classifier', 'preview-decoder' or 'latents'; got {cfg.get('job')!r}")
+        raise BadInputError(f"config job must be 'vae', 'dit', 'classifier', 'preview-decoder' or 'latents'; got {short(cfg.get('job'))}")
     cfg['train'] = loop_settings(cfg.get('train'))
     return cfg
 

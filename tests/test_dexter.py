@@ -277,3 +277,22 @@ def test_curve_table_rows(data_dir):
     r = {x['system']: x for x in rows}
     assert r['deadpan']['tempo_cor'] == 0 and r['average human']['tempo_cor'] > 0.2
     assert r['human0']['vel_cor'] > r['deadpan']['vel_cor']
+
+def test_score_midi_link_changing_offset_and_ornaments(data_dir):
+    "ASAP score MIDIs whose offset to the MusicXML changes mid-piece, or that write out tremolos, still link."
+    import time
+    from scg_music.dexter.data import score_midi_link, _LINK_FAILURES
+    root = data_dir / 'asap' / 'Chopin'
+    if not (root / 'Etudes_op_25' / '12' / 'midi_score.mid').exists(): pytest.skip('ASAP Chopin op. 25 not in ../shared')
+    d = root / 'Etudes_op_25' / '12'            # one offset links 49 % of the notes; further offsets 95 %
+    link = score_midi_link(str(d / 'xml_score.mxl'), str(d / 'midi_score.mid'))
+    assert link['link_ratio'] > 0.9 and link['midi_ratio'] > 0.9
+    x = link['x_of_m'][link['x_of_m'] >= 0]
+    assert len(np.unique(x)) == len(x)           # one MusicXML note per linked MIDI note
+    assert (link['na']['pitch'][x] == link['midi']['pitch'][link['x_of_m'] >= 0]).all()
+    d = root / 'Etudes_op_25' / '5'             # the MIDI holds three times the MusicXML's notes: refused, once
+    with pytest.raises(ValueError, match='do not fit') as e: score_midi_link(str(d / 'xml_score.mxl'), str(d / 'midi_score.mid'))
+    assert e.value.reason == 'score_midi_mismatch' and len(_LINK_FAILURES) >= 1
+    t = time.perf_counter()
+    with pytest.raises(ValueError, match='do not fit'): score_midi_link(str(d / 'xml_score.mxl'), str(d / 'midi_score.mid'))
+    assert time.perf_counter() - t < 0.05       # the failure is cached, not unfolded again

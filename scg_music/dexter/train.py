@@ -10,13 +10,14 @@ import argparse, json
 from pathlib import Path
 import numpy as np
 import torch
-from .data import load_dataset, Normalizer, SegmentDataset, segment, windows, find_shared_data, relative_tempo, tempo_level
+from .data import (load_dataset, Normalizer, SegmentDataset, segment, windows, find_shared_data, relative_tempo,
+                                   tempo_level, heldout_split, shared_sources)
 from ..loop import loop_settings, train_loop, checkpoint_extra, pick_device, dist_info
 from .model import build_model, make_diffusion, dexter_loss, save_dexter, sample_codec, DExterDenoiser
 
 # %% ../../nbs/25_dexter_train.ipynb #c003
 TRAIN_DEFAULTS = dict(
-    data='cache/dexter/vienna', holdout=['Chopin_op10_no3'], model='small', seg_len=200, hop=50, batch=16,
+    data='cache/dexter/shared', holdout='auto', model='small', seg_len=200, hop=50, batch=16,
     lr=5e-4, weight_decay=0.0, steps=4000, timesteps=1000, ema=0.995, p_mixup=0.3, loss='l1', grad_clip=1.0,
     ckpt_every=200, val_every=1000, val_steps=20, val_windows=8, minutes=None, seed=0, workers=0,
     model_overrides={}, tempo='absolute',
@@ -84,6 +85,7 @@ def _pieces(cfg):
     data = Path(cfg['data'])
     if not (data / 'manifest.json').exists():
         raise FileNotFoundError(f'no DExter dataset at {data}: build one with dexter.data.build_dataset')
+    if cfg['holdout'] in ('auto', ['auto']): cfg['holdout'] = heldout_split(data)[1]   # whole pieces (dexter.data)
     entries = load_dataset(data)
     tr = [e for e in entries if e['name'] not in cfg['holdout']]
     va = [e for e in entries if e['name'] in cfg['holdout']]
@@ -126,10 +128,12 @@ def _train_parser():
     "The `scg-music dexter-train` argument parser."
     ap = argparse.ArgumentParser(prog='scg-music dexter-train', description='train (or resume) a DExter model')
     ap.add_argument('--data', default=TRAIN_DEFAULTS['data'], help='dataset folder (dexter.data.build_dataset)')
-    ap.add_argument('--build', action='store_true', help='build the Vienna 4x22 dataset into --data if missing')
+    ap.add_argument('--build', action='store_true',
+                    help='build (or finish building) the dataset of all shared corpora (ASAP, Vienna 4x22, partitura examples) into --data')
     ap.add_argument('--out', default='runs/dexter_small')
     ap.add_argument('--model', default=TRAIN_DEFAULTS['model'], help='named config: tiny, small, base, paper')
-    ap.add_argument('--holdout', nargs='*', default=TRAIN_DEFAULTS['holdout'])
+    ap.add_argument('--holdout', nargs='*', default=TRAIN_DEFAULTS['holdout'],
+                    help="held-out piece names, or 'auto': 15 whole pieces across composers (dexter.data.heldout_split)")
     for k in ('steps', 'batch', 'seg_len', 'hop', 'ckpt_every', 'val_every', 'timesteps', 'seed'):
         ap.add_argument('--' + k.replace('_', '-'), dest=k, type=int, default=TRAIN_DEFAULTS[k])
     for k in ('lr', 'ema', 'p_mixup', 'minutes'):
@@ -142,11 +146,11 @@ def _train_parser():
 # %% ../../nbs/25_dexter_train.ipynb #c011
 def dexter_train_main(argv=None):
     a = _train_parser().parse_args(argv)
-    if a.build and not (Path(a.data) / 'manifest.json').exists():
-        from scg_music.dexter.data import build_dataset, vienna_sources
+    if a.build:                                  # resumable: pieces already in the manifest are kept
+        from scg_music.dexter.data import build_dataset
         d = find_shared_data()
         if d is None: raise SystemExit('cannot build: ../shared/data not found (set SCG_SHARED)')
-        build_dataset(vienna_sources(d / 'vienna4x22'), a.data)
+        build_dataset(shared_sources(d), a.data)
     cfg = {k: getattr(a, k) for k in ('data', 'model', 'holdout', 'steps', 'batch', 'seg_len', 'hop', 'ckpt_every',
                                        'val_every', 'timesteps', 'seed', 'lr', 'ema', 'p_mixup', 'minutes', 'tempo')}
     path = train(cfg, a.out, device=a.device, minutes=a.minutes, steps=a.steps)
