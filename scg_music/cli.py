@@ -66,6 +66,9 @@ def main(argv=None):
     debug = '--debug' in argv
     argv = [a for a in argv if a != '--debug']
     if argv[:1] == ['--version']: print(f'scg-music {__version__}'); return 0
+    if not debug:                                     # dependencies' warnings (partitura's score parser) only with --debug
+        import warnings
+        warnings.filterwarnings('ignore', category=UserWarning, module=r'(partitura|music21|pretty_midi)(\.|$)')
     try:
         argv = _imports(argv)
         if not argv or argv[0] in ('-h', '--help', 'help'):

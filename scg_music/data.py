@@ -388,7 +388,8 @@ class ChunkDataset(torch.utils.data.Dataset, _Augmenter):
 # %% ../nbs/01_data.ipynb #c028
 def build_corpus_main(argv=None):
     "CLI: build (or resume) a corpus cache and print its size (exit status 0; the manifest is in `--out`)."
-    ap = argparse.ArgumentParser(prog='scg-music build-corpus', description='MIDI/score files -> sharded piano-roll cache')
+    from scg_music.core import ArgParser                  # usage errors: one line, exit status 2
+    ap = ArgParser(prog='scg-music build-corpus', description='MIDI/score files -> sharded piano-roll cache')
     ap.add_argument('--out', default='cache/corpus'); ap.add_argument('--shared', default=None)
     ap.add_argument('--source', action='append', default=[], help='GLOB_OR_DIR:LABEL[:folder|file] (repeatable)')
     ap.add_argument('--hop', type=int, default=512); ap.add_argument('--window', type=int, default=WINDOW)

@@ -88,7 +88,8 @@ def step_generate(out, config=None, targets_from=None, class_label=1, seed=0, st
     pipe = RuleGuidedPipeline.from_pretrained(model_dir, device=device)
     out = Path(out)
     res = generate(pipe, load_config(raw), num_samples=num_samples, batch_size=num_samples, out_dir=out,
-                   class_label=class_label, seed=seed, steps=steps, model_dir=model_dir, progress=progress)
+                   class_label=class_label, seed=seed, steps=steps, model_dir=model_dir, progress=progress,
+                   overwrite=True)                      # the demo's folder is its own: a rerun replaces the last run's samples
     files = [out / 'results.json']
     samples = {s_['file']: s_ for s_ in res.get('samples', [])}
     for mid in sorted(out.glob('*.mid*')):
@@ -133,7 +134,8 @@ def demo(out='demo_out', score=None, config=None, targets_from=None, class_label
 # %% ../nbs/12_demo.ipynb #c012_a
 def demo_main(argv=None):
     "CLI: `scg-music demo [--out DIR] [--score FILE] [--targets-from MIDI] [--config YML] ...`."
-    ap = argparse.ArgumentParser(prog='scg-music demo', description='roll, rule-guided excerpt and expressive rendering')
+    from scg_music.core import ArgParser                  # usage errors: one line, exit status 2
+    ap = ArgParser(prog='scg-music demo', description='roll, rule-guided excerpt and expressive rendering')
     ap.add_argument('--out', default='demo_out'); ap.add_argument('--score', default=None, help='score to roll and render')
     ap.add_argument('--targets-from', default=None, help='MIDI/score whose rules become the generation targets')
     ap.add_argument('--config', default=None, help=f'generation config (default {DEMO_CONFIG.name})')
@@ -141,6 +143,9 @@ def demo_main(argv=None):
     ap.add_argument('--steps', type=int, default=None); ap.add_argument('--model-dir', default=None)
     ap.add_argument('--dexter-model', default=None)
     a = ap.parse_args(argv)
+    from scg_music.core import check_number
+    check_number('--class-label', a.class_label, lo=0, hi=2, integer=True); check_number('--seed', a.seed, lo=0, hi=2**32 - 1, integer=True)
+    if a.steps is not None: check_number('--steps', a.steps, lo=1, hi=1000, integer=True)
     s = demo(a.out, a.score, a.config, a.targets_from, a.class_label, a.seed, a.steps, a.model_dir, a.dexter_model)
     done = [k for k, v in s['steps'].items() if 'files' in v]
     print(f"demo: {', '.join(done) or 'nothing'} written under {a.out} (see {a.out}/summary.json)")

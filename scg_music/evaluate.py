@@ -350,7 +350,8 @@ def evaluate_runs(run_dirs, reference=None, out=None, num_runs=10, recompute=Fal
 
 # %% ../nbs/08_evaluate.ipynb #c023_b
 def evaluate_main(argv=None):
-    ap = argparse.ArgumentParser(prog='scg-music evaluate',
+    from scg_music.core import ArgParser                  # usage errors: one line, exit status 2
+    ap = ArgParser(prog='scg-music evaluate',
                                  description='Rule losses and music quality (OA) of generation folders (results.json + MIDI).')
     ap.add_argument('dirs', nargs='+', help='generation output folder(s); one method each')
     ap.add_argument('--reference', default=None, help="ground truth for OA: a folder of MIDI files or 'asap' | 'asap-score' | 'pop909'")

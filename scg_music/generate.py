@@ -11,17 +11,19 @@ from .rules import get_rule
 from .guidance import TIEBREAK
 from .jobconfig import (
     TARGET_NAMES, ND_PAIRS, RULE_NAMES, COND_FNS, METHODS, SHIPPED, target_rule_names, Classifiers, CondFn, Guidance,
-    SCG, Sampling, DC, Edit, Config, load_config, shipped_configs, find_config)
+    SCG, Sampling, DC, Edit, Config, load_config, shipped_configs, find_config, MAX_CANDIDATES, MAX_STEPS, MAX_IMAGES)
 from .core import CONFIG_DIR, atomic_text, atomic_write, ArgParser, short, check_device
 _all_ = ['TARGET_NAMES', 'ND_PAIRS', 'RULE_NAMES', 'COND_FNS', 'METHODS', 'SHIPPED', 'target_rule_names', 'Classifiers',
-         'CondFn', 'Guidance', 'SCG', 'Sampling', 'DC', 'Edit', 'Config', 'load_config', 'shipped_configs', 'find_config']
+         'CondFn', 'Guidance', 'SCG', 'Sampling', 'DC', 'Edit', 'Config', 'load_config', 'shipped_configs', 'find_config',
+         'MAX_CANDIDATES', 'MAX_STEPS', 'MAX_IMAGES']
 
 # %% auto #0
 __all__ = ['MAX_SAMPLES', 'MAX_BATCH', 'config_targets', 'config_schedule', 'resolve_classifier', 'config_guidance',
            'TargetSampler', 'save_rolls', 'summarize', 'method_name', 'config_call', 'tile_windows', 'check_run',
            'generate', 'edit', 'generate_main', 'edit_main', 'TARGET_NAMES', 'ND_PAIRS', 'RULE_NAMES', 'COND_FNS',
            'METHODS', 'SHIPPED', 'target_rule_names', 'Classifiers', 'CondFn', 'Guidance', 'SCG', 'Sampling', 'DC',
-           'Edit', 'Config', 'load_config', 'shipped_configs', 'find_config']
+           'Edit', 'Config', 'load_config', 'shipped_configs', 'find_config', 'MAX_CANDIDATES', 'MAX_STEPS',
+           'MAX_IMAGES']
 
 # %% ../nbs/10_generate.ipynb #c020
 import numpy as np
@@ -211,9 +213,10 @@ def _generate_meta(cfg, call, class_label, seed, num_samples, batch_size, H, cor
 
 def _resume(res_path, meta):
     "Samples and seconds of an earlier run at `res_path` with the same settings (but `num_samples`), else none."
-    if res_path.exists():
-        old = json.loads(res_path.read_text())
-        if {k: old.get(k) for k in meta if k != 'num_samples'} == {k: json.loads(json.dumps(v)) for k, v in meta.items() if k != 'num_samples'}:
+    if res_path.is_file():
+        try: old = json.loads(res_path.read_text())
+        except ValueError: return [], 0.0                                   # unreadable: not this run's
+        if isinstance(old, dict) and isinstance(old.get('samples'), list) and {k: old.get(k) for k in meta if k != 'num_samples'} == {k: json.loads(json.dumps(v)) for k, v in meta.items() if k != 'num_samples'}:
             return old['samples'], old.get('seconds', 0.0)
     return [], 0.0
 
@@ -238,9 +241,32 @@ def _write_results(out, meta, records, t_total, final=False):
     if final: atomic_text(out / 'summary.json', json.dumps(res['summary'], indent=1))
     return res
 
+# %% ../nbs/10_generate.ipynb #fc2bef22
+import re
+
+def _run_files(out):
+    "`(sample index or -1, path)` of the files a generation run writes into `out`."
+    files = []
+    for p in out.iterdir():
+        m = re.fullmatch(r'sample_(\d+)\.(mid|png)', p.name)
+        if m or p.name in ('results.json', 'summary.json'): files.append((int(m[1]) if m else -1, p))
+    return files
+
+def _prepare_folder(out, meta, overwrite=False):
+    "Records and seconds to resume in `out`; another run's files (or samples beyond `num_samples`) refused unless `overwrite`."
+    if not out.is_dir(): return [], 0.0
+    for t in out.glob('.*.tmp'): t.unlink(missing_ok=True)                # left by a killed atomic write
+    records, secs = _resume(out / 'results.json', meta)
+    same = bool(records) or not (out / 'results.json').exists()         # no results.json: killed in its first batch
+    extra = [p for i, p in _run_files(out) if not same or i >= meta['num_samples']]
+    if extra and not overwrite:
+        why = "another run's files (other settings)" if not same else f"samples beyond num_samples={meta['num_samples']} of this run"
+        raise BadInputError(f"{out}: holds {why}, {len(extra)} files; use another folder or overwrite (--overwrite)")
+    for p in extra: p.unlink()
+    return ([r for r in records if r['index'] < meta['num_samples']], secs) if same else ([], 0.0)
+
 # %% ../nbs/10_generate.ipynb #0bf24afa
 from .core import CLASS_NAMES, check_number
-from .jobconfig import MAX_STEPS, MAX_CANDIDATES
 MAX_SAMPLES = 10_000      # samples per run
 MAX_BATCH = 1024          # samples per batch
 
@@ -256,8 +282,8 @@ def check_run(num_samples, batch_size, class_label, seed, steps=None, out_dir=No
 
 # %% ../nbs/10_generate.ipynb #c030_d
 def generate(pipe, config, num_samples=20, batch_size=4, out_dir='out/generate', class_label=1, seed=0, steps=None,
-             corpus='cache/corpus', model_dir=None, png=True, progress=True):
-    "Rule-guided generation from a config: MIDI + PNG per sample and `results.json` in `out_dir`. Returns the results dict."
+             corpus='cache/corpus', model_dir=None, png=True, progress=True, overwrite=False):
+    "Rule-guided generation from a config: MIDI + PNG per sample and `results.json` in `out_dir` (see `_prepare_folder`). Returns the results dict."
     check_run(num_samples, batch_size, class_label, seed, steps, out_dir)
     cfg = config if isinstance(config, Config) else load_config(find_config(config))
     if cfg.edit is not None: raise BadInputError(f"{cfg.path}: this is an edit config; use `edit` / `scg-music edit`")
@@ -268,7 +294,7 @@ def generate(pipe, config, num_samples=20, batch_size=4, out_dir='out/generate',
     _check_long_classifiers(cfg, H)
     call = config_call(cfg, pipe, steps, model_dir)
     meta = _generate_meta(cfg, call, class_label, seed, num_samples, batch_size, H, corpus if tsamp else None)
-    records, t_total = _resume(out / 'results.json', meta)
+    records, t_total = _prepare_folder(out, meta, overwrite)
     bar = tqdm(range(math.ceil(num_samples / batch_size)), desc='generate', disable=not progress)
     for b in bar:
         lo, B = b * batch_size, min(batch_size, num_samples - b * batch_size)
@@ -445,12 +471,13 @@ def _parse(argv, prog, desc, extra=None):
 # %% ../nbs/10_generate.ipynb #c034_b
 def generate_main(argv=None):
     "CLI: `scg-music generate`."
-    a = _parse(argv, 'scg-music generate', 'rule-guided generation from a YAML config')
+    a = _parse(argv, 'scg-music generate', 'rule-guided generation from a YAML config',
+               lambda ap: ap.add_argument('--overwrite', action='store_true', help="replace another run's files in --out"))
     if a is None: return 0
     cfg = _overrides(load_config(find_config(a.config)), a)
     out = a.out or f"out/generate/{Path(a.config).with_suffix('').name}_cls_{a.class_label}"
     res = generate(_pipeline(a), cfg, a.num_samples, a.batch_size, out, a.class_label, a.seed, a.steps, a.corpus,
-                   a.model_dir, png=not a.no_png)
+                   a.model_dir, png=not a.no_png, overwrite=a.overwrite)
     print(json.dumps(res['summary'], indent=1)); print(f'wrote {len(res["samples"])} samples to {out}')
     return 0
 

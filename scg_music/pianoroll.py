@@ -58,7 +58,8 @@ def load_midi(src) -> pretty_midi.PrettyMIDI:
             warnings.simplefilter('ignore')
             return pretty_midi.PrettyMIDI(f)
     except Exception as e:
-        raise BadInputError(f'cannot read MIDI {_name(src)}: {type(e).__name__}: {short(str(e))[1:-1]}') from e
+        why = short(str(e))[1:-1] or ('the file ends early' if isinstance(e, EOFError) else 'unreadable')
+        raise BadInputError(f'cannot read MIDI {_name(src)}: {type(e).__name__}: {why}') from e
 
 # %% ../nbs/00_pianoroll.ipynb #c013
 import struct
@@ -153,7 +154,7 @@ def _tempo_map(tempos, div):
     "`ticks -> seconds` for the first track's `tempos`, exactly as pretty_midi builds it (same float operations)."
     scales = [(0, 60.0 / (120.0 * div))]
     for tk, tempo in tempos:
-        if tempo == 0: raise _Unusual
+        if tempo == 0: raise _Unusual('a tempo of 0 microseconds per quarter note')
         if tk == 0: scales = [(0, 60.0 / ((6e7 / tempo) * div))]
         else:
             ts = 60.0 / ((6e7 / tempo) * div)

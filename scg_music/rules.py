@@ -627,6 +627,7 @@ class Rule:
     default: bool = False                     # measured when targets come from a MIDI/score file
     tuner: bool = True                        # offered by the widgets' rule tuner
     tiebreak: Callable | None = None          # (rolls, target) -> (B,) in [0,1]: SCG ranks candidates tied on `loss` by it
+    domain: str = 'roll'                      # what `fn` measures: 'roll' (piano rolls) | 'performance' (DExter, `dexter.rules`)
 
 # %% ../nbs/06_rules.ipynb #c018_a2
 @patch
@@ -648,13 +649,15 @@ def parse(self: Rule, value, frames=WINDOW):
 RULE_REGISTRY: dict[str, Rule] = {}
 
 class RegistryView(Mapping):
-    "Read-only, live `name -> getattr(rule, attr)` over the registry (rules whose `attr` is None are left out)."
-    def __init__(self, attr): self.attr = attr
+    "Read-only, live `name -> getattr(rule, attr)` over the registry's rules of one `domain` (None `attr`s left out)."
+    def __init__(self, attr, domain='roll'): self.attr, self.domain = attr, domain
     def __getitem__(self, name):
-        v = getattr(RULE_REGISTRY[name], self.attr) if name in RULE_REGISTRY else None
+        r = RULE_REGISTRY.get(name)
+        v = getattr(r, self.attr) if r is not None and r.domain == self.domain else None
         if v is None: raise KeyError(name)
         return v
-    def __iter__(self): return (n for n, r in RULE_REGISTRY.items() if getattr(r, self.attr) is not None)
+    def __iter__(self):
+        return (n for n, r in RULE_REGISTRY.items() if r.domain == self.domain and getattr(r, self.attr) is not None)
     def __len__(self): return sum(1 for _ in self)
     def __repr__(self): return f'RegistryView({self.attr!r}: {list(self)})'
 
@@ -663,8 +666,9 @@ RULES, RULE_LOSSES, SURROGATES = RegistryView('fn'), RegistryView('loss'), Regis
 # %% ../nbs/06_rules.ipynb #c018_b1
 class RuleNames(Sequence):
     "Read-only, live tuple of the registered rule names whose `Rule.<flag>` is true (`flag=None`: all of them)."
-    def __init__(self, flag=None): self.flag = flag
-    def _names(self): return tuple(n for n, r in RULE_REGISTRY.items() if self.flag is None or getattr(r, self.flag))
+    def __init__(self, flag=None, domain='roll'): self.flag, self.domain = flag, domain
+    def _names(self):
+        return tuple(n for n, r in RULE_REGISTRY.items() if r.domain == self.domain and (self.flag is None or getattr(r, self.flag)))
     def __getitem__(self, i): return self._names()[i]
     def __len__(self): return len(self._names())
     def __eq__(self, other): return tuple(self) == tuple(other) if isinstance(other, (tuple, list, Sequence)) else NotImplemented
@@ -698,12 +702,12 @@ def _int_target(name, dim=None, n_classes=1 << 62, what='classes'):
 # %% ../nbs/06_rules.ipynb #c018_c
 def register_rule(name, fn, loss='mse', parse_target=None, dim=None, description='', discrete=None, *,
                   layout='global', surrogate=None, label='', pair=None, classifier='mse', default=False, tuner=True,
-                  tiebreak=None):
+                  tiebreak=None, domain='roll'):
     """Add (or replace) rule `name`: the one call that makes a rule work in targets, YAML jobs, SCG, DPS (with a
     `surrogate`), DiffCollage (`layout`), `extract_rules` and the widgets. `loss`: 'mse' | 'zero_one' | a callable
     `(values, target) -> (B,)`; `parse_target`: user value -> tensor (default: finite floats, integers for
     zero-one losses); `tiebreak`: a graded `(rolls, target) -> (B,)` score in [0, 1] by which SCG ranks candidates
-    that tie on a discrete loss. Returns the `Rule`."""
+    that tie on a discrete loss; `domain`: 'roll', or 'performance' for a DExter rule (`dexter.rules`). Returns the `Rule`."""
     if not callable(fn): _bad(f'register_rule({name!r}): fn must be callable')
     if isinstance(loss, str):
         if loss not in LOSSES: _bad(f'register_rule({name!r}): unknown loss {loss!r}; one of {sorted(LOSSES)} or a callable')
@@ -717,14 +721,15 @@ def register_rule(name, fn, loss='mse', parse_target=None, dim=None, description
     if discrete is None: discrete = loss is zero_one_loss_mean
     if parse_target is None: parse_target = _int_target(name) if discrete else _float_target(name)
     r = Rule(name, fn, loss, dim, parse_target, description or (fn.__doc__ or '').strip(), discrete, layout, surrogate,
-             label or name.replace('_', ' '), tuple(pair) if pair else None, classifier, default, tuner, tiebreak)
+             label or name.replace('_', ' '), tuple(pair) if pair else None, classifier, default, tuner, tiebreak, domain)
     RULE_REGISTRY[name] = r
     return r
 
 # %% ../nbs/06_rules.ipynb #c018_c2
 def unregister_rule(name) -> Rule:
     "Remove rule `name` from the registry (e.g. after a test); returns its `Rule`."
-    return RULE_REGISTRY.pop(get_rule(name).name)
+    if name not in RULE_REGISTRY: get_rule(name)         # the error naming the known rules
+    return RULE_REGISTRY.pop(name)
 
 _ND_HR = re.compile(r'^note_density_hr_(\d+)$')
 
@@ -738,12 +743,16 @@ def _nd_at_scale(scale: int) -> Rule:
                 partial(soft_note_density, horizontal_scale=float(scale)), f'note density (horizontal / {scale})',
                 (f'vertical_nd_hr_{scale}', f'horizontal_nd_hr_{scale}', float(scale)), 'mse', False, False)
 
-def get_rule(name) -> Rule:
-    "The `Rule` called `name` (registered, or note density at a horizontal scale `note_density_hr_<N>`)."
-    if name in RULE_REGISTRY: return RULE_REGISTRY[name]
+def get_rule(name, domain='roll') -> Rule:
+    "The `Rule` called `name` of `domain` (registered, or note density at a horizontal scale `note_density_hr_<N>`)."
+    r = RULE_REGISTRY.get(name)
+    if r is not None and r.domain == domain: return r
+    if r is not None: _bad(f'{name!r} is a {r.domain} rule, not a {domain} rule' + (' (give it to dexter.render(rules=...))' if r.domain == 'performance' else ''))
     m = _ND_HR.match(str(name))
-    if m: return _nd_at_scale(int(m.group(1)))
-    _bad(f'unknown rule {name!r}; known rules: {", ".join(RULE_REGISTRY)} (and note_density_hr_<N>)')
+    if m and domain == 'roll': return _nd_at_scale(int(m.group(1)))
+    known = [n for n, x in RULE_REGISTRY.items() if x.domain == domain]
+    what = 'rules' if domain == 'roll' else f'{domain} rules'
+    _bad(f'unknown rule {str(name)[:80]!r}; known {what}: {", ".join(known)}' + (' (and note_density_hr_<N>)' if domain == 'roll' else ''))
 
 # %% ../nbs/06_rules.ipynb #c018_d
 def rule_loss(name, values, target):
@@ -878,7 +887,8 @@ def rules_table() -> str:
 def rules_main(argv=None):
     "`scg-music rules [--measure FILE]`: the registered rules, or a MIDI/score file's values of each."
     import argparse
-    ap = argparse.ArgumentParser(prog='scg-music rules', description='list the registered rules (or measure a file)')
+    from scg_music.core import ArgParser                  # usage errors: one line, exit status 2
+    ap = ArgParser(prog='scg-music rules', description='list the registered rules (or measure a file)')
     ap.add_argument('--measure', metavar='FILE', help='a MIDI / score file: print its rule values (first 10.24 s)')
     a = ap.parse_args(argv)
     if a.measure is None: print(rules_table()); return 0

@@ -132,6 +132,7 @@ def train_vae(cfg, out, resume=False, progress=True, stop_after=None):
     """Train a VAE on random 1.28 s chunks (config job 'vae'; `loss: {kl_weight, fg_weight, mse_weight}`;
     optional `init` / `freeze` for decoder fine-tuning, see `init_and_freeze`)."""
     cfg = load_config(cfg)
+    seed_everything(int(cfg['train'].get('seed', 0)))      # the init depends only on the seed: two runs are equal
     model = init_and_freeze(build_model(cfg['model']), cfg)
     lc = cfg.get('loss', {}) or {}
     kl_weight = float(lc.get('kl_weight', 1e-2))
@@ -502,6 +503,7 @@ def train_dit(cfg, out, resume=False, progress=True, stop_after=None, probe=None
     cfg = load_config(cfg)
     dev = pick_device(cfg['train'].get('device'))
     vae, ds, frames, cache, scale = _latent_source(cfg, dev, out, resume)
+    seed_everything(int(cfg['train'].get('seed', 0)))      # the init depends only on the seed: two runs are equal
     model = build_model(cfg['model'])
     diff = Diffusion.linear(int(cfg.get('diffusion', {}).get('steps', 1000)))
     if cache is None:
@@ -574,6 +576,7 @@ def train_classifier(cfg, out, resume=False, progress=True, stop_after=None):
         if not chord and rule not in L:
             raise ValueError(f'the latent cache {cfg["latents"]["cache"]} has no {rule!r} labels (it has {sorted(L)}); '
                              f'rebuild it with rules=(..., {rule!r})')
+    seed_everything(int(cfg['train'].get('seed', 0)))      # the init depends only on the seed: two runs are equal
     model = build_model(cfg['model'])
     diff = Diffusion.linear(int(cfg.get('diffusion', {}).get('steps', 1000)))
     get_batch = _classifier_batches(cfg, rule, chord, vae, ds, frames, cache, scale, diff, dev)
@@ -785,7 +788,8 @@ JOBS = {'vae': train_vae, 'dit': train_dit, 'classifier': train_classifier, 'lat
 # %% ../nbs/05_train.ipynb #c033_a
 def _train_parser():
     "The `scg-music train` argument parser."
-    p = argparse.ArgumentParser(prog='scg-music train', description='Train the VAE, the latent DiT or a rule classifier; build a latent cache.')
+    from scg_music.core import ArgParser                  # usage errors: one line, exit status 2
+    p = ArgParser(prog='scg-music train', description='Train the VAE, the latent DiT or a rule classifier; build a latent cache.')
     p.add_argument('job', choices=sorted(JOBS))
     p.add_argument('--config', default=None, help='YAML/JSON file or a name in scg_music/configs/train/ (required except for latents and preview-decoder)')
     p.add_argument('--out', default=None, help='run folder (default runs/<config name>); latents: the cache file')
@@ -829,6 +833,10 @@ def train_main(argv=None):
     "`scg-music train` entry point."
     p = _train_parser()
     a = p.parse_args(argv)
+    from scg_music.core import check_number, check_device
+    for k in ('steps', 'batch_size', 'n_per_class', 'reps'):                  # counts: whole, >= 1, checked before anything loads
+        if getattr(a, k) is not None: check_number('--' + k.replace('_', '-'), getattr(a, k), lo=1, hi=10**9, integer=True)
+    check_device(a.device)
     if a.config is None and a.job not in ('latents', 'preview-decoder'): p.error('--config is required')
     if a.config is None and a.job == 'preview-decoder': a.config = 'preview_decoder'
     cfg = load_config(a.config if a.config is not None else dict(job='latents'))

@@ -70,7 +70,7 @@ BASE = yaml.safe_load((CONFIG_DIR / 'cond_table/all/scg_classifier_all.yml').rea
     (lambda d: d['guidance']['cond_fn']['fns'].__setitem__(0, 'grad_magic'), '`guidance.cond_fn.fns[0]`: unknown condition function'),
     (lambda d: d['guidance'].update(t_start='late'), '`guidance.t_start`: expected an integer'),
     (lambda d: d['scg'].pop('num_samples'), 'missing required key `scg.num_samples`'),
-    (lambda d: d['scg'].update(num_samples=0), '`scg.num_samples`: must be > 0'),
+    (lambda d: d['scg'].update(num_samples=0), '`scg.num_samples`: must be in 1..1024, got 0'),
     (lambda d: d.update(sampling={'use_ddim': True}), 'use_ddim needs a respacing'),
     (lambda d: d.update(sampling={'diff_collage': True}), 'the `dc` section is missing'),
     (lambda d: d.update(extra=1), 'unknown key `extra`'),
@@ -177,7 +177,7 @@ def test_cli(pipe, tmp_path, capsys):
     assert generate_main(['--config', str(cfg), '--num-samples', '1', '--batch-size', '1', '--steps', '2', '--out', str(tmp_path / 'o'),
                           '--model-dir', str(tmp_path / 'models'), '--no-png']) == 0
     assert (tmp_path / 'o' / 'sample_0.mid').is_file()
-    with pytest.raises(SystemExit): generate_main(['--num-samples', '1'])
+    with pytest.raises(BadInputError, match='--config is required'): generate_main(['--num-samples', '1'])     # one line, not a usage block
     with pytest.raises(BadInputError, match='not an edit config|missing required section `edit`'):
         edit_main(['--config', str(cfg), '--model-dir', str(tmp_path / 'models')])
 

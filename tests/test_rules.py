@@ -206,7 +206,7 @@ def test_new_rule_flows_through_extract_yaml_pipeline_dps(pitch_range_rule):
     assert cfg.rule_names == ['pitch_range_t'] and config_targets(cfg)['pitch_range_t'].tolist() == [12.0] * 8
     with pytest.raises(BadInputError, match='needs 8 values'):
         load_config(dict(job, target_rules={'pitch_range_t': [12] * 7}))
-    with pytest.raises(BadInputError, match='non-finite'):
+    with pytest.raises(BadInputError, match='finite'):
         load_config(dict(job, target_rules={'pitch_range_t': [float('nan')] * 8}))
     t = resolve_targets({'pitch_range_t': [12, 7]}, n=3, frames=256)      # windowed: 2 windows in 2.56 s
     assert t['pitch_range_t'].shape == (3, 2)

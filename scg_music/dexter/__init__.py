@@ -9,3 +9,4 @@ __all__ = []
 from .render import render, render_main, write_outputs, resolve_model
 from .model import load_dexter
 from .train import train, dexter_train_main
+from .rules import PERFORMANCE_RULES, register_performance_rule, extract_performance_rules

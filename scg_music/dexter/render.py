@@ -19,6 +19,7 @@ from .codec import (P_COLS, C_COLS, bad_input, load_score, score_note_array, enc
                                     decode_performance, encode_performance, _index_of)
 from .data import Normalizer, windows, cut_windows
 from .model import load_dexter, sample_codec, DExterDenoiser
+from .rules import measure_performance, meet_tempo
 
 # %% ../../nbs/23_dexter_render.ipynb #c005
 ASSETS = MODELS_DIR                     # the bundled weights (scg_music/assets/models)
@@ -70,9 +71,10 @@ def overlap_average(Z, starts, n, overlap):
 
 # %% ../../nbs/23_dexter_render.ipynb #c007_b
 def predict_codec(net, norm, s, seg_len=200, overlap=None, w=1.2, perceptual=None, seed=0, steps=50,
-                  x_src=None, strength=0.75, batch=32, device='cpu', progress=False):
+                  x_src=None, strength=0.75, batch=32, device='cpu', progress=False, guide_for=None):
     """De-normalised p_codec (n, 5) for a score codec `s (n, 8)`: overlapping windows sampled and averaged.
-    `w`: DExter's guidance weight, eps = eps_u + w (eps_c - eps_u) (`model.guided`)."""
+    `w`: DExter's guidance weight, eps = eps_u + w (eps_c - eps_u) (`model.guided`). `guide_for(starts, N)`: the
+    `Guide` of one batch of windows (performance rules, `dexter.rules.performance_guide`), else plain sampling."""
     n = len(s); N = seg_len; overlap = N // 4 if overlap is None else overlap
     st = windows(n, N, max(N - overlap, 1))
     cut = lambda a: None if a is None else torch.from_numpy(cut_windows(np.asarray(a, np.float32), st, N))
@@ -82,7 +84,7 @@ def predict_codec(net, norm, s, seg_len=200, overlap=None, w=1.2, perceptual=Non
         sl = slice(b, b + batch)
         z = sample_codec(net, S[sl], M[sl], c=None if C is None else C[sl], w=w, steps=steps, seed=seed + b,
                          x_start=None if X is None else X[sl], strength=strength if X is not None else 1.0,
-                         progress=progress)
+                         progress=progress, guide=None if guide_for is None else guide_for(st[sl], N))
         outs.append(z.float().cpu().numpy())
     p = norm.inverse(overlap_average(np.concatenate(outs), st, n, overlap))
     p[:, 0] = np.clip(p[:, 0], 0.05, 10.0)       # beat period in seconds: 6..1200 bpm
@@ -118,10 +120,24 @@ def _source_codec(part, na, source, norm, relative=False):
     z[[h[0] for h in hit]] = norm(q)
     return z, level
 
+# %% ../../nbs/23_dexter_render.ipynb #621bc105
+def _rule_guide(rules, part, na, norm, cfg, n, schedule, record):
+    "`(guide_for, targets, ctx)` of performance-rule targets (all checked before sampling), or Nones without rules."
+    if not rules: return None, None, None
+    from scg_music.dexter.rules import perf_context, parse_performance_rules, window_context, performance_guide
+    from scg_music.core import check_number
+    check_number('n_candidates', n, lo=1, hi=256, integer=True)
+    ctx = perf_context(part, na)
+    targets = parse_performance_rules(rules, ctx)
+    scale = float(cfg['train_cfg'].get('tempo_ref', 0.5)) if cfg.get('train_cfg', {}).get('tempo') == 'relative' else 1.0
+    return (lambda starts, N: performance_guide(targets, window_context(ctx, starts, N), norm, n, schedule, scale, record)), targets, ctx
+
 # %% ../../nbs/23_dexter_render.ipynb #c009_b
 def render_codec(score, model=None, w=1.2, perceptual=None, seed=0, steps=50, unfold=True, ids=None, overlap=None,
-                 transfer_from=None, strength=0.75, device='cpu', progress=False, bpm=None):
-    "dict(part, na, s, p, bpm_source, bpm): the rendered codec of every note to render (lower-level `render`; same `w`)."
+                 transfer_from=None, strength=0.75, device='cpu', progress=False, bpm=None, rules=None, n_candidates=8,
+                 schedule=None, record=None):
+    """dict(part, na, s, p, bpm_source, bpm, rules): the rendered codec of every note to render (lower-level `render`;
+    same `w`). `rules`: performance-rule targets, steered by SCG with `n_candidates` per step (`dexter.rules`)."""
     if not isinstance(score, (str, os.PathLike, pt.score.Part)):
         raise bad_input(f'score must be a file path (str or pathlib.Path) or a partitura Part, got {type(score).__name__}')
     part = score if isinstance(score, pt.score.Part) else load_score(score, unfold=unfold)
@@ -131,19 +147,23 @@ def render_codec(score, model=None, w=1.2, perceptual=None, seed=0, steps=50, un
     net, norm, cfg = resolve_model(model, device)
     seg_len = int(cfg.get('train_cfg', {}).get('seg_len', 200))
     target, source = resolve_bpm(bpm, part, na)       # validate before the (slow) sampling
+    guide_for, targets, ctx = _rule_guide(rules, part, na, norm, cfg, n_candidates, schedule, record)
     s = encode_score(na)
     c = _perceptual_rows(perceptual, len(na))
     relative = cfg.get('train_cfg', {}).get('tempo', 'absolute') == 'relative'
     x_src, level = (None, None) if transfer_from is None else _source_codec(part, na, transfer_from, norm, relative)
-    p = predict_codec(net, norm, s, seg_len, overlap, w, c, seed, steps, x_src, strength, device=device, progress=progress)
+    p = predict_codec(net, norm, s, seg_len, overlap, w, c, seed, steps, x_src, strength, device=device, progress=progress,
+                      guide_for=guide_for)
     if relative:    # the model's curve is around 1: its own level is the source's, else the training median
         p[:, 0] *= level if level is not None else float(cfg['train_cfg'].get('tempo_ref', 0.5))
     if target is not None: p = anchor_tempo(na['onset_beat'], p, target)
-    return dict(part=part, na=na, s=s, p=p, bpm_source=source, bpm=None if target is None else target)
+    if targets is not None: p = meet_tempo(p, ctx, targets)
+    achieved = None if targets is None else dict(targets=rules, achieved=measure_performance(p, ctx, targets))
+    return dict(part=part, na=na, s=s, p=p, bpm_source=source, bpm=None if target is None else target, rules=achieved)
 
 # %% ../../nbs/23_dexter_render.ipynb #c009_c
 def render(score, model=None, w=1.2, perceptual=None, seed=0, steps=50, unfold=True, transfer_from=None,
-           strength=0.75, device='cpu', progress=False, bpm='auto'):
+           strength=0.75, device='cpu', progress=False, bpm='auto', rules=None, n_candidates=8, schedule=None):
     """Render `score` (a path partitura reads, or a Part) as an expressive `partitura.performance.Performance`.
 
     `model`: None (bundled), a checkpoint path, or a `load_dexter` tuple. `w`: classifier-free guidance weight
@@ -152,10 +172,16 @@ def render(score, model=None, w=1.2, perceptual=None, seed=0, steps=50, unfold=T
     note). `transfer_from`: a match file of this score to transfer from, noised to `strength` of the steps.
     `bpm`: the tempo level, the median tempo in notated beats per minute: a number, 'score' (the score's
     metronome markings, or the model's own level when it has none), None/'model' (the model's own), or 'auto'
-    (default: 'score', but 'model' with `transfer_from`, which then keeps the source performance's level)."""
-    if isinstance(bpm, str) and bpm == 'auto': bpm = 'model' if transfer_from is not None else 'score'
+    (default: 'score', but 'model' with `transfer_from` or a `tempo` rule: the source's or the rule's level).
+    `rules`: performance-rule targets `{name: value or (bars, value)}` (`dexter.PERFORMANCE_RULES`), steered by SCG
+    with `n_candidates` candidate noises per step (`schedule`: `(t_start, t_end, interval)` of the guided steps);
+    the achieved values are in `perf.codec['rules']`."""
+    tempo_rule = bool(rules) and 'tempo' in rules
+    if isinstance(bpm, str) and bpm == 'auto': bpm = 'model' if (transfer_from is not None or tempo_rule) else 'score'
+    elif tempo_rule and bpm not in (None, 'model'):
+        raise bad_input("give the tempo either as a 'tempo' rule or as bpm, not both (bpm rescales the rendered tempo)")
     r = render_codec(score, model, w, perceptual, seed, steps, unfold, None, None, transfer_from, strength, device,
-                     progress, bpm)
+                     progress, bpm, rules, n_candidates, schedule)
     pp = decode_performance(r['na'], r['p'], r['na']['id'], trim_overlaps=True)
     perf = Performance(pp)
     perf.codec = r                       # the rendered codec, for plots and evaluation
@@ -265,7 +291,8 @@ def anchor_tempo(onset_beat, p, target_bpm):
 # %% ../../nbs/23_dexter_render.ipynb #c017_p
 def _render_parser():
     "The `scg-music render` argument parser."
-    ap = argparse.ArgumentParser(prog='scg-music render', description='render a score as an expressive performance (DExter)')
+    from scg_music.core import ArgParser                  # usage errors: one line, exit status 2
+    ap = ArgParser(prog='scg-music render', description='render a score as an expressive performance (DExter)')
     ap.add_argument('score', help='MusicXML/MXL/MEI/kern/match score')
     ap.add_argument('--out', required=True, help='output .mid (a .wav and _curves.png are written beside it)')
     ap.add_argument('--model', default=None, help='DExter checkpoint (.safetensors); default: the bundled model')
@@ -278,20 +305,52 @@ def _render_parser():
     ap.add_argument('--bpm', default='auto', help="tempo level: median tempo in notated beats per minute, "
                     "'score' (the score's metronome marking; the model's level if it has none), 'model', or "
                     "'auto' (default: 'score', or with --transfer-from the source performance's level)")
+    ap.add_argument('--rule', action='append', default=[], metavar='NAME=VALUE',
+                    help='a performance-rule target, e.g. tempo=72, velocity=70, crescendo=5:8:+20 (bars 5-8); repeatable. '
+                         'Rules: tempo, tempo_arc, velocity, dynamics_range, crescendo, articulation, pedal, chord_spread')
+    ap.add_argument('--rules', default=None, metavar='YAML', help='performance-rule targets from a YAML mapping {rule: value or [[first, last], value]}')
+    ap.add_argument('--candidates', type=int, default=8, help='SCG: candidate noises per step when rules are given')
     ap.add_argument('--no-unfold', action='store_true', help='do not expand repeats')
     ap.add_argument('--no-wav', action='store_true'); ap.add_argument('--no-plot', action='store_true')
     ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     return ap
 
+# %% ../../nbs/23_dexter_render.ipynb #1de102b5
+def _cli_rules(a):
+    "The `{rule: target}` of `--rules FILE` and `--rule NAME=VALUE` options (later ones win); None without any."
+    rules = {}
+    if a.rules:
+        from scg_music.core import safe_yaml
+        y = safe_yaml(Path(a.rules))
+        if not isinstance(y, dict): raise bad_input(f'{a.rules}: performance rules must be a YAML mapping {{rule: target}}')
+        rules.update(y)
+    for s in a.rule:
+        name, eq, v = s.partition('=')
+        if not eq or not name or not v: raise bad_input(f'--rule wants NAME=VALUE (e.g. tempo=72 or crescendo=5:8:+20), got {s[:60]!r}')
+        rules[name.strip()] = v.strip()
+    return rules or None
+
 # %% ../../nbs/23_dexter_render.ipynb #c017
 def render_main(argv=None):
     a = _render_parser().parse_args(argv)
+    from scg_music.core import check_number, check_device
+    check_number('--w', a.w, lo=-100, hi=100); check_number('--steps', a.steps, lo=1, hi=1000, integer=True)
+    check_number('--seed', a.seed, lo=0, hi=2**32 - 1, integer=True); check_number('--strength', a.strength, gt=0, hi=1)
+    for v in a.perceptual or []: check_number('--perceptual', v)
+    check_device(a.device)                                    # all checked before the model loads or a file is read
     if a.bpm not in ('auto', 'score', 'model'): a.bpm = check_bpm(a.bpm, '--bpm')
+    rules = _cli_rules(a)
+    if rules:                                                 # names, numbers and spans' form checked before loading
+        from scg_music.dexter.rules import parse_performance_rules
+        parse_performance_rules(rules); check_number('--candidates', a.candidates, lo=1, hi=256, integer=True)
     perf = render(a.score, a.model, a.w, a.perceptual, a.seed, a.steps, not a.no_unfold, a.transfer_from, a.strength,
-                  a.device, progress=True, bpm=a.bpm)
+                  a.device, progress=True, bpm=a.bpm, rules=rules, n_candidates=a.candidates)
     paths = write_outputs(perf, a.out, wav=not a.no_wav, plot=not a.no_plot)
     n = len(perf.performedparts[0].notes)
     level = np.median(codec_curves(perf.codec['na']['onset_beat'], perf.codec['p'])[1])
     print(f'rendered {n} notes, {max(x["note_off"] for x in perf.performedparts[0].notes):.1f} s, median tempo '
           f'{level:.1f} bpm ({perf.codec["bpm_source"]}) -> ' + ', '.join(map(str, paths)))
+    if perf.codec.get('rules'):
+        print('rules (achieved / target): ' + ', '.join(f'{k} {v:.3g} / {t}' for (k, v), t in
+                                                          zip(perf.codec['rules']['achieved'].items(), rules.values())))
     return paths
