@@ -18,10 +18,10 @@ from .pipeline import (RuleGuidedPipeline, default_device, MODELS_DIR, tiny_pipe
 
 # %% auto #0
 __all__ = ['PITCH_NAMES', 'DEGREES', 'WINDOWS', 'ND_MAX', 'RULES3', 'RULE_LABELS', 'HIST_PRESETS', 'DENSITY_PRESETS',
-           'CHORD_PRESETS', 'METHODS', 'GUIDANCE_OF', 'load_pipeline', 'tiny_dexter', 'extra_rules', 'check_hist',
-           'check_density', 'check_chords', 'make_targets', 'Stopped', 'slice_targets', 'measure_rules',
+           'CHORD_PRESETS', 'METHODS', 'GUIDANCE_OF', 'RULE_DEFAULTS', 'load_pipeline', 'tiny_dexter', 'extra_rules',
+           'check_hist', 'check_density', 'check_chords', 'make_targets', 'Stopped', 'slice_targets', 'measure_rules',
            'guided_sample', 'roll_png', 'wav_bytes', 'midi_bytes', 'download_link', 'rule_table_html', 'compare_png',
-           'RuleTuner', 'example_scores', 'deadpan_curves', 'curves_png', 'RendererWidget']
+           'RuleTuner', 'example_scores', 'deadpan_curves', 'curves_png', 'RendererWidget', 'rules_table']
 
 # %% ../nbs/30_widgets.ipynb #c005
 def load_pipeline(dir=None, device=None, fallback=True):
@@ -798,9 +798,11 @@ def _cut_midi(pm, end_s):
 # %% ../nbs/30_widgets.ipynb #c027_b1
 class RendererWidget:
     """Render a score with DExter: score picker / upload, CFG weight, perceptual features, seed, steps; shows tempo
-    and velocity against the deadpan score, an audio player and a MIDI download. `model`: None (bundled, else a
+    and velocity against the deadpan score, an audio player and a MIDI download. Performance rules (tempo, crescendo over
+    bars, articulation, pedal ...) steer the rendering with SCG; their achieved values are shown beside the targets. `model`: None (bundled, else a
     tiny random model), a checkpoint path or a `load_dexter` tuple."""
-    def __init__(self, model=None, scores=None, w=1.2, steps=50, seed=0, device=None, background=True, max_audio_s=120):
+    def __init__(self, model=None, scores=None, w=1.2, steps=50, seed=0, device=None, background=True, max_audio_s=120,
+                 n_candidates=8):
         from scg_music.dexter.render import bundled_model_path
         if model is None: model = bundled_model_path() or tiny_dexter()
         self.model, self.device = model, str(device or default_device())
@@ -811,6 +813,7 @@ class RendererWidget:
         self.header = W.HTML(f'<b>DExter renderer</b> &mdash; device <code>{self.device}</code>'
                              + (' <b style="color:#b00020">random weights (no trained model bundled)</b>' if rnd else ''))
         self._init_controls(w, steps, seed)
+        self._init_rules(n_candidates)
         self._init_outputs()
 
 # %% ../nbs/30_widgets.ipynb #c027_b1a
@@ -825,9 +828,13 @@ def _init_outputs(self:RendererWidget):
     self.upload.observe(self._on_upload, 'value')
     self.b_render.on_click(lambda b: self._start())
     row = lambda *a: W.HBox(list(a), layout=_LAY(flex_flow='row wrap', align_items='center'))
-    self.widget = W.VBox([self.header, row(self.w_score, self.upload, self.msg), row(self.w_w, self.w_seed, self.w_steps),
+    rules = [W.HBox(list(r), layout=_LAY(align_items='center')) for r in self.rule_rows.values()]
+    half = (len(rules) + 1) // 2
+    self.widget = W.VBox([self.header, row(self.w_score, self.upload, self.msg), row(self.w_w, self.w_seed, self.w_steps, self.w_bpm),
                           self.use_perc, W.HBox([W.VBox(self.perc[:4]), W.VBox(self.perc[4:])]),
-                          row(self.b_render, self.status), self.result_box])
+                          W.HTML('<b>performance rules</b> <small>(tick a rule, set its target; SCG steers the sampling toward it)</small>'),
+                          W.HBox([W.VBox(rules[:half]), W.VBox(rules[half:])]), self.w_cands,
+                          row(self.b_render, self.progress, self.status), self.result_box])
     self.widget.add_class('dx-renderer')
 
 # %% ../nbs/30_widgets.ipynb #c027_b2
@@ -851,6 +858,36 @@ def _ipython_display_(self:RendererWidget):
     from IPython.display import display
     display(self.widget)
 
+# %% ../nbs/30_widgets.ipynb #81c88fe5
+RULE_DEFAULTS = dict(tempo=80.0, tempo_arc=0.8, velocity=64.0, dynamics_range=12.0, crescendo=15.0, articulation=0.0,
+                     pedal=0.3, chord_spread=10.0)          # the renderer's starting targets (a musician edits them)
+
+@patch
+def _init_rules(self:RendererWidget, n_candidates=8):
+    "Performance-rule rows (use, target, bars), SCG candidates, the tempo level and the progress bar."
+    from scg_music.dexter.rules import PERFORMANCE_RULES, SPANNED
+    tip = {k: (PERFORMANCE_RULES[k].__doc__ or '').strip() for k in PERFORMANCE_RULES}
+    self.rule_rows = {}
+    for k in PERFORMANCE_RULES:
+        use = W.Checkbox(value=False, description=k.replace('_', ' '), indent=False, layout=_LAY(width='150px'), tooltip=tip[k])
+        val = W.FloatText(value=RULE_DEFAULTS.get(k, 0.0), layout=_LAY(width='90px'), tooltip=tip[k])
+        bars = W.Text(value='', placeholder='bars, e.g. 5:8' if k in SPANNED else 'all bars', layout=_LAY(width='120px'),
+                      tooltip='a span of bars "first:last" (empty: the whole piece)')
+        self.rule_rows[k] = (use, val, bars)
+    self.w_cands = W.BoundedIntText(value=n_candidates, min=1, max=64, description='candidates per step', layout=_LAY(width='220px'),
+                                    style={'description_width': 'initial'},
+                                    tooltip='SCG: candidate noises drawn per denoising step when rules are on (more: closer, slower)')
+    self.w_bpm = W.Text(value='auto', description='tempo (bpm)', layout=_LAY(width='220px'), style={'description_width': 'initial'},
+                        tooltip="median tempo in notated beats per minute, 'score' (its marking), 'model', or 'auto'")
+    self.progress = W.IntProgress(value=0, min=0, max=1, description='', layout=_LAY(width='300px', visibility='hidden'))
+    self.out_rules = W.HTML()
+
+@patch
+def rules_from_controls(self:RendererWidget):
+    "`{rule: target or ('first:last', target)}` of the ticked rule rows, or None."
+    r = {k: (f'{b.value.strip()}:{v.value}' if b.value.strip() else v.value) for k, (u, v, b) in self.rule_rows.items() if u.value}
+    return r or None
+
 # %% ../nbs/30_widgets.ipynb #c027_b3
 @patch
 def _on_upload(self:RendererWidget, ch):
@@ -867,8 +904,8 @@ def _on_upload(self:RendererWidget, ch):
 
 # %% ../nbs/30_widgets.ipynb #c027_b4
 @patch
-def render(self:RendererWidget, score=None, w=None, perceptual=..., seed=None, steps=None):
-    "Render synchronously (defaults: the controls); returns dict(perf, curves, midi, wav, seconds)."
+def render(self:RendererWidget, score=None, w=None, perceptual=..., seed=None, steps=None, rules=..., bpm=None):
+    "Render synchronously (defaults: the controls); returns dict(perf, curves, midi, wav, seconds, rules)."
     from scg_music.dexter.render import render, codec_curves
     t0 = time.time()
     score = score if score is not None else self.scores.get(self.w_score.value)
@@ -877,17 +914,42 @@ def render(self:RendererWidget, score=None, w=None, perceptual=..., seed=None, s
     if perceptual is ...: perceptual = [s.value for s in self.perc] if self.use_perc.value else None
     seed = self.w_seed.value if seed is None else seed
     steps = self.w_steps.value if steps is None else steps
-    perf = render(score, model=self.model, w=w, perceptual=perceptual, seed=seed, steps=steps, device=self.device)
+    rules = self.rules_from_controls() if rules is ... else rules
+    bpm = _bpm_value(self.w_bpm.value if bpm is None else bpm)
+    perf = render(score, model=self.model, w=w, perceptual=perceptual, seed=seed, steps=steps, device=self.device, bpm=bpm,
+                  rules=rules, n_candidates=self.w_cands.value, callback=self._progress_callback(steps))
     r = perf.codec
     curves = {'DExter': codec_curves(r['na']['onset_beat'], r['p']), 'deadpan score (120 bpm, velocity 64)': deadpan_curves(r['na']['onset_beat'])}
     data, pm = _performance_midi(perf)
     end = pm.get_end_time()
     if end > self.max_audio_s: _cut_midi(pm, self.max_audio_s)         # the player gets the opening; the MIDI has everything
     res = dict(perf=perf, curves=curves, midi=data, wav=wav_bytes(roll_to_audio(pm)), n_notes=len(r['na']), audio_s=min(end, self.max_audio_s),
-               duration=float(end), score=str(score), w=w, seed=seed, steps=steps, perceptual=perceptual,
+               duration=float(end), score=str(score), w=w, seed=seed, steps=steps, perceptual=perceptual, rules=r.get('rules'),
                seconds=time.time() - t0)
     self.show(res)
     return res
+
+# %% ../nbs/30_widgets.ipynb #088ab426
+def _bpm_value(v):
+    "The renderer's tempo control: 'auto', 'score', 'model' or a number (checked by `render`)."
+    v = str(v).strip()
+    if v in ('auto', 'score', 'model', ''): return v or 'auto'
+    try: return float(v)
+    except ValueError: raise BadInputError(f"tempo (bpm): a number, 'auto', 'score' or 'model', got {v[:40]!r}") from None
+
+@patch
+def _progress_callback(self:RendererWidget, steps):
+    "A sampler callback that moves the progress bar (one tick per denoising step; batches of windows restart it)."
+    bar = self.progress; bar.max, bar.value = int(steps), 0; bar.layout.visibility = 'visible'
+    def tick(s): bar.value = min(bar.max, int(steps) - int(s.index))
+    return tick
+
+def rules_table(res_rules):
+    "HTML of achieved vs target of each performance rule."
+    if not res_rules: return ''
+    cells = ''.join(f'<tr><td>{k}</td><td>{v:.3g}</td><td>{t[1] if isinstance(t, (tuple, list)) else t}</td></tr>'
+                    for (k, v), t in zip(res_rules['achieved'].items(), res_rules['targets'].values()))
+    return f'<table class="dx-rules"><tr><th>rule</th><th>achieved</th><th>target</th></tr>{cells}</table>'
 
 # %% ../nbs/30_widgets.ipynb #c027_b5
 @patch
@@ -900,7 +962,10 @@ def show(self:RendererWidget, res):
     cut = f' (audio: the first {res["audio_s"]:.0f} s)' if res['audio_s'] < res['duration'] else ''
     self.out_info.value = (f'<small>{res["n_notes"]} notes, {res["duration"]:.1f} s{cut}; tempo median {np.median(t):.0f} bpm '
                            f'(range {t.min():.0f}-{t.max():.0f}); velocity {v.min() * 127:.0f}-{v.max() * 127:.0f}</small>')
-    self.result_box.children = [self.out_curves, W.HBox([self.out_audio, self.out_dl], layout=_LAY(align_items='center')), self.out_info]
+    self.out_rules.value = rules_table(res.get('rules'))
+    self.result_box.children = [self.out_curves, W.HBox([self.out_audio, self.out_dl], layout=_LAY(align_items='center')), self.out_info,
+                                self.out_rules]
+    self.progress.layout.visibility = 'hidden'
     self.result = res
     self.status.value = _msg(f"rendered in {res['seconds']:.1f} s", 'ok')
 

@@ -279,7 +279,7 @@ def measure_guidance(pipe, out_dir, rules=('pitch_hist', 'note_density', 'chord_
             if 'scg' in raw: raw['scg']['scorer'] = scorer
             res = generate(pipe, load_config(raw), num_samples=num_samples, batch_size=batch_size,
                            out_dir=Path(out_dir) / f'{_RULE_FILES[rule]}_{method}', class_label=class_label, seed=seed,
-                           corpus=cache_dir, png=False, progress=False)
+                           corpus=cache_dir, png=False, progress=False, overwrite=True)   # a rerun replaces other settings' files
             s = res['summary'][rule]
             table.setdefault(rule, {})[method] = dict(s, seconds=res['seconds'])
     return table

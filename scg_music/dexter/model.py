@@ -211,7 +211,7 @@ def _start_from(diff, noise, x_start, strength):
 # %% ../../nbs/22_dexter_model.ipynb #c011_a_a
 @torch.no_grad()
 def sample_codec(model, s, note, c=None, has_c=None, w=1.2, steps=50, sampler='ddpm', eta=1.0, x_start=None,
-                 strength=1.0, seed=0, progress=False, timesteps=None, clip=5.0, guide=None):
+                 strength=1.0, seed=0, progress=False, timesteps=None, clip=5.0, guide=None, callback=None):
     """Sample normalised p_codecs (B, T, 5) for score segments; `x_start` (normalised) + `strength` < 1 = transfer.
     `w`: DExter's guidance weight, eps = eps_u + w (eps_c - eps_u) (1 = conditional only; see `guided`).
 
@@ -219,7 +219,7 @@ def sample_codec(model, s, note, c=None, has_c=None, w=1.2, steps=50, sampler='d
     performance `x_start` is noised to step `round(strength * (steps - 1))` and denoised from that very step
     (the reference noised at s and started denoising at s - 1, and noised a de-normalised source).
     `clip` bounds the x0 estimate at every step (in z-scores): a guard against an undertrained model drifting
-    far outside the data at high noise levels. `guide`: a `guidance.Guide` for the sampler's steps (performance rules)."""
+    far outside the data at high noise levels. `guide`: a `guidance.Guide` for the sampler's steps (performance rules); `callback(step)`: after every step."""
     dev = next(model.parameters()).device
     T_train = timesteps or model.config.get('timesteps', 1000)
     diff = make_diffusion(T_train).respace(steps=np.linspace(0, T_train - 1, steps).round().astype(int).tolist())
@@ -229,7 +229,7 @@ def sample_codec(model, s, note, c=None, has_c=None, w=1.2, steps=50, sampler='d
     start, x_T = _start_from(diff, noise, x_start, strength)
     fn = guided(model, w)
     was = model.training; model.eval()
-    out = D.sample(fn, diff, x_T, start=start, sampler=sampler, eta=eta, model_kwargs=kw, generator=g, progress=progress, guide=guide,
+    out = D.sample(fn, diff, x_T, start=start, sampler=sampler, eta=eta, model_kwargs=kw, generator=g, progress=progress, guide=guide, callback=callback,
                    x0_fn=None if clip is None else (lambda x0: x0.clamp(-clip, clip)))
     model.train(was)
     return out

@@ -71,7 +71,7 @@ def overlap_average(Z, starts, n, overlap):
 
 # %% ../../nbs/23_dexter_render.ipynb #c007_b
 def predict_codec(net, norm, s, seg_len=200, overlap=None, w=1.2, perceptual=None, seed=0, steps=50,
-                  x_src=None, strength=0.75, batch=32, device='cpu', progress=False, guide_for=None):
+                  x_src=None, strength=0.75, batch=32, device='cpu', progress=False, guide_for=None, callback=None):
     """De-normalised p_codec (n, 5) for a score codec `s (n, 8)`: overlapping windows sampled and averaged.
     `w`: DExter's guidance weight, eps = eps_u + w (eps_c - eps_u) (`model.guided`). `guide_for(starts, N)`: the
     `Guide` of one batch of windows (performance rules, `dexter.rules.performance_guide`), else plain sampling."""
@@ -84,7 +84,8 @@ def predict_codec(net, norm, s, seg_len=200, overlap=None, w=1.2, perceptual=Non
         sl = slice(b, b + batch)
         z = sample_codec(net, S[sl], M[sl], c=None if C is None else C[sl], w=w, steps=steps, seed=seed + b,
                          x_start=None if X is None else X[sl], strength=strength if X is not None else 1.0,
-                         progress=progress, guide=None if guide_for is None else guide_for(st[sl], N))
+                         progress=progress, guide=None if guide_for is None else guide_for(st[sl], N),
+                         callback=callback)
         outs.append(z.float().cpu().numpy())
     p = norm.inverse(overlap_average(np.concatenate(outs), st, n, overlap))
     p[:, 0] = np.clip(p[:, 0], 0.05, 10.0)       # beat period in seconds: 6..1200 bpm
@@ -135,7 +136,7 @@ def _rule_guide(rules, part, na, norm, cfg, n, schedule, record):
 # %% ../../nbs/23_dexter_render.ipynb #c009_b
 def render_codec(score, model=None, w=1.2, perceptual=None, seed=0, steps=50, unfold=True, ids=None, overlap=None,
                  transfer_from=None, strength=0.75, device='cpu', progress=False, bpm=None, rules=None, n_candidates=8,
-                 schedule=None, record=None):
+                 schedule=None, record=None, callback=None):
     """dict(part, na, s, p, bpm_source, bpm, rules): the rendered codec of every note to render (lower-level `render`;
     same `w`). `rules`: performance-rule targets, steered by SCG with `n_candidates` per step (`dexter.rules`)."""
     if not isinstance(score, (str, os.PathLike, pt.score.Part)):
@@ -153,7 +154,7 @@ def render_codec(score, model=None, w=1.2, perceptual=None, seed=0, steps=50, un
     relative = cfg.get('train_cfg', {}).get('tempo', 'absolute') == 'relative'
     x_src, level = (None, None) if transfer_from is None else _source_codec(part, na, transfer_from, norm, relative)
     p = predict_codec(net, norm, s, seg_len, overlap, w, c, seed, steps, x_src, strength, device=device, progress=progress,
-                      guide_for=guide_for)
+                      guide_for=guide_for, callback=callback)
     if relative:    # the model's curve is around 1: its own level is the source's, else the training median
         p[:, 0] *= level if level is not None else float(cfg['train_cfg'].get('tempo_ref', 0.5))
     if target is not None: p = anchor_tempo(na['onset_beat'], p, target)
@@ -163,7 +164,8 @@ def render_codec(score, model=None, w=1.2, perceptual=None, seed=0, steps=50, un
 
 # %% ../../nbs/23_dexter_render.ipynb #c009_c
 def render(score, model=None, w=1.2, perceptual=None, seed=0, steps=50, unfold=True, transfer_from=None,
-           strength=0.75, device='cpu', progress=False, bpm='auto', rules=None, n_candidates=8, schedule=None):
+           strength=0.75, device='cpu', progress=False, bpm='auto', rules=None, n_candidates=8, schedule=None,
+           callback=None):
     """Render `score` (a path partitura reads, or a Part) as an expressive `partitura.performance.Performance`.
 
     `model`: None (bundled), a checkpoint path, or a `load_dexter` tuple. `w`: classifier-free guidance weight
@@ -175,13 +177,13 @@ def render(score, model=None, w=1.2, perceptual=None, seed=0, steps=50, unfold=T
     (default: 'score', but 'model' with `transfer_from` or a `tempo` rule: the source's or the rule's level).
     `rules`: performance-rule targets `{name: value or (bars, value)}` (`dexter.PERFORMANCE_RULES`), steered by SCG
     with `n_candidates` candidate noises per step (`schedule`: `(t_start, t_end, interval)` of the guided steps);
-    the achieved values are in `perf.codec['rules']`."""
+    the achieved values are in `perf.codec['rules']`. `callback(step)`: after every sampling step (a progress bar)."""
     tempo_rule = bool(rules) and 'tempo' in rules
     if isinstance(bpm, str) and bpm == 'auto': bpm = 'model' if (transfer_from is not None or tempo_rule) else 'score'
     elif tempo_rule and bpm not in (None, 'model'):
         raise bad_input("give the tempo either as a 'tempo' rule or as bpm, not both (bpm rescales the rendered tempo)")
     r = render_codec(score, model, w, perceptual, seed, steps, unfold, None, None, transfer_from, strength, device,
-                     progress, bpm, rules, n_candidates, schedule)
+                     progress, bpm, rules, n_candidates, schedule, callback=callback)
     pp = decode_performance(r['na'], r['p'], r['na']['id'], trim_overlaps=True)
     perf = Performance(pp)
     perf.codec = r                       # the rendered codec, for plots and evaluation
