@@ -33,7 +33,12 @@ setuptools.setup(
     include_package_data=True,
     package_data={'scg_music': ['configs/**/*.yml', 'configs/*.yml', 'assets/*', 'assets/**/*']},
     install_requires=requirements,
-    extras_require={'dev': dev_requirements},
+    extras_require={'dev': dev_requirements,
+                    'widgets': ['ipywidgets', 'jupyterlab'],           # the rule tuner and the renderer in a notebook
+                    'train': ['parangonar'],                           # note alignment for DExter data (also in the base set)
+                    'hub': ['huggingface_hub'],                        # released weights from the hub
+                    'docs': ['mkdocs', 'mkdocs-jupyter']},
+    license_files=['LICENSE', 'MODEL_LICENSE.md'],
     python_requires='>=' + min_python,
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',

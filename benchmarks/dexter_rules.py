@@ -20,7 +20,7 @@ def main():
     a = ap.parse_args()
     warnings.simplefilter('ignore')
     from scg_music.dexter.render import render_codec, resolve_model, bundled_model_path
-    from scg_music.dexter.data import load_dataset
+    from scg_music.dexter.data import load_dataset, entry_part
     from scg_music.dexter.codec import load_score
     from scg_music.dexter.rules import PERFORMANCE_RULES, SPANNED, PerfTarget, perf_context, measure_performance, _check_span
     model = a.model or str(bundled_model_path())
@@ -29,7 +29,7 @@ def main():
     entries = sorted(load_dataset(a.data, held), key=lambda e: len(e['ids']))[:a.pieces]
     rows, names = [], list(PERFORMANCE_RULES)
     for e in entries:
-        part = load_score(e['score_path'], unfold=bool(e.get('unfolded', False)))
+        part = entry_part(e)
         ids = e['ids'][:a.notes]
         t0 = time.time(); base = render_codec(part, model, seed=a.seed, unfold=False, ids=ids); t_base = time.time() - t0
         ctx = perf_context(part, base['na'])

@@ -322,8 +322,8 @@ def ship_bundled(runs='runs', dest=None, dexter=None) -> dict:
                    | dict(run=run, config=f'scg_music/configs/train/{run}.yml'))
     dx = Path(dexter) if dexter else None
     if dx is not None and dx.is_file():
-        shutil.copyfile(dx, dest / 'dexter_small.safetensors')
-        if dx.with_suffix('.json').is_file(): shutil.copyfile(dx.with_suffix('.json'), dest / 'dexter_small.json')
+        shutil.copyfile(dx, dest / 'dexter.safetensors')
+        if dx.with_suffix('.json').is_file(): shutil.copyfile(dx.with_suffix('.json'), dest / 'dexter.json')
     if abs(model_config(dest / 'vae')['scale_factor'] - scale) > 1e-12: raise RuntimeError('VAE scale factor not written')
     return {p.name: p.stat().st_size for p in sorted(dest.iterdir()) if p.is_file()}
 

@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['SAME_MUSIC', 'find_shared_data', 'vienna_sources', 'example_sources', 'asap_sources', 'shared_sources', 'align_pair',
            'align_source', 'performance_codec', 'read_beats', 'to_beats', 'match_by_pitch', 'score_midi_link',
-           'align_beats', 'score_entry', 'build_dataset', 'load_dataset', 'music_of', 'composer_of', 'heldout_split',
-           'tempo_level', 'relative_tempo', 'Normalizer', 'windows', 'cut_windows', 'segment', 'transfer_pairs',
-           'SegmentDataset']
+           'align_beats', 'score_entry', 'build_dataset', 'load_dataset', 'entry_part', 'music_of', 'composer_of',
+           'heldout_split', 'tempo_level', 'relative_tempo', 'Normalizer', 'windows', 'cut_windows', 'segment',
+           'transfer_pairs', 'SegmentDataset']
 
 # %% ../../nbs/21_dexter_data.ipynb #c003
 import functools, json, os, time, warnings, re
@@ -362,6 +362,16 @@ def load_dataset(out_dir, names=None):
         out.append(dict(name=name, score_path=info['score_path'], unfolded=info['unfolded'],
                         **{k: z[k] for k in z.files}))
     return out
+
+# %% ../../nbs/21_dexter_data.ipynb #2d5d93b1
+def entry_part(entry):
+    "The score `Part` a dataset entry's note ids refer to: as written, or the unfolding its alignment used."
+    part0 = load_score(entry['score_path'])
+    ids = set(np.asarray(entry['ids']).tolist())
+    cands = _unfoldings(part0) if entry.get('unfolded') else [('written', part0)]
+    for _, part in cands:
+        if ids <= set(part.note_array()['id'].tolist()): return part
+    raise bad_input(f"{entry['name']}: no reading of {entry['score_path']} holds the dataset's note ids (rebuild the entry)")
 
 # %% ../../nbs/21_dexter_data.ipynb #6749045c
 SAME_MUSIC = {'Chopin_op10_no3': 'Chopin_Etudes_op_10_3', 'fuer_elise': 'Beethoven_fuer_elise',

@@ -89,7 +89,8 @@ def evaluate_piece(entry, model, seeds=(0, 1, 2), w=1.2, steps=50, features=True
     """Merged curve + feature rows for DExter (one codec per seed), deadpan, and the average human.
     `w`: DExter's guidance weight, eps = eps_u + w (eps_c - eps_u) (`model.guided`).
     `bpm`: the tempo anchor of the renderings (`render_codec`'s: None = the model's own level, 'score', a number)."""
-    part = load_score(entry['score_path'], unfold=bool(entry.get('unfolded', False)))
+    from scg_music.dexter.data import entry_part
+    part = entry_part(entry)                     # the reading (as written, or unfolded) the entry's ids refer to
     dex = [render_codec(part, model, w=w, seed=sd, steps=steps, unfold=False, ids=entry['ids'], device=device, bpm=bpm)['p']
            for sd in seeds]
     tag = '' if bpm is None else f', anchored: {bpm if isinstance(bpm, str) else f"{bpm:.1f} bpm"}'

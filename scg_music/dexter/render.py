@@ -36,9 +36,9 @@ def resolve_model(model=None, device='cpu'):
         if p is None:
             raise FileNotFoundError(
                 f'no bundled DExter model in {ASSETS} (this installation has none). Train one with\n'
-                '  scg-music dexter-train --build --out runs/dexter_small --minutes 15\n'
-                'and pass it: render(score, model="runs/dexter_small/ema.safetensors") or '
-                '--model runs/dexter_small/ema.safetensors')
+                '  scg-music dexter-train --build --out runs/dexter --minutes 15\n'
+                'and pass it: render(score, model="runs/dexter/ema.safetensors") or '
+                '--model runs/dexter/ema.safetensors')
         model = p
     if isinstance(model, (str, Path)):
         net, ns, cfg = load_dexter(model, device)

@@ -17,7 +17,7 @@ from .model import build_model, make_diffusion, dexter_loss, save_dexter, sample
 
 # %% ../../nbs/25_dexter_train.ipynb #c003
 TRAIN_DEFAULTS = dict(
-    data='cache/dexter/shared', holdout='auto', model='small', seg_len=200, hop=50, batch=16,
+    data='cache/dexter/shared', holdout='auto', model='tiny', seg_len=200, hop=50, batch=16,
     lr=5e-4, weight_decay=0.0, steps=4000, timesteps=1000, ema=0.995, p_mixup=0.3, loss='l1', grad_clip=1.0,
     ckpt_every=200, val_every=1000, val_steps=20, val_windows=8, minutes=None, seed=0, workers=0,
     model_overrides={}, tempo='absolute',
@@ -104,7 +104,7 @@ def dexter_loop_settings(cfg, device):
                               minutes=cfg.get('minutes'), bf16=device.type == 'cuda', device=str(device)))
 
 # %% ../../nbs/25_dexter_train.ipynb #c009a_a
-def train(cfg=None, out_dir='runs/dexter_small', device=None, progress=True, **kw):
+def train(cfg=None, out_dir='runs/dexter', device=None, progress=True, **kw):
     "Train (or resume) a DExter model into `out_dir`; returns the exported EMA weights path."
     out_dir = Path(out_dir)
     cfg, extra = _settings(cfg, out_dir, kw)
@@ -130,8 +130,8 @@ def _train_parser():
     ap.add_argument('--data', default=TRAIN_DEFAULTS['data'], help='dataset folder (dexter.data.build_dataset)')
     ap.add_argument('--build', action='store_true',
                     help='build (or finish building) the dataset of all shared corpora (ASAP, Vienna 4x22, partitura examples) into --data')
-    ap.add_argument('--out', default='runs/dexter_small')
-    ap.add_argument('--model', default=TRAIN_DEFAULTS['model'], help='named config: tiny, small, base, paper')
+    ap.add_argument('--out', default='runs/dexter')
+    ap.add_argument('--model', default=TRAIN_DEFAULTS['model'], help='named config: tiny (default: the pilot\'s pick, benchmarks/dexter_pilot.md), small, medium, base, paper')
     ap.add_argument('--holdout', nargs='*', default=TRAIN_DEFAULTS['holdout'],
                     help="held-out piece names, or 'auto': 15 whole pieces across composers (dexter.data.heldout_split)")
     for k in ('steps', 'batch', 'seg_len', 'hop', 'ckpt_every', 'val_every', 'timesteps', 'seed'):
