@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_pipeline.ipynb #c003
 from __future__ import annotations
-import os, contextlib
+import os, re, contextlib
 from pathlib import Path
 import numpy as np
 import torch
@@ -14,11 +14,13 @@ from .preview import PreviewDecoder
 from .dit import DiTRotary
 from . import diffusion as D
 from .checkpoints import load_released, load_model, model_config
+from .core import BadInputError
 
 # %% auto #0
-__all__ = ['CLASS_ALIASES', 'DEFAULT_RULES', 'GUIDANCE', 'CLASSIFIER_KEYS', 'SCG_WEIGHTS', 'CLASSIFIER_SCALES', 'DPS_SCALES',
-           'TREE_ACTIVE', 'AUTO_CANDIDATES', 'SCORERS', 'default_device', 'RuleGuidedPipeline', 'class_id',
-           'resolve_targets', 'span_targets', 'measure', 'GenerationOutput', 'tiny_pipeline']
+__all__ = ['HUB_REPO', 'HUB_CLASSIFIERS', 'CLASS_ALIASES', 'DEFAULT_RULES', 'GUIDANCE', 'CLASSIFIER_KEYS', 'SCG_WEIGHTS',
+           'CLASSIFIER_SCALES', 'DPS_SCALES', 'TREE_ACTIVE', 'AUTO_CANDIDATES', 'SCORERS', 'default_device',
+           'RuleGuidedPipeline', 'hub_files', 'class_id', 'resolve_targets', 'span_targets', 'measure',
+           'GenerationOutput', 'tiny_pipeline']
 
 # %% ../nbs/09_pipeline.ipynb #c006
 from .core import BadInputError, CLASS_NAMES, MODELS_DIR, atomic_write, atomic_text, cpu_has_bf16, bf16_fast, default_bf16
@@ -62,10 +64,45 @@ class RuleGuidedPipeline:
         return (f'RuleGuidedPipeline(vae={self.vae.config.get("name")} {n(self.vae)}, dit={self.dit.config.get("name")} '
                 f'{n(self.dit)}, {self.diffusion}, classifiers={list(self.classifiers)}, preview={self.preview is not None}, device={self.device})')
 
+# %% ../nbs/09_pipeline.ipynb #89c02cef
+HUB_REPO = 'yjhuangcd/rule-guided-music'          # the authors' released weights on the Hugging Face hub
+HUB_CLASSIFIERS = ('pitch', 'nd', 'chord')        # the released classifiers fetched by default (nd_hr_2 and more exist)
+
+def _is_repo_id(x):
+    return isinstance(x, str) and re.fullmatch(r'[\w.\-]+/[\w.\-]+', x) is not None and not Path(x).exists()
+
+def _latest(folder, pattern):
+    "The last file matching `pattern` in name order (the highest step of `model004999.pt`, `model009999.pt`), or None."
+    c = sorted(Path(folder).glob(pattern)) if Path(folder).is_dir() else []
+    return c[-1] if c else None
+
+def hub_files(repo_id=HUB_REPO, revision=None, cache_dir=None, local_files_only=False, classifiers=HUB_CLASSIFIERS):
+    "`(vae, dit, {rule: classifier})` paths of a released repository, fetched through the huggingface_hub cache."
+    try: from huggingface_hub import snapshot_download
+    except ImportError: raise BadInputError("the hub needs huggingface_hub: pip install 'scg_music[hub]'") from None
+    pats = ['trained_models/VAE/*', 'trained_models/diffusion/*'] + [f'trained_models/classifier/{c}/*' for c in classifiers or ()]
+    try: root = Path(snapshot_download(repo_id, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only,
+                                       allow_patterns=pats))
+    except Exception as e:
+        where = f'the hub cache {cache_dir}' if cache_dir else 'the default hub cache'
+        raise BadInputError(f'{repo_id}{"@" + revision if revision else ""}: cannot fetch it and it is not in {where} '
+                            f'({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ""})') from None
+    tm = root / 'trained_models'
+    vae, dit = _latest(tm / 'VAE', '*.ckpt'), _latest(tm / 'diffusion', 'ema*.pt') or _latest(tm / 'diffusion', '*.pt')
+    if vae is None or dit is None:
+        raise BadInputError(f'{repo_id}: no {"VAE .ckpt" if vae is None else "diffusion .pt"} under trained_models/ in {root}')
+    cls = {c: p for c in classifiers or () if (p := _latest(tm / 'classifier' / c, 'model*.pt')) is not None}
+    return vae, dit, cls
+
 # %% ../nbs/09_pipeline.ipynb #c007d
 @patch(cls_method=True)
-def from_pretrained(cls: RuleGuidedPipeline, dir=None, device=None, diffusion=None, bf16=None):
-    "Our checkpoints: `dir/vae`, `dir/dit` and any `dir/classifier_<name>` (safetensors + json)."
+def from_pretrained(cls: RuleGuidedPipeline, dir=None, device=None, diffusion=None, bf16=None, revision=None, cache_dir=None,
+                    local_files_only=False, classifiers=HUB_CLASSIFIERS, trust_pickle=False):
+    """Our checkpoints: `dir/vae`, `dir/dit` and any `dir/classifier_<name>` (safetensors + json); or, when `dir` is a
+    hub repository id ('owner/name'), the released files fetched through huggingface_hub (see above)."""
+    if _is_repo_id(dir):
+        vae, dit, cl = hub_files(dir, revision, cache_dir, local_files_only, classifiers)
+        return cls.from_released(vae, dit, cl, device=device, diffusion=diffusion, bf16=bf16, trust_pickle=trust_pickle)
     d = Path(dir) if dir is not None else MODELS_DIR
     missing = [f for f in ('vae.safetensors', 'dit.safetensors') if not (d / f).is_file()]
     if missing:
@@ -83,12 +120,15 @@ def from_pretrained(cls: RuleGuidedPipeline, dir=None, device=None, diffusion=No
     return pipe
 
 @patch(cls_method=True)
-def from_released(cls: RuleGuidedPipeline, vae_ckpt, dit_ckpt, classifier_ckpts=None, device=None, diffusion=None, bf16=None,
+def from_released(cls: RuleGuidedPipeline, vae_ckpt=None, dit_ckpt=None, classifier_ckpts=None, device=None, diffusion=None, bf16=None,
                   preview=None, trust_pickle=False):
     """The authors' files: `epoch_14.ckpt`, `ema_0.9999_1200000.pt` and optional classifiers, given as a dict
     name -> path or a list of paths (named after their folder, e.g. `classifier/nd/model009999.pt` -> 'nd');
     `preview`: our `save_model` path of a preview decoder distilled from that VAE (`scg-music train preview-decoder`).
-    The files load without running code from them; `trust_pickle=True` allows full unpickling (trusted files only)."""
+    The files load without running code from them; `trust_pickle=True` allows full unpickling (trusted files only).
+    Without `vae_ckpt` and `dit_ckpt`, the released files of `HUB_REPO` (fetched, or from the hub cache)."""
+    if vae_ckpt is None and dit_ckpt is None: vae_ckpt, dit_ckpt, hub_cls = hub_files(); classifier_ckpts = classifier_ckpts or hub_cls
+    if vae_ckpt is None or dit_ckpt is None: raise BadInputError('from_released: give both vae_ckpt and dit_ckpt, or neither (the hub)')
     if isinstance(classifier_ckpts, (str, os.PathLike)): classifier_ckpts = [classifier_ckpts]
     if classifier_ckpts is not None and not isinstance(classifier_ckpts, dict):
         classifier_ckpts = {Path(p).parent.name or Path(p).stem: p for p in classifier_ckpts}
