@@ -33,7 +33,8 @@ def _usage():
 def resolve(command):
     "The `*_main` function of `command`; a clear error if the command is unknown or its module is unavailable."
     if command not in COMMANDS:
-        raise SystemExit(f"scg-music: unknown command {command!r}\n\n{_usage()}")
+        from scg_music.core import BadInputError
+        raise BadInputError(f"unknown command {str(command)[:60]!r}; the commands: {', '.join(COMMANDS)} (scg-music --help)")
     mod, fn, _ = COMMANDS[command]
     try: module = importlib.import_module(mod)
     except ImportError as e:

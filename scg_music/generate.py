@@ -381,10 +381,26 @@ def _edit_batch(pipe, cfg, call, given, tsamp, source, b, lo, B, seed, class_lab
                  losses={n: float(v[k]) for n, v in losses.items()}, source_losses={n: float(v[k]) for n, v in src_losses.items()},
                  kept_change=change[k]) for k in range(B)]
 
+# %% ../nbs/10_generate.ipynb #3cf611ec
+def _edit_files(out):
+    "The files an edit run writes into `out`: edit_<i>.mid/.png, gt/source_<i>.mid/.png, results.json, summary.json."
+    if not out.is_dir(): return []
+    files = [p for p in out.iterdir() if re.fullmatch(r'edit_\d+\.(mid|png)|results\.json|summary\.json', p.name)]
+    return files + ([p for p in (out / 'gt').iterdir() if re.fullmatch(r'source_\d+\.(mid|png)', p.name)] if (out / 'gt').is_dir() else [])
+
+def _clear_edit_folder(out, overwrite):
+    "Edits are not resumed: an earlier run's files in `out` are refused, or removed with `overwrite`, so results.json matches the folder."
+    for t in list(out.glob('.*.tmp')) + list(out.glob('gt/.*.tmp')) if out.is_dir() else []: t.unlink(missing_ok=True)
+    old = _edit_files(out)
+    if old and not overwrite:
+        raise BadInputError(f"{out}: holds an earlier edit run's files ({len(old)}); use another folder or overwrite (--overwrite)")
+    for p in old: p.unlink()
+
 # %% ../nbs/10_generate.ipynb #c032_c
 def edit(pipe, config, source=None, num_samples=4, batch_size=4, out_dir='out/edit', class_label=1, seed=0, steps=None,
-         corpus='cache/corpus', model_dir=None, png=True, progress=True):
-    "Regenerate latent rows `edit.l_start..l_end` of source excerpts toward new targets; writes MIDI/PNG + results.json."
+         corpus='cache/corpus', model_dir=None, png=True, progress=True, overwrite=False):
+    """Regenerate latent rows `edit.l_start..l_end` of source excerpts toward new targets; writes MIDI/PNG + results.json.
+    A folder holding an earlier run's files is refused unless `overwrite` (then they are removed first)."""
     check_run(num_samples, batch_size, class_label, seed, steps, out_dir)
     cfg = config if isinstance(config, Config) else load_config(find_config(config), kind='edit')
     if cfg.edit is None: raise BadInputError(f"{cfg.path}: not an edit config (no `edit` section)")
@@ -393,6 +409,7 @@ def edit(pipe, config, source=None, num_samples=4, batch_size=4, out_dir='out/ed
     call = config_call(cfg, pipe, steps, model_dir)
     given = config_targets(cfg)
     tsamp = TargetSampler(corpus, class_label, 1024, seed=seed) if source == 'dataset' else None
+    _clear_edit_folder(out, overwrite)
     records, t_total = [], 0.0
     for b in tqdm(range(math.ceil(num_samples / batch_size)), desc='edit', disable=not progress):
         lo, B = b * batch_size, min(batch_size, num_samples - b * batch_size)
@@ -489,6 +506,6 @@ def edit_main(argv=None):
     cfg = _overrides(load_config(find_config(a.config), kind='edit'), a)
     out = a.out or f"out/edit/{Path(a.config).with_suffix('').name}_cls_{a.class_label}"
     res = edit(_pipeline(a), cfg, a.source, a.num_samples, a.batch_size, out, a.class_label, a.seed, a.steps, a.corpus,
-               a.model_dir, png=not a.no_png)
+               a.model_dir, png=not a.no_png, overwrite=a.overwrite)
     print(json.dumps(res['summary'], indent=1)); print(f'wrote {len(res["samples"])} edits to {out}')
     return 0

@@ -165,6 +165,12 @@ def test_edit_job_real_midi(pipe, data_dir, tmp_path):
         assert bisect.bisect(VERTICAL_ND_BOUNDS, t) == min(bisect.bisect(VERTICAL_ND_BOUNDS, o) + 1, 7)
     assert (tmp_path / 'edit_0.mid').is_file() and (tmp_path / 'gt' / 'source_0.mid').is_file()
     assert s['kept_change'] is not None and s['kept_change'] < 1e-3      # kept bars untouched (vs VAE round trip)
+    with pytest.raises(BadInputError, match="earlier edit run"):          # no mixing of two runs' files in one folder
+        edit(pipe, load_config(d, kind='edit'), str(src), num_samples=1, batch_size=1, out_dir=tmp_path, class_label=2, steps=4, seed=5, progress=False)
+    (tmp_path / 'edit_7.mid').write_bytes(b'x')                            # a stale file of a larger earlier run
+    r2 = edit(pipe, load_config(d, kind='edit'), str(src), num_samples=1, batch_size=1, out_dir=tmp_path, class_label=2, steps=4, seed=5,
+              progress=False, png=False, overwrite=True)
+    assert sorted(p.name for p in tmp_path.glob('edit_*')) == ['edit_0.mid'] and r2['seed'] == 5
 
 def test_cli(pipe, tmp_path, capsys):
     from scg_music.checkpoints import save_model

@@ -126,7 +126,8 @@ def train(cfg=None, out_dir='runs/dexter', device=None, progress=True, **kw):
 # %% ../../nbs/25_dexter_train.ipynb #c011_p
 def _train_parser():
     "The `scg-music dexter-train` argument parser."
-    ap = argparse.ArgumentParser(prog='scg-music dexter-train', description='train (or resume) a DExter model')
+    from scg_music.core import ArgParser                  # usage errors: one line, exit status 2
+    ap = ArgParser(prog='scg-music dexter-train', description='train (or resume) a DExter model')
     ap.add_argument('--data', default=TRAIN_DEFAULTS['data'], help='dataset folder (dexter.data.build_dataset)')
     ap.add_argument('--build', action='store_true',
                     help='build (or finish building) the dataset of all shared corpora (ASAP, Vienna 4x22, partitura examples) into --data')
