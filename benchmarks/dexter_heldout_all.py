@@ -70,7 +70,7 @@ if __name__ == '__main__':
               f"{r['dexter']['tempo_cor']:.3f} (human {r['human']['tempo_cor']:.3f}), {r['bpm']:.0f} vs {r['human_bpm']:.0f} bpm, "
               f"{r['render_s']} s", flush=True)
     f = lambda x: f'{x:.3f}'
-    lines = [f'Held-out pieces of {a.model} (step {cfg.get("step")}), seeds {a.seeds}, {a.steps} steps, w={a.w}', '',
+    lines = [f'Held-out pieces of {a.model} (step {cfg.get("train_step")}), seeds {a.seeds}, {a.steps} steps, w={a.w}', '',
              '| piece | notes | humans | vel. corr. DExter | deadpan | human | tempo corr. DExter | deadpan | human | vel. MAE DExter | deadpan | bpm DExter | bpm humans | tempo from | render s |',
              '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     for r in res:

@@ -49,9 +49,10 @@ def step_roll(score, out, seconds=2 * WINDOW / FS, bpm=120.0):
 
 # %% ../nbs/12_demo.ipynb #c008
 def targets_from_file(path):
-    "The config `target_rules` (pitch histogram, note density, chords) measured on the first 10.24 s of `path`."
+    """The config `target_rules` (pitch histogram, note density, chords) measured on the first 10.24 s of `path`
+    (a MIDI/score path, MIDI bytes, a `PrettyMIDI` or a music21 / partitura object)."""
     from scg_music.rules import extract_rules
-    r = extract_rules(str(path), ['pitch_hist', 'note_density', 'chord_progression'])
+    r = extract_rules(path, ['pitch_hist', 'note_density', 'chord_progression'])
     nd = r['note_density'].tolist()
     return {'pitch_hist': r['pitch_hist'].tolist(), 'vertical_nd': nd[:8],
             'horizontal_nd': [v * 5 for v in nd[8:]], 'chord_progression': [int(v) for v in r['chord_progression']]}

@@ -10,9 +10,10 @@ import numpy as np
 import pretty_midi
 
 # %% auto #0
-__all__ = ['SCORE_EXTS', 'MIDI_EXTS', 'MAX_SECONDS', 'MAX_FILE_BYTES', 'piano_like', 'load_midi', 'read_midi_events',
-           'midi_to_raw', 'raw_to_unit', 'unit_to_raw', 'midi_to_roll', 'roll_to_midi', 'roundtrip_stats',
-           'score_to_midi', 'score_to_roll', 'plot_roll', 'roll_to_audio', 'write_wav', 'roll_main']
+__all__ = ['SCORE_EXTS', 'MIDI_EXTS', 'MAX_SECONDS', 'MAX_FILE_BYTES', 'MUSIC_INPUTS', 'piano_like', 'load_midi',
+           'is_music_input', 'as_midi_source', 'read_midi_events', 'midi_to_raw', 'raw_to_unit', 'unit_to_raw',
+           'midi_to_roll', 'roll_to_midi', 'roundtrip_stats', 'score_to_midi', 'score_to_roll', 'quantize_notes',
+           'parse_key', 'roll_to_musicxml', 'notate', 'plot_roll', 'roll_to_audio', 'write_wav', 'roll_main']
 
 # %% ../nbs/00_pianoroll.ipynb #c005
 from .core import (FS, MIN_PIANO, MAX_PIANO, WINDOW, CHUNK, CLASS_NAMES, NULL_CLASS, NOTE_THRESHOLD,
@@ -33,7 +34,7 @@ def piano_like(roll):
 # %% ../nbs/00_pianoroll.ipynb #c010
 def _name(src):
     if isinstance(src, (bytes, bytearray, memoryview)): return f'<{len(src)} bytes>'
-    return short(str(src), 300)[1:-1] if not isinstance(src, (str, os.PathLike)) else str(src)
+    return str(src) if isinstance(src, (str, os.PathLike)) else f'{type(src).__name__} object'
 
 def _file(src, what='MIDI'):
     "The path `src` as a readable, non-empty file of at most `MAX_FILE_BYTES`; `BadInputError` saying what is wrong."
@@ -47,7 +48,8 @@ def _file(src, what='MIDI'):
     return p
 
 def load_midi(src) -> pretty_midi.PrettyMIDI:
-    "Load `src` (path, bytes or `PrettyMIDI`) as `PrettyMIDI`; raise `BadInputError` naming it if unreadable."
+    "Load `src` (path, bytes, `PrettyMIDI`, music21 or partitura object) as `PrettyMIDI`; `BadInputError` naming it if unreadable."
+    src = as_midi_source(src)
     if isinstance(src, pretty_midi.PrettyMIDI): return src
     if isinstance(src, (bytes, bytearray, memoryview)):
         if len(src) == 0: raise BadInputError('empty MIDI data: <0 bytes>')
@@ -60,6 +62,43 @@ def load_midi(src) -> pretty_midi.PrettyMIDI:
     except Exception as e:
         why = short(str(e))[1:-1] or ('the file ends early' if isinstance(e, EOFError) else 'unreadable')
         raise BadInputError(f'cannot read MIDI {_name(src)}: {type(e).__name__}: {why}') from e
+
+# %% ../nbs/00_pianoroll.ipynb #4fc9f651
+MUSIC_INPUTS = 'a path, bytes, a PrettyMIDI, a music21 Stream/Score or a partitura Score/Part/Performance/PerformedPart'
+
+def _lib(x):
+    "'music21' / 'partitura' when `x` is an object of (a subclass of) that library's classes, else None."
+    mods = {c.__module__.split('.')[0] for c in type(x).__mro__}
+    return next((m for m in ('music21', 'partitura') if m in mods), None)
+
+def is_music_input(x) -> bool:
+    "True when `x` is something `as_midi_source` takes (a path, bytes, PrettyMIDI, music21 or partitura object)."
+    return isinstance(x, (str, os.PathLike, bytes, bytearray, memoryview, pretty_midi.PrettyMIDI)) or _lib(x) is not None
+
+def _object_midi(src, lib):
+    "MIDI bytes of a music21 Stream or a partitura score / performance object (None: not one of those classes)."
+    buf = io.BytesIO()
+    if lib == 'music21':
+        from music21 import stream, midi
+        if isinstance(src, stream.Stream): return bytes(midi.translate.streamToMidiFile(src).writestr())
+    else:
+        import partitura as pt
+        if isinstance(src, (pt.performance.Performance, pt.performance.PerformedPart)): pt.save_performance_midi(src, buf)
+        elif isinstance(src, (pt.score.Score, pt.score.Part, pt.score.PartGroup)): pt.save_score_midi(src, buf)
+        else: return None
+        return buf.getvalue()
+
+def as_midi_source(src):
+    "A path, bytes or `PrettyMIDI` as given; a music21 / partitura object as MIDI bytes; `BadInputError` otherwise."
+    if isinstance(src, (str, os.PathLike, bytes, bytearray, memoryview, pretty_midi.PrettyMIDI)): return src
+    lib, data = _lib(src), None
+    if lib is not None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore'); data = _object_midi(src, lib)
+        except Exception as e: raise BadInputError(f'cannot convert {lib} {type(src).__name__} to MIDI: {type(e).__name__}: {short(str(e))[1:-1]}') from e
+    if data is None: raise BadInputError(f'music input must be {MUSIC_INPUTS}; got {type(src).__name__}')
+    return data
 
 # %% ../nbs/00_pianoroll.ipynb #c013
 import struct
@@ -237,17 +276,18 @@ def _pedal_events(pm):
 
 # %% ../nbs/00_pianoroll.ipynb #c015_a
 def _events(midi):
-    "(notes, pedal_times, pedal_values) of a path/bytes (fast reader, pretty_midi fallback) or PrettyMIDI."
+    "(notes, pedal_times, pedal_values) of a path/bytes (fast reader, pretty_midi fallback), PrettyMIDI or music21/partitura object."
+    src, midi = midi, as_midi_source(midi)
     if not isinstance(midi, pretty_midi.PrettyMIDI):
         data = bytes(midi) if isinstance(midi, (bytes, bytearray, memoryview)) else _file(midi).read_bytes()
         why = ''
         if data:
             try: return read_midi_events(data)
             except _Unusual as u: why = str(u)
-            except BadInputError as e: raise BadInputError(f'cannot read MIDI {_name(midi)}: {e}') from None
+            except BadInputError as e: raise BadInputError(f'cannot read MIDI {_name(src)}: {e}') from None
         try: pm = load_midi(midi)
         except BadInputError as e:
-            if why: raise BadInputError(f'cannot read MIDI {_name(midi)}: {why}') from e
+            if why: raise BadInputError(f'cannot read MIDI {_name(src)}: {why}') from e
             raise
     else: pm = midi
     return (_notes_array(pm), *_pedal_events(pm))
@@ -300,7 +340,7 @@ def midi_to_raw(midi, fs=FS, merge='max', pedal=True, max_seconds=None):
     fs = check_number('fs', fs, gt=0, hi=10_000)
     max_seconds = check_number('max_seconds', MAX_SECONDS if max_seconds is None else max_seconds, gt=0)
     notes, pt, pv = _events(midi)
-    name = _name(midi) if not isinstance(midi, pretty_midi.PrettyMIDI) else 'PrettyMIDI object'
+    name = _name(midi)
     if not pedal: pt, pv = np.zeros(0), np.zeros(0, np.int64)
     if len(notes) == 0: raise BadInputError(f'MIDI has no (non-drum) notes: {name}')
     _check_notes(notes, pt, fs, max_seconds, name)
@@ -331,7 +371,7 @@ def unit_to_raw(x, threshold=NOTE_THRESHOLD):
     return raw
 
 def midi_to_roll(midi, fs=FS, merge='max', pedal=True, max_seconds=None) -> np.ndarray:
-    """MIDI (path, bytes or `PrettyMIDI`) -> `(3,128,T)` float32 roll in [-1,1]: ch0 velocity while sounding,
+    """MIDI (path, bytes, `PrettyMIDI`, music21 `Stream` or partitura score / performance object) -> `(3,128,T)` float32 roll in [-1,1]: ch0 velocity while sounding,
     ch1 onsets, ch2 sustain-pedal events. Non-drum instruments merged without summing (`merge` 'max'|'last').
     At most `max_seconds` (default `MAX_SECONDS`) long, else a `BadInputError`."""
     return raw_to_unit(midi_to_raw(midi, fs=fs, merge=merge, pedal=pedal, max_seconds=max_seconds))
@@ -376,11 +416,13 @@ def _pedal_messages(ped_ch, threshold, fs):
     return out
 
 # %% ../nbs/00_pianoroll.ipynb #c019_a
-def roll_to_midi(roll, fs=FS, threshold=NOTE_THRESHOLD, orphans='keep', piano=True, program=0) -> pretty_midi.PrettyMIDI:
+def roll_to_midi(roll, fs=FS, threshold=NOTE_THRESHOLD, orphans='keep', piano=True, program=0, bpm=None, time_signature=None,
+                 key=None, grid=None) -> pretty_midi.PrettyMIDI:
     """Piano roll (numpy or torch; `(3,128,T)`, `(2,128,T)` notes+pedal or `(128,T)` notes only, in [-1,1])
     -> `PrettyMIDI` with one piano instrument. The onset channel splits repeated notes; `orphans='keep'` keeps
     sounding runs that lack an onset at their start ('drop' = released behaviour). `piano` clears rows
-    outside 21..108 first (as every model input/output is `piano_like`)."""
+    outside 21..108 first (as every model input/output is `piano_like`). `bpm`, `time_signature`, `key` and `grid`
+    (quantisation, in quarter notes) go into the file as `notate` writes them; all None: none written, as before."""
     x = _to_numpy(roll)
     if x.ndim == 2: x = x[None]
     if x.ndim != 3 or x.shape[1] != 128 or x.shape[0] not in (1, 2, 3):
@@ -398,6 +440,7 @@ def roll_to_midi(roll, fs=FS, threshold=NOTE_THRESHOLD, orphans='keep', piano=Tr
     ins.notes = [pretty_midi.Note(int(v[i]), int(p[i]), s[i] / fs, e[i] / fs) for i in order]
     if x.shape[0] >= 2: ins.control_changes += _pedal_messages(x[-1], threshold, fs)
     pm.instruments.append(ins)
+    if (bpm, time_signature, key, grid) != (None,) * 4: notate(pm, bpm, time_signature, key, grid, roll=roll)
     return pm
 
 # %% ../nbs/00_pianoroll.ipynb #c022
@@ -491,6 +534,114 @@ def score_to_roll(path, bpm=120.0, fs=FS, velocity=64, return_midi=False, max_se
     pm = score_to_midi(path, bpm=bpm, velocity=velocity, max_seconds=max_seconds)
     roll = midi_to_roll(pm, fs=fs, pedal=False, max_seconds=max_seconds)
     return (roll, pm) if return_midi else roll
+
+# %% ../nbs/00_pianoroll.ipynb #00d9311c
+def quantize_notes(pm, bpm=120.0, grid=0.25):
+    """Non-drum notes of `pm` (or a path / bytes / music object) on a grid of `grid` quarter notes at `bpm`: int64 `(N,4)`
+    `[pitch, start step, end step, velocity]` in (start, pitch) order; step k starts at `k * grid * 60 / bpm` s."""
+    bpm = check_number('bpm', bpm, gt=0, hi=10_000); grid = check_number('grid', grid, gt=0, hi=64)
+    a = _notes_array(load_midi(pm))
+    step = 60.0 / bpm * grid
+    pitch, vel = a[:, 2].astype(np.int64), a[:, 3].astype(np.int64)
+    on = np.rint(a[:, 0] / step).astype(np.int64)
+    off = np.maximum(np.rint(a[:, 1] / step).astype(np.int64), on + 1)
+    o = np.lexsort((-vel, on - off, on, pitch))             # by pitch, onset; of equal onsets the longer, then louder first
+    pitch, on, off, vel = pitch[o], on[o], off[o], vel[o]
+    keep = np.r_[True, (pitch[1:] != pitch[:-1]) | (on[1:] != on[:-1])]
+    pitch, on, off, vel = pitch[keep], on[keep], off[keep], vel[keep]
+    same = np.flatnonzero(pitch[1:] == pitch[:-1])
+    off[same] = np.minimum(off[same], on[same + 1])
+    q = np.stack([pitch, on, off, vel], 1).reshape(-1, 4)
+    return q[np.lexsort((q[:, 0], q[:, 1]))]
+
+# %% ../nbs/00_pianoroll.ipynb #a36e8b2d
+import re
+_KEY_RE = re.compile(r'^\s*([A-Ga-g])\s*(#|♯|b|♭|-)?\s*[:\s]?\s*((?i:major|minor|maj|min)|m|M)?\s*$')
+
+def parse_key(key, roll=None):
+    """`(tonic pitch class 0..11, minor?, name)` of a key string (`name` as music21 spells it: 'B- major', 'f# minor');
+    `'auto'`: the key `scg_music.rules.detect_key` finds in `roll`; None: None (also for 'auto' on a roll without notes)."""
+    if key is None: return None
+    if isinstance(key, str) and key.strip().lower() == 'auto':
+        if roll is None: raise BadInputError("key='auto' needs a roll to detect the key in")
+        import torch
+        from scg_music.rules import detect_key, IND2KEY, NO_KEY
+        k = int(detect_key(torch.as_tensor(_to_numpy(roll))[None])[0][0])
+        return None if k == NO_KEY else parse_key(IND2KEY[k])
+    m = _KEY_RE.match(key) if isinstance(key, str) else None
+    if m is None: raise BadInputError(f"key: a tonic and a mode like 'G major', 'e minor', 'Bb' or 'auto'; got {short(key)}")
+    letter, acc, mode = m.groups()
+    minor = (mode == 'm' or mode.lower() in ('minor', 'min')) if mode else letter.islower()
+    alter = {'#': 1, '♯': 1, 'b': -1, '♭': -1, '-': -1}.get(acc, 0)
+    pc = ({'C': 0, 'D': 2, 'E': 4, 'F': 5, 'G': 7, 'A': 9, 'B': 11}[letter.upper()] + alter) % 12
+    tonic = letter.upper() + {1: '#', -1: '-', 0: ''}[alter]
+    return pc, minor, f'{tonic.lower() if minor else tonic} {"minor" if minor else "major"}'
+
+# %% ../nbs/00_pianoroll.ipynb #beb84167
+def _m21_score(q, bpm, grid, key, time_signature, title):
+    "A music21 `Score` of quantised notes `q` (`quantize_notes`: steps of `grid` quarters), one piano part."
+    from fractions import Fraction
+    from music21 import stream, note, chord, tempo, meter, instrument, metadata, key as m21key
+    g = Fraction(grid).limit_denominator(960)
+    part = stream.Part(); part.insert(0, instrument.Piano())
+    part.insert(0, meter.TimeSignature(time_signature)); part.insert(0, tempo.MetronomeMark(number=bpm))
+    if key is not None: part.insert(0, m21key.Key(*key[2].split()))
+    groups = {}
+    for p, s, e, v in q.tolist(): groups.setdefault((s, e), []).append((p, v))
+    for (s, e), pv in sorted(groups.items()):
+        el = note.Note(pv[0][0]) if len(pv) == 1 else chord.Chord([p for p, _ in pv])
+        el.duration.quarterLength = (e - s) * g; el.volume.velocity = max(v for _, v in pv)
+        part.insert(s * g, el)
+    if not groups: part.insert(0, note.Rest(quarterLength=meter.TimeSignature(time_signature).barDuration.quarterLength))
+    sc = stream.Score([part]); sc.insert(0, metadata.Metadata(title=title or 'scg_music'))
+    return sc
+
+# %% ../nbs/00_pianoroll.ipynb #6f360c89
+_MXL_CONTAINER = ('<?xml version="1.0" encoding="UTF-8"?>\n<container><rootfiles><rootfile full-path="score.musicxml" '
+                  'media-type="application/vnd.recordare.musicxml+xml"/></rootfiles></container>\n')
+
+def roll_to_musicxml(roll, path, key=None, bpm=120.0, grid=0.25, time_signature='4/4', fs=FS, threshold=NOTE_THRESHOLD, title=None):
+    """Write a roll (`(3,128,T)`, `(2,128,T)` or `(128,T)`, numpy or torch) as MusicXML at `path` (`.musicxml`, `.xml` or
+    `.mxl`), notes on a grid of `grid` quarter notes (default sixteenths) at `bpm`; `key` a key string (`parse_key`),
+    'auto' (detected) or None (no key signature). Returns the path."""
+    import re, zipfile
+    from music21.musicxml.m21ToXml import GeneralObjectExporter
+    path = Path(path)
+    if path.suffix.lower() not in ('.musicxml', '.xml', '.mxl'): raise BadInputError(f'{path}: MusicXML files end in .musicxml, .xml or .mxl')
+    if not (isinstance(time_signature, str) and re.fullmatch(r'[1-9]\d?/(1|2|4|8|16|32)', time_signature.strip())):
+        raise BadInputError(f"time_signature: like '4/4', '3/4' or '6/8'; got {short(time_signature)}")
+    k = parse_key(key, roll)
+    q = quantize_notes(roll_to_midi(roll, fs=fs, threshold=threshold), bpm=bpm, grid=grid)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        data = GeneralObjectExporter(_m21_score(q, bpm, grid, k, time_signature.strip(), title)).parse()
+    if path.suffix.lower() == '.mxl':
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, 'w', zipfile.ZIP_DEFLATED) as z:
+            z.writestr('META-INF/container.xml', _MXL_CONTAINER); z.writestr('score.musicxml', data)
+        data = buf.getvalue()
+    return atomic_write(path, lambda t: Path(t).write_bytes(data))
+
+# %% ../nbs/00_pianoroll.ipynb #a0f1eeda
+def notate(pm, bpm=None, time_signature=None, key=None, grid=None, roll=None):
+    "Give `pm` (in place) a tempo, a time signature ('3/4'), a key ('G major', 'auto': detected in `roll`) and grid-quantised notes."
+    import re
+    bpm_ = 120.0 if bpm is None else check_number('bpm', bpm, gt=0, hi=10_000)
+    if grid is not None:
+        q, step = quantize_notes(pm, bpm=bpm_, grid=grid), 60.0 / bpm_ * grid
+        ins = next(i for i in pm.instruments if not i.is_drum)
+        for i in pm.instruments:
+            if not i.is_drum: i.notes = []
+        ins.notes = [pretty_midi.Note(int(v), int(p), s * step, e * step) for p, s, e, v in q.tolist()]
+    if bpm is not None:                                     # the tempo meta event pretty_midi writes at tick 0
+        pm._tick_scales = [(0, 60.0 / (bpm_ * pm.resolution))]; pm._update_tick_to_time(int(pm.get_end_time() * bpm_ / 60 * pm.resolution) + 2)
+    if time_signature is not None:
+        m = re.fullmatch(r'([1-9]\d?)/(1|2|4|8|16|32)', str(time_signature).strip())
+        if m is None: raise BadInputError(f"time_signature: like '4/4', '3/4' or '6/8'; got {short(time_signature)}")
+        pm.time_signature_changes = [pretty_midi.TimeSignature(int(m[1]), int(m[2]), 0.0)]
+    k = parse_key(key, roll if roll is not None else midi_to_roll(pm)) if key is not None else None
+    if k is not None: pm.key_signature_changes = [pretty_midi.KeySignature(k[0] + 12 * k[1], 0.0)]
+    return pm
 
 # %% ../nbs/00_pianoroll.ipynb #c028_a
 def _plot_pedal(ax, ped_ch, fs, lo):

@@ -30,7 +30,9 @@ def default_device():
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
 
 def _labels(class_label, n, num_classes, device):
-    "Class ids `(n,)`: an int, a sequence of n ints, or None (= the null class, unconditional)."
+    "Class ids `(n,)`: an int or class name ('pop', see `class_id`), a sequence of n of those, or None (= the null class, unconditional)."
+    if any(isinstance(c, str) for c in (class_label if isinstance(class_label, (list, tuple)) else [class_label])):
+        class_label = class_id(class_label)                # names ('pop'): `class_id`, below
     if class_label is None: y = torch.full((n,), num_classes, dtype=torch.long)
     else:
         y = torch.as_tensor(class_label, dtype=torch.long).flatten()
@@ -267,6 +269,7 @@ def class_id(label):
 # %% ../nbs/09_pipeline.ipynb #p04
 from .rules import get_rule, parse_targets, extract_rules, load_roll, fit_frames, target_key, RuleNames
 from .collage import windowing, collage_model
+from .pianoroll import is_music_input, MUSIC_INPUTS
 
 DEFAULT_RULES = RuleNames('default')    # measured from a targets file: the registered rules with `default=True`
 
@@ -276,12 +279,12 @@ def _rule_name(key):
 
 # %% ../nbs/09_pipeline.ipynb #p04b
 def resolve_targets(targets, n=1, frames=1024, device='cpu'):
-    "Targets `{rule: (n, D)}` from a dict of rule -> values (`(D,)` or `(n, D)`) or a MIDI/score path (its rules)."
+    """Targets `{rule: (n, D)}` from a dict of rule -> values (`(D,)` or `(n, D)`) or a piece to measure (its rules): a
+    MIDI/score path, MIDI bytes, a `PrettyMIDI` or a music21 / partitura object."""
     if targets is None: return {}
-    if isinstance(targets, (str, os.PathLike)):
-        if not Path(targets).is_file(): raise BadInputError(f'targets: file not found: {targets}')
-        targets = extract_rules(targets, names=DEFAULT_RULES, n_frames=frames)
-    if not isinstance(targets, dict): raise BadInputError(f'targets: expected a dict of rule -> values or a MIDI/score path, got {type(targets).__name__}')
+    if isinstance(targets, (str, os.PathLike)) and not Path(targets).is_file(): raise BadInputError(f'targets: file not found: {targets}')
+    if not isinstance(targets, dict) and is_music_input(targets): targets = extract_rules(targets, names=DEFAULT_RULES, n_frames=frames)
+    if not isinstance(targets, dict): raise BadInputError(f'targets: expected a dict of rule -> values or {MUSIC_INPUTS}; got {type(targets).__name__}')
     null = [k for k, v in targets.items() if v is None]
     if null: raise BadInputError(f'target {null[0]!r} is null; give values (the YAML jobs draw null targets from a corpus)')
     parsed = parse_targets({k: v for k, v in targets.items() if not torch.is_tensor(v)}, frames)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_rules.ipynb #c002
 from __future__ import annotations
-import math, re
+import math, os, re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache, partial
 from dataclasses import dataclass, field
@@ -850,24 +850,32 @@ def fit_frames(rolls, n_frames=WINDOW):
     return F.pad(rolls, (0, n_frames - T), value=-1.)
 
 def load_roll(path_or_roll):
-    "A path (MIDI or score) or a roll array -> float tensor `(B,C,128,T)`."
-    if isinstance(path_or_roll, (str, Path)):
-        from scg_music import pianoroll as pr
+    """A path (MIDI or score), MIDI bytes, a `PrettyMIDI`, a music21 / partitura object (see
+    `scg_music.pianoroll.as_midi_source`) or a roll array -> float tensor `(B,C,128,T)`."""
+    from scg_music import pianoroll as pr
+    if isinstance(path_or_roll, (str, os.PathLike)):
         p = Path(path_or_roll)
         if not p.is_file(): _bad(f'no such file: {p}')
         roll = pr.midi_to_roll(p) if p.suffix.lower() in pr.MIDI_EXTS else pr.score_to_roll(p)
         return torch.from_numpy(np.asarray(roll))[None]
-    x = torch.as_tensor(np.asarray(path_or_roll)) if not torch.is_tensor(path_or_roll) else path_or_roll
+    if pr.is_music_input(path_or_roll): return torch.from_numpy(pr.midi_to_roll(path_or_roll))[None]
+    if not torch.is_tensor(path_or_roll):
+        a = np.asarray(path_or_roll)
+        if a.dtype == object or a.dtype.kind not in 'biuf': _bad(f'expected a roll or {pr.MUSIC_INPUTS}; got {type(path_or_roll).__name__}')
+    x = torch.as_tensor(a) if not torch.is_tensor(path_or_roll) else path_or_roll
     if x.dim() == 2: x = x[None]
     if x.dim() == 3: x = x[None]
-    if x.dim() != 4 or x.shape[-2] != 128: _bad(f'expected a roll (C,128,T) or (B,C,128,T), got {tuple(x.shape)}')
+    if x.dim() != 4 or x.shape[-2] != 128: _bad(f'expected a roll (C,128,T) or (B,C,128,T), got a {type(path_or_roll).__name__} of shape {tuple(x.shape)}')
     return x.float()
 
 # %% ../nbs/06_rules.ipynb #c024_a
 def extract_rules(path_or_roll, names=None, n_frames=WINDOW, squeeze=None) -> dict:
-    """Measure rules `names` (default: all registered) of a MIDI/score path or a roll, fitted to `n_frames`.
-    Returns {name: tensor}: `(D,)` for a path or a single roll, `(B,D)` for a batch `(B,C,128,T)`."""
-    single = isinstance(path_or_roll, (str, Path)) or (np.ndim(path_or_roll) < 4) if squeeze is None else squeeze
+    """Measure rules `names` (default: all registered) of a MIDI/score path, MIDI bytes, a `PrettyMIDI`, a music21 /
+    partitura object or a roll, fitted to `n_frames`. Returns {name: tensor}: `(D,)` for one piece or a single roll,
+    `(B,D)` for a batch `(B,C,128,T)`."""
+    from scg_music.pianoroll import is_music_input
+    if squeeze is None: squeeze = is_music_input(path_or_roll) or len(getattr(path_or_roll, 'shape', np.shape(path_or_roll))) < 4
+    single = squeeze
     x = load_roll(path_or_roll)
     if n_frames is not None: x = fit_frames(x, n_frames)
     names = list(RULE_REGISTRY) if names is None else ([names] if isinstance(names, str) else list(names))

@@ -3,7 +3,7 @@ reproduce the files in tests/golden/ that were recorded before the sampling code
 
 Paths covered: an unguided sample (`pipe.sample`), SCG, classifier guidance (DDPM and SCG + classifier on DDIM),
 DPS (rule and classifier terms), an edit (`generate.edit`), a DiffCollage chain with chunked SCG, the widgets'
-`guided_sample` (SCG, both, edit) and a DExter render with the bundled `dexter_small`.
+`guided_sample` (SCG, both, edit) and a DExter render with the bundled DExter.
 Floats are compared within 1e-5 x max(1, largest |value| of the array); integers, notes and MIDI files exactly. The files were recorded on
 an AVX512 CPU; on an AVX2-only CPU the same fp32 kernels sum in a different order, which moved rolls, latents and
 DExter outputs by up to 6e-6 at unit scale and the exploding DDPM latents of the random DiT (|z| up to 340) by
@@ -11,6 +11,8 @@ DExter outputs by up to 6e-6 at unit scale and the exploding DDPM latents of the
 Three files (generate_scg, generate_classifier, edit) were recorded again on 2026-12-07 when CPU decoding switched to
 channels-last batches of 8 chunks in fp32 too (3.1x faster on an AVX2 CPU): that moves decoded rolls by float
 rounding, which changed the velocity of one note in about 1,000 by 1 and one onset by a frame; nothing else moved.
+`dexter.npz` was recorded again on 2026-12-08 when the bundled DExter changed (the tiny model trained on the shared
+dataset replaced `dexter_small`).
 Record again (only when a change of results is intended): `SCG_GOLDEN_RECORD=1 pytest tests/test_golden.py`."""
 import json, os
 from pathlib import Path

@@ -97,11 +97,13 @@ def _pieces(cfg):
 
 # %% ../../nbs/25_dexter_train.ipynb #c009a
 def dexter_loop_settings(cfg, device):
-    "The shared loop's `train` settings for a DExter config (EMA with warm-up, validation as the probe)."
+    """The shared loop's `train` settings for a DExter config (EMA with warm-up, validation as the probe; `resume_from`:
+    `{weights, log}` of committed weights to continue from when the run folder has no checkpoint)."""
     return loop_settings(dict(seed=cfg['seed'], steps=cfg['steps'], batch_size=cfg['batch'], lr=cfg['lr'],
                               weight_decay=cfg['weight_decay'], grad_clip=cfg['grad_clip'], ema_rate=cfg['ema'], ema_warmup=True,
                               ckpt_every=cfg['ckpt_every'], log_every=min(20, cfg['ckpt_every']), probe_every=cfg['val_every'],
-                              minutes=cfg.get('minutes'), bf16=device.type == 'cuda', device=str(device)))
+                              minutes=cfg.get('minutes'), bf16=device.type == 'cuda', device=str(device),
+                              resume_from=cfg.get('resume_from')))
 
 # %% ../../nbs/25_dexter_train.ipynb #c009a_a
 def train(cfg=None, out_dir='runs/dexter', device=None, progress=True, **kw):
@@ -141,6 +143,9 @@ def _train_parser():
         ap.add_argument('--' + k.replace('_', '-'), dest=k, type=float, default=TRAIN_DEFAULTS[k])
     ap.add_argument('--tempo', default=TRAIN_DEFAULTS['tempo'], choices=['absolute', 'relative'],
                     help='beat periods as performed, or relative to each performance\'s median (level set at rendering)')
+    ap.add_argument('--resume-from', default=None, metavar='WEIGHTS',
+                    help='continue from committed weights (a save_model path, e.g. scg_music/assets/models/dexter) when --out has no checkpoint')
+    ap.add_argument('--resume-log', default=None, help='the log.jsonl of those weights (kept up to their step)')
     ap.add_argument('--device', default=None)
     return ap
 
@@ -154,6 +159,7 @@ def dexter_train_main(argv=None):
         build_dataset(shared_sources(d), a.data)
     cfg = {k: getattr(a, k) for k in ('data', 'model', 'holdout', 'steps', 'batch', 'seg_len', 'hop', 'ckpt_every',
                                        'val_every', 'timesteps', 'seed', 'lr', 'ema', 'p_mixup', 'minutes', 'tempo')}
+    if a.resume_from: cfg['resume_from'] = dict(weights=a.resume_from, log=a.resume_log)
     path = train(cfg, a.out, device=a.device, minutes=a.minutes, steps=a.steps)
     print(path)
     return path
