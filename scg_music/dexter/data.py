@@ -352,6 +352,12 @@ def build_dataset(sources, out_dir, min_ratio=0.5, progress=True, align='beats')
     return man
 
 # %% ../../nbs/21_dexter_data.ipynb #c011_a
+def _score_path(p):
+    "A manifest's score path, found again from another working directory (under the shared `data` folder)."
+    if Path(p).exists(): return p
+    m, d = re.search(r'(?:^|[\\/])data[\\/](.+)$', str(p)), find_shared_data()
+    return str(d / m.group(1)) if m and d is not None and (d / m.group(1)).exists() else p
+
 def load_dataset(out_dir, names=None):
     "Score entries from a built dataset folder (optionally only `names`)."
     out_dir = Path(out_dir); man = json.loads((out_dir / 'manifest.json').read_text())
@@ -359,7 +365,7 @@ def load_dataset(out_dir, names=None):
     for name, info in man['pieces'].items():
         if names is not None and name not in names: continue
         z = np.load(out_dir / info['file'])
-        out.append(dict(name=name, score_path=info['score_path'], unfolded=info['unfolded'],
+        out.append(dict(name=name, score_path=_score_path(info['score_path']), unfolded=info['unfolded'],
                         **{k: z[k] for k in z.files}))
     return out
 

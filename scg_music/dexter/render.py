@@ -19,7 +19,7 @@ from .codec import (P_COLS, C_COLS, bad_input, load_score, score_note_array, enc
                                     decode_performance, encode_performance, _index_of)
 from .data import Normalizer, windows, cut_windows
 from .model import load_dexter, sample_codec, DExterDenoiser
-from .rules import measure_performance, meet_tempo
+from .rules import measure_performance, meet_exact
 
 # %% ../../nbs/23_dexter_render.ipynb #c005
 ASSETS = MODELS_DIR                     # the bundled weights (scg_music/assets/models)
@@ -158,7 +158,7 @@ def render_codec(score, model=None, w=1.2, perceptual=None, seed=0, steps=50, un
     if relative:    # the model's curve is around 1: its own level is the source's, else the training median
         p[:, 0] *= level if level is not None else float(cfg['train_cfg'].get('tempo_ref', 0.5))
     if target is not None: p = anchor_tempo(na['onset_beat'], p, target)
-    if targets is not None: p = meet_tempo(p, ctx, targets)
+    if targets is not None: p = meet_exact(p, ctx, targets)
     achieved = None if targets is None else dict(targets=rules, achieved=measure_performance(p, ctx, targets))
     return dict(part=part, na=na, s=s, p=p, bpm_source=source, bpm=None if target is None else target, rules=achieved)
 

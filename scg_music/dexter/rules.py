@@ -16,7 +16,8 @@ from .codec import P_COLS, bad_input
 __all__ = ['PERFORMANCE_SCALES', 'SPANNED', 'PERFORMANCE_RULES', 'PERFORMANCE_RULE_NAMES', 'perf_context', 'tempo', 'velocity',
            'dynamics_range', 'articulation', 'pedal', 'crescendo', 'tempo_arc', 'chord_spread',
            'register_performance_rule', 'PerfTarget', 'parse_performance_rules', 'PerformanceScore', 'window_context',
-           'performance_guide', 'measure_performance', 'meet_tempo', 'extract_performance_rules']
+           'met_exactly', 'performance_guide', 'measure_performance', 'meet_exact', 'meet_tempo',
+           'extract_performance_rules']
 
 # %% ../../nbs/26_dexter_rules.ipynb #f548fc74
 def perf_context(part, na):
@@ -225,9 +226,15 @@ def window_context(ctx, starts, N, device=None):
     from scg_music.dexter.data import cut_windows
     return {k: torch.as_tensor(cut_windows(np.asarray(v), starts, N), device=device) for k, v in ctx.items()}
 
+def met_exactly(t):
+    "Whether `meet_exact` meets target `t` after sampling (a whole-piece tempo, a tempo arc, a crescendo, a dynamics range)."
+    return (t.name == 'tempo' and t.span is None) or t.name in ('tempo_arc', 'crescendo', 'dynamics_range')
+
 def performance_guide(targets, ctx_windows, normalizer, n=8, schedule=None, tempo_scale=1.0, record=None):
-    "The `Guide` of one batch of windows: SCG's best-of-`n` selection under `PerformanceScore` (`schedule`: its steps)."
-    score = PerformanceScore(targets, ctx_windows, torch.as_tensor(normalizer.mean), torch.as_tensor(normalizer.std), tempo_scale)
+    "The `Guide` of one batch of windows: SCG's best-of-`n` selection under `PerformanceScore` (None: nothing to score)."
+    scored = [t for t in targets if not met_exactly(t)]             # those are met by `meet_exact` after sampling
+    if not scored: return None
+    score = PerformanceScore(scored, ctx_windows, torch.as_tensor(normalizer.mean), torch.as_tensor(normalizer.std), tempo_scale)
     return Guide(select=SCGSelect(score, n=int(n), record=record), schedule=schedule)
 
 def measure_performance(p, ctx, targets):
@@ -243,14 +250,35 @@ def measure_performance(p, ctx, targets):
     return out
 
 # %% ../../nbs/26_dexter_rules.ipynb #bf738635
-def meet_tempo(p, ctx, targets):
-    """`p` with a whole-piece `tempo` target met exactly: every beat period scaled by one factor, so the curve's shape
-    is kept (what the bpm anchor does). SCG alone moves the level only as far as its candidates reach."""
-    t = next((t for t in targets if t.name == 'tempo' and t.span is None), None)
-    if t is None: return p
-    now = measure_performance(p, ctx, [t])['tempo']
-    p = np.array(p, copy=True); p[:, 0] *= now / t.value
+def _trend(ctx, t):
+    "`(notes of the span, their position across it centred on 0)`: the ramp a span's trend correction follows."
+    beat = np.asarray(ctx['beat'], np.float64); bar = np.asarray(ctx['bar'])
+    sel = np.asarray(ctx['note'], bool) & ((bar >= t.span[0]) & (bar <= t.span[1]) if t.span else True)
+    L = t.span_beats if t.span_beats else max(beat[sel].max() - beat[sel].min(), 1e-9)
+    x = (beat[sel] - beat[sel].min()) / max(L, 1e-9)
+    return sel, x - x.mean()
+
+def meet_exact(p, ctx, targets):
+    """`p` with the targets that one smooth correction can meet exactly, met: a whole-piece `tempo` (every beat period
+    scaled by one factor, the curve's shape kept, as the bpm anchor does), and the trends across a span, `tempo_arc`
+    (log tempo tilted by a straight ramp over the span) and `crescendo` (velocity tilted likewise), and `dynamics_range`
+    (velocity deviations from the span's mean scaled); the span's mean level stays. SCG's per-window choice cannot see a span that several windows share, so these are not scored."""
+    p = np.array(p, np.float64, copy=True)
+    for t in targets:
+        if t.name == 'tempo' and t.span is None:
+            p[:, 0] *= measure_performance(p, ctx, [t])['tempo'] / t.value
+        elif t.name in ('tempo_arc', 'crescendo'):
+            now, (sel, x) = next(iter(measure_performance(p, ctx, [t]).values())), _trend(ctx, t)
+            if t.name == 'tempo_arc': p[sel, 0] /= np.exp(np.log(t.value / max(now, 1e-9)) * x)
+            else: p[sel, 1] = np.clip(p[sel, 1] + (t.value - now) / 127 * x, 1 / 127, 1.0)
+        elif t.name == 'dynamics_range':                # velocity spread: deviations from the span's mean scaled
+            now, sel = next(iter(measure_performance(p, ctx, [t]).values())), _trend(ctx, t)[0]
+            m = p[sel, 1].mean(); p[sel, 1] = np.clip(m + (p[sel, 1] - m) * t.value / max(now, 1e-9), 1 / 127, 1.0)
     return p
+
+def meet_tempo(p, ctx, targets):
+    "Only the whole-piece `tempo` target of `meet_exact`."
+    return meet_exact(p, ctx, [t for t in targets if t.name == 'tempo' and t.span is None])
 
 # %% ../../nbs/26_dexter_rules.ipynb #980995a2
 def extract_performance_rules(score, match, rules=None):
