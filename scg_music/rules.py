@@ -806,7 +806,7 @@ def target_key(key):
     "`(rule, part)` a target key names: a rule itself (`part` None) or the 'vertical'/'horizontal' half of its `pair`."
     key = str(key)
     for r in RULE_REGISTRY.values():
-        if r.pair and key in r.pair[:2]: return r, ('vertical', 'horizontal')[r.pair.index(key)]
+        if r.domain == 'roll' and r.pair and key in r.pair[:2]: return r, ('vertical', 'horizontal')[r.pair.index(key)]
     m = _ND_PAIR.match(key)
     if m: return _nd_at_scale(int(m.group(2))), m.group(1)
     return get_rule(key), None
@@ -815,6 +815,7 @@ def target_keys() -> dict:
     "Every key a target dict (a YAML `target_rules`) may use for the registered rules -> `(rule, part)`."
     out = {}
     for r in RULE_REGISTRY.values():
+        if r.domain != 'roll': continue                  # performance rules are DExter's (`dexter.rules`)
         if r.pair: out[r.pair[0]], out[r.pair[1]] = (r, 'vertical'), (r, 'horizontal')
         else: out[r.name] = (r, None)
     return out
@@ -878,7 +879,7 @@ def extract_rules(path_or_roll, names=None, n_frames=WINDOW, squeeze=None) -> di
     single = squeeze
     x = load_roll(path_or_roll)
     if n_frames is not None: x = fit_frames(x, n_frames)
-    names = list(RULE_REGISTRY) if names is None else ([names] if isinstance(names, str) else list(names))
+    names = list(RULES) if names is None else ([names] if isinstance(names, str) else list(names))
     out = {n: get_rule(n).fn(x) for n in names}
     return {n: v[0] for n, v in out.items()} if single else out
 
@@ -886,11 +887,13 @@ def extract_rules(path_or_roll, names=None, n_frames=WINDOW, squeeze=None) -> di
 def rules_table() -> str:
     "One line per registered rule: name, layout, length per 10.24 s, loss, DPS surrogate, description."
     rows = [('rule', 'layout', 'dim', 'loss', 'DPS', 'description')]
-    for r in RULE_REGISTRY.values():
+    for r in (r for r in RULE_REGISTRY.values() if r.domain == 'roll'):
         rows.append((r.name, r.layout, str(r.dim), getattr(r.loss, '__name__', 'custom').replace('_loss_mean', ''),
                      'yes' if r.surrogate else '-', r.description))
     w = [max(len(row[i]) for row in rows) for i in range(5)]
-    return '\n'.join('  '.join(c.ljust(w[i]) if i < 5 else c for i, c in enumerate(row)) for row in rows)
+    perf = [n for n, r in RULE_REGISTRY.items() if r.domain != 'roll']
+    return '\n'.join('  '.join(c.ljust(w[i]) if i < 5 else c for i, c in enumerate(row)) for row in rows) + (
+        f"\nperformance rules (DExter, dexter.render(rules=...)): {', '.join(perf)}" if perf else '')
 
 def rules_main(argv=None):
     "`scg-music rules [--measure FILE]`: the registered rules, or a MIDI/score file's values of each."
