@@ -8,7 +8,7 @@ import json, os, pickle, re, tempfile, warnings
 from pathlib import Path
 import torch
 import torch.nn as nn
-from .core import atomic_write, BadInputError
+from .core import atomic_write, BadInputError, cut
 from .vae import AutoencoderKL, VAE_CONFIGS
 from .preview import PreviewDecoder
 from .dit import DiTRotary, DiTRotaryClassifier, DIT_CONFIGS, rope_freqs, _SIZES
@@ -47,8 +47,7 @@ def _stand_in(name):
 def _brief(e, n=160):
     "The first line of an exception's message, at most `n` characters (error messages never print unbounded values)."
     s = (str(e).strip().splitlines() or [type(e).__name__])[0]
-    s = re.sub(r'^Weights only load failed\.?\s*', '', s)
-    return s if len(s) <= n else s[:n] + '...'
+    return cut(re.sub(r'^Weights only load failed\.?\s*', '', s), n)
 
 # %% ../nbs/03b_checkpoints.ipynb #b2bf331f
 def _weights_only(path):

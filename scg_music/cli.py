@@ -55,9 +55,9 @@ def _imports(argv):
 
 # %% ../nbs/11_cli.ipynb #c005_a
 def _one_line(e, n=300):
-    "An exception as one bounded line (the message's first line, at most `n` characters)."
-    s = (str(e).strip().splitlines() or [type(e).__name__])[0]
-    return s if len(s) <= n else s[:n] + '...'
+    "An exception as one bounded line: its message's first line (`core.cut`)."
+    from scg_music.core import cut
+    return cut((str(e).strip().splitlines() or [type(e).__name__])[0], n)
 
 def main(argv=None):
     "Entry point of the `scg-music` console script."
